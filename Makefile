@@ -1,0 +1,50 @@
+# nearline: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+export NEARLINE_HOME ?= $(CURDIR)/.nearline
+PYTEST_ARGS ?=
+
+.PHONY: help install stack-up stack-down stack-status demo test test-unit lint schema-check bench clean
+
+help:
+	@echo "make demo          set up everything and run the main job"
+	@echo "make test          run the test suite against the local stack"
+	@echo "make stack-up      start Kafka, S3, PostgreSQL and XRootD (idempotent)"
+	@echo "make stack-down    stop them all"
+	@echo "make stack-status  health of each service"
+	@echo "make lint          ruff and mypy"
+	@echo "make bench         run every benchmark in bench/"
+
+install:
+	@scripts/bootstrap
+
+stack-up: install
+	@$(PYTHON) -m nearline.stack up
+
+stack-down:
+	@$(PYTHON) -m nearline.stack down
+
+stack-status:
+	@$(PYTHON) -m nearline.stack status
+
+demo: stack-up
+	@$(PYTHON) -m nearline.demo
+
+schema-check:
+	@$(PYTHON) -m events.compat
+
+test: stack-up schema-check
+	@$(PYTHON) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-unit: install schema-check
+	@$(PYTHON) -m pytest -q -m "not slow and not integration" $(PYTEST_ARGS)
+
+lint:
+	@ruff check .
+	@ruff format --check .
+	@mypy nearline events processors projections api client
+
+bench: stack-up
+	@for script in bench/*.py; do echo "== $$script"; $(PYTHON) $$script || exit 1; done
+
+clean: stack-down
+	rm -rf $(NEARLINE_HOME)

@@ -1,0 +1,26 @@
+"""Progress of transactions on ``nearline.status`` (key: transaction), as NLDS states.
+Fields are documented in ``schemas/status/``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from events.base import Event, event_type
+from events.catalog import FileFailure
+
+
+@event_type
+class TransactionStateChanged(Event):
+    """A transaction (sub_id None) or one of its sub-batches reached a new state."""
+
+    schema_name: ClassVar[str] = "nearline.status.TransactionStateChanged"
+
+    api_action: str
+    job_label: str
+    label: str | None
+    holding_id: int | None
+    sub_id: int | None
+    state: str
+    failures: list[FileFailure]
+    warnings: list[str]
+    retries: int

@@ -1,0 +1,60 @@
+"""nearline's own processes on one machine: the decider, the workers, the projections and
+the API, each a background process with a pid file and a log under ``$NEARLINE_HOME/run``.
+
+In production each runs as its own service (see docker/); this is for the demo, the tests
+and a single-machine installation.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+from nearline.settings import Settings
+from nearline.stack.process import Daemon
+
+PROCESSES: dict[str, list[str]] = {
+    "catalog": ["-m", "processors.catalog", "worker", "--without-web", "-l", "info"],
+    "indexer": ["-m", "processors.indexing", "worker", "--without-web", "-l", "info"],
+    "transfer-put": ["-m", "processors.transfer", "worker", "--without-web", "-l", "info"],
+    "projections": ["-m", "projections"],
+}
+
+
+def daemon(settings: Settings, name: str, env: dict[str, str] | None = None) -> Daemon:
+    return Daemon(
+        name=f"nearline-{name}",
+        command=[sys.executable, *PROCESSES[name]],
+        run_dir=settings.home / "run",
+        env={"NEARLINE_HOME": str(settings.home), **(env or {})},
+    )
+
+
+def start(
+    settings: Settings,
+    names: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, int]:
+    """Start the named processes (all by default) that are not running."""
+    pids = {}
+    for name in names or list(PROCESSES):
+        pids[name] = daemon(settings, name, env).start()
+        log(f"  {name:13} pid {pids[name]}")
+    return pids
+
+
+def stop(settings: Settings, names: list[str] | None = None) -> None:
+    for name in names or list(PROCESSES):
+        daemon(settings, name).stop(timeout=30)
+
+
+def running(settings: Settings) -> dict[str, int | None]:
+    return {name: daemon(settings, name).pid() for name in PROCESSES}
+
+
+def wait_for_exit(settings: Settings, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(running(settings).values()):
+        time.sleep(0.2)

@@ -1,0 +1,160 @@
+"""The one settings object every component reads.
+
+Sources, strongest first: keyword arguments, ``NEARLINE_*`` environment variables
+(nested with ``__``, e.g. ``NEARLINE_S3__ENDPOINT_URL``), the TOML file named by
+``NEARLINE_CONFIG``, the file ``$NEARLINE_HOME/stack.toml`` that ``make stack-up``
+writes for the local stack, and the defaults below. The same code therefore talks to
+the local stack or to real services: only the sources differ.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_home() -> Path:
+    """Where all local state lives: ``$NEARLINE_HOME`` or ``./.nearline``."""
+    return Path(os.environ.get("NEARLINE_HOME", ".nearline")).absolute()
+
+
+class StackPorts(BaseModel):
+    """Loopback ports of the local stack; change them to run two stacks side by side."""
+
+    kafka: int = 29092
+    kafka_controller: int = 29093
+    s3: int = 29000
+    postgres: int = 25432
+    xrootd: int = 21094
+    api: int = 28080
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = ""  # empty: the local stack's broker
+    partitions: int = Field(6, ge=1, description="partitions of each event topic")
+    replication: int = Field(1, ge=1, description="replication factor of each topic")
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+
+    def client_config(self) -> dict[str, str | int | float | bool]:
+        """librdkafka (confluent-kafka) connection settings, credentials included."""
+        config: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            config["sasl.mechanism"] = self.sasl_mechanism
+            config["sasl.username"] = self.sasl_username or ""
+            password = self.sasl_password
+            config["sasl.password"] = password.get_secret_value() if password else ""
+        if self.ssl_cafile:
+            config["ssl.ca.location"] = self.ssl_cafile
+        return config
+
+
+class S3Settings(BaseModel):
+    endpoint_url: str = ""  # empty: the local stack's S3 server
+    region: str = "us-east-1"
+    access_key: SecretStr = SecretStr("")
+    secret_key: SecretStr = SecretStr("")
+    bucket: str = "nearline-cache"
+    verify_tls: bool = True
+    multipart_threshold: int = 64 * 1024 * 1024
+    multipart_chunksize: int = 64 * 1024 * 1024
+    max_concurrency: int = 8
+
+
+class CatalogSettings(BaseModel):
+    url: str = ""  # empty: SQLite under $NEARLINE_HOME, the embedded default
+    batch_size: int = Field(5000, ge=1, description="rows written per projection commit")
+
+
+class TapeSettings(BaseModel):
+    url: str = ""  # empty: the local stack's XRootD server, e.g. root://host:1094/
+    root: str = "/nearline"  # folder on the tape endpoint under which aggregates live
+    checksum: str = "adler32"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEARLINE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    home: Path = Field(default_factory=default_home)
+    ports: StackPorts = StackPorts()
+    kafka: KafkaSettings = KafkaSettings()
+    s3: S3Settings = S3Settings()
+    catalog: CatalogSettings = CatalogSettings()
+    tape: TapeSettings = TapeSettings()
+
+    @model_validator(mode="after")
+    def _local_stack_defaults(self) -> Settings:
+        # An endpoint left empty means "the local stack", found on its loopback port.
+        if not self.kafka.bootstrap_servers:
+            self.kafka.bootstrap_servers = f"127.0.0.1:{self.ports.kafka}"
+        if not self.s3.endpoint_url:
+            self.s3.endpoint_url = f"http://127.0.0.1:{self.ports.s3}"
+        if not self.catalog.url:
+            self.catalog.url = f"sqlite:///{self.home / 'catalog.db'}"
+        if not self.tape.url:
+            self.tape.url = f"root://127.0.0.1:{self.ports.xrootd}/"
+        return self
+
+    @property
+    def postgres_url(self) -> str:
+        """The local stack's PostgreSQL database (tests and benchmarks use it)."""
+        return read_stack_file(self.home).get("postgres_url", "")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("NEARLINE_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        stack_file = stack_file_path(default_home())
+        if stack_file.exists():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=stack_file))
+        return tuple(sources)
+
+
+def stack_file_path(home: Path) -> Path:
+    """The settings file the local stack writes: endpoints and generated credentials."""
+    return home / "stack.toml"
+
+
+def read_stack_file(home: Path) -> dict[str, str]:
+    import tomllib
+
+    path = stack_file_path(home)
+    if not path.exists():
+        return {}
+    with path.open("rb") as f:
+        data = tomllib.load(f)
+    return {k: v for k, v in data.get("local", {}).items() if isinstance(v, str)}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Archiving: aggregates of holdings' files written to, and read back from, tape."""

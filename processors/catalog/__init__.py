@@ -1,0 +1,1 @@
+"""The catalog decider: the one writer of catalog facts, keyed by user."""

@@ -1,0 +1,5 @@
+"""Indexing: turn the paths named in a PUT into bounded sub-batches of file records.
+
+``walk`` examines the file system as the requesting user would see it, ``batches`` cuts
+its output into bounded pieces. Nothing here talks to Kafka.
+"""

@@ -1,0 +1,99 @@
+"""The indexer process: ``python -m processors.indexing worker``.
+
+It walks the paths of each IndexRequested as the requesting user and reports bounded
+sub-batches to the decider. A redelivered request is walked again: the walk is
+deterministic and the reports carry deterministic ids, so the decider ignores repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+from events.base import event_id_for
+from events.catalog import FileFailure, IndexedFile
+from events.reports import FilesIndexed
+from events.topics import INDEX, REPORTS
+from events.work import IndexRequested
+from nearline.settings import get_settings
+from processors.app import decoded, make_app, now_ms, send_all
+from processors.indexing.access import UnknownUser, requester_for
+from processors.indexing.batching import SubBatch, batches
+from processors.indexing.walk import FileRecord, Rejection, read_path_list, walk
+
+settings = get_settings()
+app = make_app("indexer", settings)
+requests = app.topic(INDEX)
+
+
+def sub_batches(request: IndexRequested) -> Iterator[SubBatch]:
+    """The request's tree in sub-batches; an unknown user is one batch of rejections."""
+    try:
+        who = requester_for(request.user)
+    except UnknownUser:
+        reason = f"user {request.user} is not known on the file servers"
+        rejections = [Rejection(path, reason) for path in request.paths]
+        return batches(iter(rejections), request.max_files, request.max_bytes)
+    items: list[FileRecord | Rejection] = []
+    paths = list(request.paths)
+    if request.path_list_file is not None:
+        listed, rejected = read_path_list(request.path_list_file, who)
+        paths += listed
+        items += rejected
+    found = walk(paths, who)
+
+    def everything() -> Iterator[FileRecord | Rejection]:
+        yield from items
+        yield from found
+
+    return batches(everything(), request.max_files, request.max_bytes)
+
+
+def report(request: IndexRequested, batch: SubBatch) -> FilesIndexed:
+    return FilesIndexed(
+        event_id=event_id_for(request.transaction_id, f"indexed/{batch.index}"),
+        transaction_id=request.transaction_id,
+        user=request.user,
+        group=request.group,
+        cause_id=request.event_id,
+        occurred_at=now_ms(),
+        holding_id=request.holding_id,
+        sub_batch=batch.index,
+        last=batch.last,
+        files=[
+            IndexedFile(
+                path=r.path,
+                path_type=r.path_type,
+                link_path=r.link_path,
+                size=r.size,
+                mode=r.mode,
+                uid=r.uid,
+                gid=r.gid,
+                mtime_ns=r.mtime_ns,
+            )
+            for r in batch.records
+        ],
+        rejected=[
+            FileFailure(path=r.path, reason=r.reason, retryable=False) for r in batch.rejections
+        ],
+    )
+
+
+@app.agent(requests, concurrency=1)
+async def index(stream: Any) -> None:
+    loop = asyncio.get_running_loop()
+    async for event, _record in decoded(stream, app):
+        if not isinstance(event, IndexRequested):
+            continue
+        pending = await loop.run_in_executor(None, sub_batches, event)
+        while True:
+            # The walk blocks on the file system: it runs in a thread, batch by batch.
+            batch = await loop.run_in_executor(None, next, pending, None)
+            if batch is None:
+                break
+            await send_all(app, [(REPORTS, event.user.encode(), report(event, batch))])
+
+
+if __name__ == "__main__":
+    app.main()

@@ -1,0 +1,95 @@
+"""The transfer-put process: ``python -m processors.transfer worker``.
+
+Uploads each sub-batch to the object store with concurrency and reports what was stored
+(with checksums) and what failed (with reasons) to the decider. Object keys are
+deterministic and existing objects are reused, so a redelivered sub-batch stores nothing
+twice. A system error (the object store unreachable) is retried with backoff before the
+files are reported failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from events.base import event_id_for
+from events.catalog import FileFailure
+from events.reports import FilesTransferred, StoredObject
+from events.topics import REPORTS, TRANSFER_PUT
+from events.work import TransferPutRequested
+from nearline.settings import get_settings
+from processors.app import decoded, make_app, now_ms, send_all
+from processors.transfer.object_store import Expected, Failure, ObjectStore, Stored
+
+log = logging.getLogger("nearline.transfer")
+settings = get_settings()
+app = make_app("transfer-put", settings)
+requests = app.topic(TRANSFER_PUT)
+RETRY_DELAYS = (1.0, 4.0, 15.0)
+
+
+def upload(store: ObjectStore, request: TransferPutRequested) -> list[Stored | Failure]:
+    items = [
+        (f["path"], f["object_key"], Expected(size=f["size"], mtime_ns=f["mtime_ns"]))
+        for f in request.files
+    ]
+    return store.upload_many(items)
+
+
+def report(request: TransferPutRequested, results: list[Stored | Failure]) -> FilesTransferred:
+    stored: list[StoredObject] = []
+    failed: list[FileFailure] = []
+    for item, result in zip(request.files, results, strict=True):
+        if isinstance(result, Stored):
+            stored.append(
+                StoredObject(
+                    path=item["path"],
+                    object_key=result.key,
+                    size=result.size,
+                    adler32=result.adler32,
+                    sha256=result.sha256,
+                )
+            )
+        else:
+            failed.append(
+                FileFailure(path=item["path"], reason=result.reason, retryable=result.retryable)
+            )
+    return FilesTransferred(
+        event_id=event_id_for(request.transaction_id, f"transferred/{request.sub_batch}"),
+        transaction_id=request.transaction_id,
+        user=request.user,
+        group=request.group,
+        cause_id=request.event_id,
+        occurred_at=now_ms(),
+        holding_id=request.holding_id,
+        sub_batch=request.sub_batch,
+        stored=stored,
+        failed=failed,
+    )
+
+
+@app.agent(requests, concurrency=1)
+async def transfer(stream: Any) -> None:
+    loop = asyncio.get_running_loop()
+    store = ObjectStore(settings)
+    async for event, _record in decoded(stream, app):
+        if not isinstance(event, TransferPutRequested):
+            continue
+        results = await loop.run_in_executor(None, upload, store, event)
+        for delay in RETRY_DELAYS:
+            if not any(isinstance(r, Failure) and r.retryable for r in results):
+                break
+            log.warning(
+                "object store trouble in %s/%d; retrying in %.0fs",
+                event.transaction_id,
+                event.sub_batch,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            results = await loop.run_in_executor(None, upload, store, event)
+        await send_all(app, [(REPORTS, event.user.encode(), report(event, results))])
+
+
+if __name__ == "__main__":
+    app.main()

@@ -1,0 +1,55 @@
+"""The boto3 client that moves file content: pooled, retrying, with bounded waits.
+
+Unlike the stack's health-check client (one attempt, short timeouts), a transfer client
+retries what S3 says is transient (standard mode: throttling, 5xx, dropped connections,
+with jittered exponential backoff) and keeps one pooled connection per concurrent request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from nearline.settings import S3Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class ClientTuning:
+    """How long and how often a transfer client tries before reporting a failure."""
+
+    max_attempts: int = 4  # in all, the first try included
+    connect_timeout: float = 5.0  # seconds
+    read_timeout: float = 60.0  # seconds without a byte from the server
+
+
+def transfer_client(settings: S3Settings, pool_size: int, tuning: ClientTuning) -> S3Client:
+    """A new client for ``settings``' endpoint with ``pool_size`` pooled connections."""
+    config = Config(
+        max_pool_connections=pool_size,
+        retries={"mode": "standard", "total_max_attempts": tuning.max_attempts},
+        connect_timeout=tuning.connect_timeout,
+        read_timeout=tuning.read_timeout,
+        tcp_keepalive=True,
+        # Checksums only where asked for: uploads name theirs (sha256 of a single put,
+        # CRC32 of each part), and downloads verify the catalog's sha256 themselves, so
+        # botocore's default extra pass over the bytes would only cost CPU.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    # A session of its own: boto3's default session is not safe to share across threads.
+    session = boto3.session.Session()
+    return session.client(
+        "s3",
+        endpoint_url=settings.endpoint_url,
+        region_name=settings.region,
+        aws_access_key_id=settings.access_key.get_secret_value(),
+        aws_secret_access_key=settings.secret_key.get_secret_value(),
+        verify=settings.verify_tls,
+        config=config,
+    )

@@ -1,0 +1,71 @@
+"""Writing fetched content to a file that appears only complete, verified and on disk.
+
+The bytes go to a hidden partial file in the target's folder (so the final rename stays
+on one file system and is atomic), are checked while written, and are renamed onto the
+target only if they are exactly the expected content. Otherwise the partial file is
+removed and the target, if it existed, is left as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterable
+
+from processors.transfer.checksums import Checksummer
+
+PARTIAL_SUFFIX = b".nearline-partial"
+_KEPT_NAME_BYTES = 200  # with the dot, token and suffix the name stays within NAME_MAX
+
+
+class ContentMismatch(Exception):
+    """The bytes are not the expected content: wrong size or wrong sha256."""
+
+
+def write_verified(chunks: Iterable[bytes], target: bytes, sha256: str, size: int) -> Checksummer:
+    """Write ``chunks`` to ``target`` if they are ``size`` bytes with the hex ``sha256``.
+
+    Returns their checksums; raises ``ContentMismatch`` (or the ``OSError`` of a failed
+    write) and leaves no file behind otherwise. A crash can leave the partial file,
+    ``.<name>.<random>.nearline-partial``, for a clean-up to find.
+    """
+    partial = partial_path(target)
+    try:
+        checksums = _write(chunks, partial, sha256.lower(), size)
+        os.replace(partial, target)
+        return checksums
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)  # gone already after a successful rename
+
+
+def partial_path(target: bytes) -> bytes:
+    """A new hidden name next to ``target``, unique so two writers never share a file."""
+    folder, name = os.path.split(target)
+    token = secrets.token_hex(4).encode()
+    return os.path.join(folder, b"." + name[:_KEPT_NAME_BYTES] + b"." + token + PARTIAL_SUFFIX)
+
+
+def _write(chunks: Iterable[bytes], partial: bytes, sha256: str, size: int) -> Checksummer:
+    checksums = Checksummer()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(partial, flags, 0o600)
+    try:
+        for chunk in chunks:
+            if checksums.size + len(chunk) > size:
+                raise ContentMismatch  # stop early: never write more than expected
+            checksums.update(chunk)
+            _write_all(fd, chunk)
+        if checksums.size != size or checksums.sha256 != sha256:
+            raise ContentMismatch
+        os.fsync(fd)  # the rename must never expose a file whose data is not on disk
+    finally:
+        os.close(fd)
+    return checksums
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -1,0 +1,1 @@
+"""Projections: tables materialised from the event log, rebuilt by replaying it."""

@@ -1,0 +1,127 @@
+"""The holdings catalog: holdings, tags, transactions, files, checksums and locations,
+materialised from the facts on the catalog topic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, and_, delete, update
+
+from events.base import Event
+from events.catalog import (
+    FilesCataloged,
+    FilesReserved,
+    HoldingCreated,
+    TransactionAccepted,
+)
+from projections import tables as t
+from projections.writes import file_id, insert_ignoring_duplicates, upsert
+
+NAME = "catalog"
+
+
+def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
+    """Apply a poll batch of facts in order, within the caller's transaction."""
+    for event in events:
+        match event:
+            case HoldingCreated():
+                insert_ignoring_duplicates(
+                    conn,
+                    t.holdings,
+                    [
+                        {
+                            "id": event.holding_id,
+                            "user": event.user,
+                            "group": event.group,
+                            "label": event.label,
+                            "transaction_id": event.transaction_id,
+                            "created_at": event.occurred_at,
+                            "deleted": False,
+                        }
+                    ],
+                )
+                upsert(
+                    conn,
+                    t.tags,
+                    [
+                        {"holding_id": event.holding_id, "key": k, "value": v}
+                        for k, v in event.tags.items()
+                    ],
+                    keys=("holding_id", "key"),
+                )
+            case TransactionAccepted() if event.holding_id is not None:
+                insert_ignoring_duplicates(
+                    conn,
+                    t.transactions,
+                    [
+                        {
+                            "transaction_id": event.transaction_id,
+                            "holding_id": event.holding_id,
+                            "user": event.user,
+                            "group": event.group,
+                            "api_action": event.api_action,
+                            "job_label": event.job_label,
+                            "ingest_time": event.occurred_at,
+                        }
+                    ],
+                )
+            case FilesReserved():
+                _reserve(conn, event)
+            case FilesCataloged():
+                _catalog(conn, event, bucket)
+
+
+def _reserve(conn: Connection, fact: FilesReserved) -> None:
+    insert_ignoring_duplicates(
+        conn,
+        t.files,
+        [
+            {
+                "id": file_id(fact.holding_id, fact.transaction_id, f["path"]),
+                "holding_id": fact.holding_id,
+                "transaction_id": fact.transaction_id,
+                "path": f["path"],
+                "path_type": f["path_type"],
+                "link_path": f["link_path"],
+                "size": f["size"],
+                "mode": f["mode"],
+                "uid": f["uid"],
+                "gid": f["gid"],
+                "mtime_ns": f["mtime_ns"],
+                "state": "RESERVED",
+                "created_at": fact.occurred_at,
+            }
+            for f in fact.files
+        ],
+    )
+
+
+def _catalog(conn: Connection, fact: FilesCataloged, bucket: str) -> None:
+    ids = [file_id(fact.holding_id, fact.transaction_id, f["path"]) for f in fact.files]
+    if ids:
+        conn.execute(update(t.files).where(t.files.c.id.in_(ids)).values(state="CATALOGED"))
+    checksum_rows = []
+    location_rows = []
+    for id_, f in zip(ids, fact.files, strict=True):
+        if f["adler32"]:
+            checksum_rows.append({"file_id": id_, "algorithm": "ADLER32", "value": f["adler32"]})
+        if f["sha256"]:
+            checksum_rows.append({"file_id": id_, "algorithm": "SHA256", "value": f["sha256"]})
+        if f["object_key"]:
+            location_rows.append(
+                {
+                    "file_id": id_,
+                    "storage_type": "OBJECT_STORAGE",
+                    "root": bucket,
+                    "path": f["object_key"],
+                    "access_time": fact.occurred_at,
+                }
+            )
+    insert_ignoring_duplicates(conn, t.checksums, checksum_rows)
+    insert_ignoring_duplicates(conn, t.locations, location_rows)
+    failed = [file_id(fact.holding_id, fact.transaction_id, f["path"]) for f in fact.failed]
+    if failed:
+        # A released reservation leaves no row: the path was never in the holding.
+        conn.execute(
+            delete(t.files).where(and_(t.files.c.id.in_(failed), t.files.c.state == "RESERVED"))
+        )

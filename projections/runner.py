@@ -1,0 +1,138 @@
+"""Runs projections: reads their topics in poll batches and applies each batch and its
+Kafka positions in one database transaction, so a crash never applies a record twice
+or skips one. Offsets are also committed to Kafka, only so that Kafka's own tools show
+the projection's lag."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, Message, TopicPartition
+from sqlalchemy import Connection, Engine, select
+
+from events.base import Event
+from events.codec import UndecodableRecord, decode_message
+from nearline import bus
+from nearline.settings import Settings
+from projections import tables as t
+from projections.writes import upsert
+
+log = logging.getLogger(__name__)
+
+Apply = Callable[[Connection, Sequence[Event]], None]
+
+
+@dataclass(frozen=True)
+class Projection:
+    name: str
+    topics: tuple[str, ...]
+    apply: Apply
+
+
+def stored_positions(engine: Engine, projection: str) -> dict[tuple[str, int], int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.positions).where(t.positions.c.projection == projection))
+        return {(r.topic, r.partition): r.next_offset for r in rows}
+
+
+class ProjectionRunner:
+    """Keeps one projection up to date with its topics until stopped."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        engine: Engine,
+        settings: Settings,
+        batch_size: int | None = None,
+    ) -> None:
+        self.projection = projection
+        self.engine = engine
+        self.settings = settings
+        self.batch_size = batch_size or settings.catalog.batch_size
+        self.stopping = threading.Event()
+        self.applied = 0
+        self.consumer: Consumer | None = None
+
+    @property
+    def group(self) -> str:
+        return f"nearline-projection-{self.projection.name}"
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # The database, not Kafka, knows how far this projection got.
+        known = stored_positions(self.engine, self.projection.name)
+        for tp in partitions:
+            tp.offset = known.get((tp.topic, tp.partition), 0)
+        consumer.assign(partitions)
+
+    def run(self) -> None:
+        consumer = bus.consumer(self.settings, self.group)
+        self.consumer = consumer
+        consumer.subscribe(list(self.projection.topics), on_assign=self._on_assign)
+        try:
+            while not self.stopping.is_set():
+                messages = consumer.consume(self.batch_size, timeout=0.5)
+                if messages:
+                    self.apply_batch(messages)
+                    consumer.commit(asynchronous=True)
+        finally:
+            consumer.close()
+
+    def apply_batch(self, messages: Sequence[Message]) -> None:
+        events: list[Event] = []
+        ends: dict[tuple[str, int], int] = {}
+        for message in messages:
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if message.error() or topic is None or partition is None or offset is None:
+                log.warning("consume error: %s", message.error())
+                continue
+            ends[(topic, partition)] = offset + 1
+            try:
+                events.append(
+                    decode_message(
+                        message.value() or b"", topic=topic, partition=partition, offset=offset
+                    )
+                )
+            except UndecodableRecord as error:
+                # Undecodable records are dead-lettered by the processors that meet them
+                # first; a projection skips them and goes on.
+                log.error("skipping undecodable record: %s", error)
+        with self.engine.begin() as conn:
+            self.projection.apply(conn, events)
+            upsert(
+                conn,
+                t.positions,
+                [
+                    {
+                        "projection": self.projection.name,
+                        "topic": topic,
+                        "partition": partition,
+                        "next_offset": offset,
+                    }
+                    for (topic, partition), offset in ends.items()
+                ],
+                keys=("projection", "topic", "partition"),
+            )
+        self.applied += len(events)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def run_until_signalled(runners: Sequence[ProjectionRunner]) -> None:
+    """Run several projections in threads until SIGTERM or SIGINT."""
+    threads = [threading.Thread(target=r.run, name=r.projection.name) for r in runners]
+
+    def stop(_signum: int, _frame: object) -> None:
+        for runner in runners:
+            runner.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

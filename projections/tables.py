@@ -1,0 +1,149 @@
+"""The projected tables: the holdings catalog, transaction status, and the Kafka
+positions each projection has applied (written in the same transaction as its rows)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+positions = Table(
+    "projection_positions",
+    metadata,
+    Column("projection", String(64), primary_key=True),
+    Column("topic", String(249), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+)
+
+holdings = Table(
+    "holdings",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user", String(256), nullable=False),
+    Column("group", String(256), nullable=False),
+    Column("label", String(1024), nullable=False),
+    Column("transaction_id", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),  # epoch milliseconds
+    Column("deleted", Boolean, nullable=False, default=False),
+    UniqueConstraint("user", "label", name="uq_holdings_user_label"),
+)
+Index("ix_holdings_group", holdings.c.group)
+
+tags = Table(
+    "holding_tags",
+    metadata,
+    Column(
+        "holding_id", BigInteger, ForeignKey("holdings.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("key", String(256), primary_key=True),
+    Column("value", String(1024), nullable=False),
+)
+Index("ix_holding_tags_key_value", tags.c.key, tags.c.value)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("transaction_id", String(64), primary_key=True),
+    Column("holding_id", BigInteger, nullable=True),
+    Column("user", String(256), nullable=False),
+    Column("group", String(256), nullable=False),
+    Column("api_action", String(32), nullable=False),
+    Column("job_label", String(256), nullable=False),
+    Column("ingest_time", BigInteger, nullable=False),
+)
+Index("ix_transactions_holding", transactions.c.holding_id)
+
+files = Table(
+    "files",
+    metadata,
+    # Derived from (holding, transaction, path): replay and redelivery give the same id.
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("holding_id", BigInteger, ForeignKey("holdings.id", ondelete="CASCADE"), nullable=False),
+    Column("transaction_id", String(64), nullable=False),
+    Column("path", LargeBinary, nullable=False),  # bytes as on disk: may not be UTF-8
+    Column("path_type", String(16), nullable=False),
+    Column("link_path", LargeBinary, nullable=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mode", Integer, nullable=False),
+    Column("uid", Integer, nullable=False),
+    Column("gid", Integer, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # RESERVED, CATALOGED, DELETED
+    Column("created_at", BigInteger, nullable=False),
+    # Unique among live files (the decider's rule); a deleted version may share the path.
+)
+Index("ix_files_holding_path", files.c.holding_id, files.c.path)
+Index("ix_files_path", files.c.path)
+Index("ix_files_transaction", files.c.transaction_id)
+
+checksums = Table(
+    "checksums",
+    metadata,
+    Column("file_id", BigInteger, ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("algorithm", String(16), primary_key=True),  # ADLER32, SHA256
+    Column("value", String(128), nullable=False),
+)
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("file_id", BigInteger, ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("storage_type", String(16), primary_key=True),  # OBJECT_STORAGE, TAPE
+    Column("root", String(1024), nullable=False),  # bucket, or tape aggregate
+    Column("path", Text, nullable=False),  # object key, or member path in the aggregate
+    Column("access_time", BigInteger, nullable=False),
+)
+
+status_transactions = Table(
+    "status_transactions",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("transaction_id", String(64), nullable=False, unique=True),
+    Column("user", String(256), nullable=False),
+    Column("group", String(256), nullable=False),
+    Column("api_action", String(32), nullable=False),
+    Column("job_label", String(256), nullable=False),
+    Column("label", String(1024), nullable=True),
+    Column("holding_id", BigInteger, nullable=True),
+    Column("state", String(32), nullable=False),
+    Column("warnings", JSON, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+)
+Index("ix_status_user", status_transactions.c.user, status_transactions.c.creation_time)
+
+status_sub_records = Table(
+    "status_sub_records",
+    metadata,
+    Column("transaction_id", String(64), primary_key=True),
+    Column("sub_id", Integer, primary_key=True),
+    Column("state", String(32), nullable=False),
+    Column("retries", Integer, nullable=False, default=0),
+    Column("last_updated", BigInteger, nullable=False),
+)
+
+status_failed_files = Table(
+    "status_failed_files",
+    metadata,
+    Column("transaction_id", String(64), primary_key=True),
+    Column("sub_id", Integer, primary_key=True),
+    Column("path", LargeBinary, primary_key=True),
+    Column("reason", Text, nullable=False),
+)

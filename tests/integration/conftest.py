@@ -1,0 +1,72 @@
+"""Integration tests talk to the real local stack (`make stack-up`): Kafka, S3,
+PostgreSQL and XRootD. They fail, never skip, when it is not running."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from nearline import stack
+from nearline.settings import Settings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    current = Settings()
+    down = [s.name for s in stack.status(current) if not s.healthy]
+    if down:
+        pytest.fail(f"the local stack is not healthy ({', '.join(down)}): run `make stack-up`")
+    return current
+
+
+@pytest.fixture
+def topic_name(settings: Settings) -> Iterator[str]:
+    """A fresh single-partition topic for one test, deleted afterwards."""
+    from confluent_kafka.admin import NewTopic
+
+    from nearline.bus import admin
+
+    name = f"test.{uuid.uuid4().hex[:12]}"
+    client = admin(settings)
+    client.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result()
+    yield name
+    client.delete_topics([name])[name].result()
+
+
+@pytest.fixture(scope="session")
+def catalog_url(settings: Settings) -> str:
+    """The processors under test keep their catalog in the stack's PostgreSQL."""
+    assert settings.postgres_url, "the stack file names no PostgreSQL URL"
+    return settings.postgres_url
+
+
+@pytest.fixture(scope="session")
+def processors(settings: Settings, catalog_url: str) -> Iterator[dict[str, str]]:
+    """nearline's processes (decider, workers, projections) running against the stack,
+    started fresh for the session and stopped after it."""
+    from nearline import processes
+
+    env = {"NEARLINE_CATALOG__URL": catalog_url}
+    processes.stop(settings)
+    processes.start(settings, env=env, log=lambda _line: None)
+    yield env
+    processes.stop(settings)
+
+
+@pytest.fixture(scope="session")
+def users() -> dict[str, tuple[str, str]]:
+    """Two real accounts on this host, in different groups: the file owners of tests."""
+    from tests.integration.accounts import ensure_account
+
+    return {
+        "alice": ensure_account("nl-alice", "nl-climate"),
+        "bob": ensure_account("nl-bob", "nl-ocean"),
+    }
