@@ -79,6 +79,7 @@ def consumer(settings: Settings, group: str, **overrides: str | int | bool) -> C
     config: dict[str, str | int | float | bool] = {
         **settings.kafka.client_config(),
         "group.id": group,
+        "session.timeout.ms": int(settings.kafka.session_timeout_s * 1000),
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",

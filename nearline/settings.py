@@ -47,6 +47,8 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = None
+    session_timeout_s: float = Field(
+        10, ge=6, description="how soon a crashed consumer's partitions move to another")
 
     def client_config(self) -> dict[str, str | int | float | bool]:
         """librdkafka (confluent-kafka) connection settings, credentials included."""
@@ -81,6 +83,13 @@ class CatalogSettings(BaseModel):
     batch_size: int = Field(5000, ge=1, description="rows written per projection commit")
 
 
+class IndexSettings(BaseModel):
+    """Bounds of one indexing sub-batch: the unit of transfer, status and retry."""
+
+    max_files: int = Field(1000, ge=1)
+    max_bytes: int = Field(4 * 1024**3, ge=1)
+
+
 class TapeSettings(BaseModel):
     url: str = ""  # empty: the local stack's XRootD server, e.g. root://host:1094/
     root: str = "/nearline"  # folder on the tape endpoint under which aggregates live
@@ -99,6 +108,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     s3: S3Settings = S3Settings()
     catalog: CatalogSettings = CatalogSettings()
+    index: IndexSettings = IndexSettings()
     tape: TapeSettings = TapeSettings()
 
     @model_validator(mode="after")

@@ -49,6 +49,9 @@ def make_app(name: str, settings: Settings) -> faust.App:
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # A killed worker's partitions move on after this, not faust's default minute.
+        broker_session_timeout=settings.kafka.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.kafka.session_timeout_s / 10),
         producer_max_request_size=16 * 1024 * 1024,
         agent_supervisor=CrashingSupervisor,
         web_enabled=False,

@@ -4,7 +4,11 @@ up to date with the log."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
+from sqlalchemy import Connection
+
+from events.base import Event
 from events.topics import CATALOG, STATUS
 from nearline.settings import get_settings
 from projections import catalog, status
@@ -19,16 +23,14 @@ def main() -> None:
     engine = catalog_engine(settings)
     upgrade(engine)
     bucket = settings.s3.bucket
-    runners = [
-        ProjectionRunner(
-            Projection(
-                catalog.NAME, (CATALOG,), lambda conn, events: catalog.apply(conn, events, bucket)
-            ),
-            engine,
-            settings,
-        ),
-        ProjectionRunner(Projection(status.NAME, (STATUS,), status.apply), engine, settings),
-    ]
+
+    def apply(conn: Connection, events: Sequence[Event]) -> None:
+        catalog.apply(conn, events, bucket)
+        status.apply(conn, events)
+
+    # One runner for both topics: a batch's catalog rows and its status are committed
+    # together, so stat never shows an outcome that find cannot show yet.
+    runners = [ProjectionRunner(Projection("catalog", (CATALOG, STATUS), apply), engine, settings)]
     run_until_signalled(runners)
 
 

@@ -1,5 +1,12 @@
 """Transaction status: each transaction and sub-batch with its NLDS state, warnings and
-failed files, materialised from the status topic."""
+failed files.
+
+Progress (INDEXING, TRANSFER_PUTTING, ...) comes from the status topic; outcomes come
+from the catalog facts that decide them (TransactionRejected, FilesReserved refusals,
+FilesCataloged, TransactionFinished). Both topics are applied by one runner in one
+database transaction per batch, and an outcome is final: a transaction never shows
+COMPLETE before the catalog rows that make it complete are visible.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,14 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select, update
 
 from events.base import Event
+from events.catalog import (
+    FileFailure,
+    FilesCataloged,
+    FilesReserved,
+    TransactionAccepted,
+    TransactionFinished,
+    TransactionRejected,
+)
 from events.status import TransactionStateChanged
 from projections import tables as t
 from projections.writes import insert_ignoring_duplicates
@@ -17,51 +32,100 @@ TERMINAL = {"COMPLETE", "FAILED", "COMPLETE_WITH_ERRORS", "COMPLETE_WITH_WARNING
 
 
 def apply(conn: Connection, events: Sequence[Event]) -> None:
-    """Apply a poll batch of state changes in order, within the caller's transaction."""
+    """Apply a poll batch in order, within the caller's transaction."""
     for event in events:
-        if isinstance(event, TransactionStateChanged):
-            _apply_change(conn, event)
+        match event:
+            case TransactionStateChanged() if event.state not in TERMINAL:
+                _open(conn, event, event.api_action, event.job_label)
+                _progress(conn, event)
+            case TransactionAccepted():
+                _open(
+                    conn,
+                    event,
+                    event.api_action,
+                    event.job_label,
+                    label=event.label,
+                    holding_id=event.holding_id,
+                )
+            case TransactionRejected():
+                _open(conn, event, event.api_action, event.job_label)
+                _finish(conn, event, "FAILED", warnings=[event.reason])
+            case FilesReserved() if event.refused:
+                _fail_files(conn, event.transaction_id, event.sub_batch, event.refused)
+            case FilesCataloged():
+                _settle(conn, event)
+            case TransactionFinished():
+                _finish(conn, event, event.state)
 
 
-def _apply_change(conn: Connection, change: TransactionStateChanged) -> None:
+def _open(
+    conn: Connection,
+    event: Event,
+    api_action: str,
+    job_label: str,
+    label: str | None = None,
+    holding_id: int | None = None,
+) -> None:
+    """The transaction's row, created by whichever of its events comes first."""
     tx = t.status_transactions
     insert_ignoring_duplicates(
         conn,
         tx,
         [
             {
-                "transaction_id": change.transaction_id,
-                "user": change.user,
-                "group": change.group,
-                "api_action": change.api_action,
-                "job_label": change.job_label,
-                "label": change.label,
-                "holding_id": change.holding_id,
+                "transaction_id": event.transaction_id,
+                "user": event.user,
+                "group": event.group,
+                "api_action": api_action,
+                "job_label": job_label,
+                "label": label,
+                "holding_id": holding_id,
                 "state": "ROUTING",
                 "warnings": [],
-                "creation_time": change.occurred_at,
-                "last_updated": change.occurred_at,
+                "creation_time": event.occurred_at,
+                "last_updated": event.occurred_at,
             }
         ],
     )
-    row = conn.execute(
-        select(tx.c.state, tx.c.warnings).where(tx.c.transaction_id == change.transaction_id)
-    ).one()
-    values: dict = {"last_updated": change.occurred_at}
-    if change.label is not None:
-        values.update(label=change.label, holding_id=change.holding_id)
-    if change.warnings:
-        values["warnings"] = list(dict.fromkeys([*row.warnings, *change.warnings]))
-    if change.sub_id is None and row.state not in TERMINAL:
-        values["state"] = change.state  # a terminal state is final: late repeats lose
-    conn.execute(update(tx).where(tx.c.transaction_id == change.transaction_id).values(values))
-    if change.sub_id is not None:
-        _apply_sub_record(conn, change)
+    if label is not None:
+        conn.execute(
+            update(tx)
+            .where(tx.c.transaction_id == event.transaction_id)
+            .values(label=label, holding_id=holding_id)
+        )
 
 
-def _apply_sub_record(conn: Connection, change: TransactionStateChanged) -> None:
+def _progress(conn: Connection, change: TransactionStateChanged) -> None:
+    tx = t.status_transactions
+    if change.sub_id is None:
+        conn.execute(
+            update(tx)
+            .where((tx.c.transaction_id == change.transaction_id) & tx.c.state.not_in(TERMINAL))
+            .values(state=change.state, last_updated=change.occurred_at)
+        )
+        return
+    _sub_record(
+        conn,
+        change.transaction_id,
+        change.sub_id,
+        change.state,
+        change.occurred_at,
+        change.retries,
+        final=False,
+    )
+
+
+def _sub_record(
+    conn: Connection,
+    transaction_id: str,
+    sub_id: int,
+    state: str,
+    when: int,
+    retries: int = 0,
+    final: bool = True,
+) -> None:
     sub = t.status_sub_records
-    key = (sub.c.transaction_id == change.transaction_id) & (sub.c.sub_id == change.sub_id)
+    key = (sub.c.transaction_id == transaction_id) & (sub.c.sub_id == sub_id)
     current = conn.execute(select(sub.c.state).where(key)).scalar_one_or_none()
     if current is None:
         insert_ignoring_duplicates(
@@ -69,30 +133,56 @@ def _apply_sub_record(conn: Connection, change: TransactionStateChanged) -> None
             sub,
             [
                 {
-                    "transaction_id": change.transaction_id,
-                    "sub_id": change.sub_id,
-                    "state": change.state,
-                    "retries": change.retries,
-                    "last_updated": change.occurred_at,
+                    "transaction_id": transaction_id,
+                    "sub_id": sub_id,
+                    "state": state,
+                    "retries": retries,
+                    "last_updated": when,
                 }
             ],
         )
-    elif current not in TERMINAL:
+    elif final or current not in TERMINAL:
         conn.execute(
-            update(sub)
-            .where(key)
-            .values(state=change.state, retries=change.retries, last_updated=change.occurred_at)
+            update(sub).where(key).values(state=state, retries=max(retries, 0), last_updated=when)
         )
+
+
+def _fail_files(
+    conn: Connection, transaction_id: str, sub_id: int, failures: Sequence[FileFailure]
+) -> None:
     insert_ignoring_duplicates(
         conn,
         t.status_failed_files,
         [
             {
-                "transaction_id": change.transaction_id,
-                "sub_id": change.sub_id,
+                "transaction_id": transaction_id,
+                "sub_id": sub_id,
                 "path": f["path"],
                 "reason": f["reason"],
             }
-            for f in change.failures
+            for f in failures
         ],
     )
+
+
+def _settle(conn: Connection, fact: FilesCataloged) -> None:
+    _fail_files(conn, fact.transaction_id, fact.sub_batch, fact.failed)
+    failed = (
+        conn.execute(
+            select(t.status_failed_files.c.path).where(
+                (t.status_failed_files.c.transaction_id == fact.transaction_id)
+                & (t.status_failed_files.c.sub_id == fact.sub_batch)
+            )
+        ).first()
+        is not None
+    )
+    state = "COMPLETE" if not failed else ("COMPLETE_WITH_ERRORS" if fact.files else "FAILED")
+    _sub_record(conn, fact.transaction_id, fact.sub_batch, state, fact.occurred_at)
+
+
+def _finish(conn: Connection, event: Event, state: str, warnings: list[str] | None = None) -> None:
+    tx = t.status_transactions
+    values: dict = {"state": state, "last_updated": event.occurred_at}
+    if warnings:
+        values["warnings"] = warnings
+    conn.execute(update(tx).where(tx.c.transaction_id == event.transaction_id).values(values))

@@ -19,7 +19,7 @@ from events.topics import CATALOG, REPORTS, REQUESTS
 from nearline import bus
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, send_all
-from processors.catalog.decider import Decider
+from processors.catalog.decider import Decider, Limits
 from processors.catalog.state import CatalogState
 
 log = logging.getLogger("nearline.catalog")
@@ -68,7 +68,8 @@ async def decider_for(partition: int) -> Decider:
     if decider is None:
         await app.producer.flush()  # our own facts must be in the log before we read it
         state = await asyncio.get_running_loop().run_in_executor(None, rebuild, partition)
-        decider = deciders[partition] = Decider(state)
+        limits = Limits(settings.index.max_files, settings.index.max_bytes)
+        decider = deciders[partition] = Decider(state, limits)
     return decider
 
 

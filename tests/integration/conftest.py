@@ -53,9 +53,14 @@ def processors(settings: Settings, catalog_url: str) -> Iterator[dict[str, str]]
     """nearline's processes (decider, workers, projections) running against the stack,
     started fresh for the session and stopped after it."""
     from nearline import processes
+    from projections.db import make_engine
+    from projections.migrate import upgrade
 
     env = {"NEARLINE_CATALOG__URL": catalog_url}
     processes.stop(settings)
+    engine = make_engine(catalog_url)
+    upgrade(engine)  # before the projections start, so tests can query at once
+    engine.dispose()
     processes.start(settings, env=env, log=lambda _line: None)
     yield env
     processes.stop(settings)

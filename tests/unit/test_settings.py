@@ -3,12 +3,16 @@ TOML file point the same code at real services."""
 
 from __future__ import annotations
 
+import os
+
 from nearline.settings import Settings
 
 
 def test_defaults_point_at_the_local_stack(tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("NEARLINE_"):
+            monkeypatch.delenv(name)
     monkeypatch.setenv("NEARLINE_HOME", str(tmp_path))
-    monkeypatch.delenv("NEARLINE_CONFIG", raising=False)
     settings = Settings()
     assert settings.home == tmp_path
     assert settings.kafka.bootstrap_servers == "127.0.0.1:29092"

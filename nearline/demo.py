@@ -1,0 +1,123 @@
+"""``make demo``: the main job on the local stack, as far as nearline goes today.
+
+It starts nearline's processes (catalog in the embedded SQLite database), PUTs a small
+tree with awkward names, follows the transaction to its end, and shows where every
+file now lives and with which checksum, checking each object in the S3 server.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from nearline import processes
+from nearline.requests import RequestLog
+from nearline.settings import Settings
+from nearline.stack import s3
+from projections import tables as t
+from projections.db import catalog_engine
+from projections.migrate import upgrade
+
+TERMINAL = {"COMPLETE", "COMPLETE_WITH_ERRORS", "FAILED"}
+
+
+def sample_tree(root: Path) -> Path:
+    """A small tree of the kind scientists keep: nested runs, an empty folder, a link."""
+    if root.exists():
+        shutil.rmtree(root)
+    run = root / "model-run"
+    (run / "output" / "daily").mkdir(parents=True)
+    (run / "logs").mkdir()
+    (run / "empty").mkdir()
+    for day in range(1, 4):
+        (run / "output" / "daily" / f"tas_day{day:02d}.nc").write_bytes(os.urandom(64_000))
+    (run / "output" / "monthly mean.nc").write_bytes(os.urandom(250_000))
+    (run / "logs" / "run.log").write_text("step 1 ok\nstep 2 ok\n")
+    (run / "README").write_text("A demonstration run.\n")
+    (run / "latest").symlink_to("output/daily/tas_day03.nc")
+    return run
+
+
+def follow(engine: Engine, transaction_id: str, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    shown = ""
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            state = conn.execute(select(t.status_transactions.c.state).where(
+                t.status_transactions.c.transaction_id == transaction_id)).scalar()
+        if state and state != shown:
+            print(f"  state: {state}")
+            shown = state
+        if state in TERMINAL:
+            return state
+        time.sleep(0.3)
+    raise SystemExit(f"the transaction did not finish within {timeout:.0f}s: see .nearline/run/")
+
+
+def show_holding(engine: Engine, settings: Settings, transaction_id: str) -> int:
+    bucket = s3.client(settings)
+    problems = 0
+    with engine.connect() as conn:
+        holding = conn.execute(select(t.holdings).join(
+            t.transactions, t.transactions.c.holding_id == t.holdings.c.id).where(
+            t.transactions.c.transaction_id == transaction_id)).one()
+        tags = dict(conn.execute(select(t.tags.c.key, t.tags.c.value).where(
+            t.tags.c.holding_id == holding.id)).all())
+        print(f"\nholding {holding.id} {holding.label!r} of {holding.user}, tags {tags}")
+        files = conn.execute(select(t.files).where(
+            t.files.c.transaction_id == transaction_id).order_by(t.files.c.path)).all()
+        for f in files:
+            checksum = conn.execute(select(t.checksums.c.value).where(
+                (t.checksums.c.file_id == f.id) & (t.checksums.c.algorithm == "ADLER32"))
+            ).scalar()
+            location = conn.execute(select(t.locations).where(
+                t.locations.c.file_id == f.id)).first()
+            where = "-"
+            if location is not None:
+                head = bucket.head_object(Bucket=location.root, Key=location.path)
+                ok = head["ContentLength"] == f.size
+                problems += not ok
+                where = f"{location.storage_type} ({'verified' if ok else 'SIZE MISMATCH'})"
+            name = os.fsdecode(f.path)
+            print(f"  {f.path_type:9} {f.size:>8}  adler32 {checksum or '-':8}  {where:28} "
+                  f"{name!r}")
+    return problems
+
+
+def main() -> int:
+    settings = Settings()
+    engine = catalog_engine(settings)
+    upgrade(engine)
+    print("starting nearline's processes (catalog: embedded SQLite)")
+    processes.start(settings)
+    try:
+        run = sample_tree(settings.home / "demo")
+        user = pwd.getpwuid(os.getuid()).pw_name
+        group = grp.getgrgid(os.getgid()).gr_name
+        label = time.strftime("demo-%Y%m%d-%H%M%S")
+        requests = RequestLog(settings)
+        print(f"\nPUT {run} as {user} into holding {label!r}")
+        put = requests.put(user=user, group=group, paths=[str(run)], label=label,
+                           tags={"project": "demo", "model": "toy"})
+        requests.close()
+        print(f"  transaction {put.transaction_id}")
+        state = follow(engine, put.transaction_id)
+        problems = show_holding(engine, settings, put.transaction_id)
+    finally:
+        processes.stop(settings)
+    if state != "COMPLETE" or problems:
+        print(f"\ndemo FAILED: state {state}, {problems} object(s) wrong")
+        return 1
+    print("\ndemo finished: every file is cataloged and stored in the object store")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
