@@ -14,10 +14,17 @@ from collections.abc import Callable
 from nearline.settings import Settings
 from nearline.stack.process import Daemon
 
+def faust_worker(module: str) -> list[str]:
+    return ["-m", module, "worker", "--without-web", "-l", "info"]
+
+
 PROCESSES: dict[str, list[str]] = {
-    "catalog": ["-m", "processors.catalog", "worker", "--without-web", "-l", "info"],
-    "indexer": ["-m", "processors.indexing", "worker", "--without-web", "-l", "info"],
-    "transfer-put": ["-m", "processors.transfer", "worker", "--without-web", "-l", "info"],
+    "catalog": faust_worker("processors.catalog"),
+    "indexer": faust_worker("processors.indexing"),
+    # Uploads are the slow step of a PUT: two workers share the transfer-put partitions,
+    # so that consecutive sub-batches of one transaction upload at the same time.
+    "transfer-put": faust_worker("processors.transfer"),
+    "transfer-put-2": faust_worker("processors.transfer"),
     "projections": ["-m", "projections"],
 }
 

@@ -8,15 +8,27 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from events.base import Event, event_id_for
 from events.codec import encode
-from events.requests import PutRequested
+from events.requests import (
+    DeleteAction,
+    DeleteRequested,
+    GetAction,
+    GetRequested,
+    MetaRequested,
+    PutAction,
+    PutRequested,
+)
 from events.topics import REQUESTS
 from nearline import bus
 from nearline.settings import Settings
+
+FsPath = str | bytes
+"""A path as given: text, or the bytes of a POSIX path that need not be UTF-8."""
 
 
 class RequestNotRecorded(RuntimeError):
@@ -57,30 +69,119 @@ class RequestLog:
         *,
         user: str,
         group: str,
-        paths: Iterable[str | bytes] = (),
-        path_list_file: str | bytes | None = None,
+        paths: Iterable[FsPath] = (),
+        path_list_file: FsPath | None = None,
         label: str | None = None,
         holding_id: int | None = None,
         tags: Mapping[str, str] | None = None,
         job_label: str | None = None,
         transaction_id: str | None = None,
+        api_action: PutAction | None = None,
     ) -> PutRequested:
         """Record a PUT; the work happens asynchronously. Returns the recorded event."""
-        transaction_id = transaction_id or str(uuid.uuid4())
+        envelope = _envelope(user, group, transaction_id)
         event = PutRequested(
-            event_id=event_id_for(transaction_id, "requested"),
-            transaction_id=transaction_id,
-            user=user,
-            group=group,
-            cause_id=None,
-            occurred_at=int(time.time() * 1000),
+            **envelope,
             label=label,
             holding_id=holding_id,
             tags=dict(tags or {}),
             paths=[os.fsencode(p) for p in paths],
             path_list_file=os.fsencode(path_list_file) if path_list_file else None,
-            job_label=job_label or transaction_id[:8],
-            api_action="putlist" if path_list_file else "put",
+            job_label=job_label or envelope["transaction_id"][:8],
+            api_action=api_action or ("putlist" if path_list_file else "put"),
+        )
+        self.record(event)
+        return event
+
+    def get(
+        self,
+        *,
+        user: str,
+        group: str,
+        paths: Iterable[FsPath] = (),
+        regex: str | None = None,
+        label: str | None = None,
+        holding_id: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        target: FsPath | None = None,
+        overwrite: bool = False,
+        groupall: bool = False,
+        job_label: str | None = None,
+        transaction_id: str | None = None,
+        api_action: GetAction = "get",
+    ) -> GetRequested:
+        """Record a GET (paths, or every file a regex matches); returns the recorded event."""
+        envelope = _envelope(user, group, transaction_id)
+        event = GetRequested(
+            **envelope,
+            paths=[os.fsencode(p) for p in paths],
+            regex=regex,
+            label=label,
+            holding_id=holding_id,
+            tags=dict(tags or {}),
+            target=os.fsencode(target) if target else None,
+            overwrite=overwrite,
+            job_label=job_label or envelope["transaction_id"][:8],
+            api_action=api_action,
+            groupall=groupall,
+        )
+        self.record(event)
+        return event
+
+    def delete(
+        self,
+        *,
+        user: str,
+        group: str,
+        paths: Iterable[FsPath] = (),
+        regex: str | None = None,
+        label: str | None = None,
+        holding_id: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        job_label: str | None = None,
+        transaction_id: str | None = None,
+        api_action: DeleteAction = "del",
+    ) -> DeleteRequested:
+        """Record a DELETE of files from the user's holdings; returns the recorded event."""
+        envelope = _envelope(user, group, transaction_id)
+        event = DeleteRequested(
+            **envelope,
+            paths=[os.fsencode(p) for p in paths],
+            regex=regex,
+            label=label,
+            holding_id=holding_id,
+            tags=dict(tags or {}),
+            job_label=job_label or envelope["transaction_id"][:8],
+            api_action=api_action,
+        )
+        self.record(event)
+        return event
+
+    def meta(
+        self,
+        *,
+        user: str,
+        group: str,
+        label: str | None = None,
+        holding_id: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        new_label: str | None = None,
+        add_tags: Mapping[str, str] | None = None,
+        remove_tags: Iterable[str] = (),
+        job_label: str | None = None,
+        transaction_id: str | None = None,
+    ) -> MetaRequested:
+        """Record a change of label or tags of the selected holdings; returns the event."""
+        envelope = _envelope(user, group, transaction_id)
+        event = MetaRequested(
+            **envelope,
+            label=label,
+            holding_id=holding_id,
+            tags=dict(tags or {}),
+            new_label=new_label,
+            add_tags=dict(add_tags or {}),
+            remove_tags=list(remove_tags),
+            job_label=job_label or envelope["transaction_id"][:8],
         )
         self.record(event)
         return event
@@ -89,3 +190,17 @@ class RequestLog:
         remaining = self.producer.flush(self.timeout)
         if remaining:
             raise KafkaException(f"{remaining} requests were not delivered")
+
+
+def _envelope(user: str, group: str, transaction_id: str | None) -> dict[str, Any]:
+    """The envelope of a user request: nothing caused it, and its id follows from the
+    transaction id, so recording the same request twice records one request."""
+    transaction_id = transaction_id or str(uuid.uuid4())
+    return {
+        "event_id": event_id_for(transaction_id, "requested"),
+        "transaction_id": transaction_id,
+        "user": user,
+        "group": group,
+        "cause_id": None,
+        "occurred_at": int(time.time() * 1000),
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -96,6 +97,39 @@ class TapeSettings(BaseModel):
     checksum: str = "adler32"
 
 
+class LocalAuthSettings(BaseModel):
+    """nearline issues its own tokens (OAuth2 password and refresh_token grants)."""
+
+    directory: Literal["file", "host"] = "file"  # where users' groups come from
+    users_file: Path | None = None  # None: $NEARLINE_HOME/users.toml (password hashes)
+    token_secret: SecretStr = SecretStr("")  # empty: generated into $NEARLINE_HOME
+    access_token_ttl_s: int = Field(3600, ge=60)
+    refresh_token_ttl_s: int = Field(30 * 86400, ge=60)
+    client_id: str = "nearline"
+    client_secret: SecretStr = SecretStr("")  # empty: any client may ask for tokens
+    scopes: str = "nearline"
+
+
+class OidcAuthSettings(BaseModel):
+    """Tokens come from an external OpenID Connect issuer; the API only verifies them."""
+
+    issuer: str = ""  # e.g. https://accounts.example.org/realms/science
+    audience: str = ""
+    jwks_url: str = ""  # empty: found through the issuer's discovery document
+    algorithms: list[str] = ["RS256", "ES256"]
+    username_claim: str = "preferred_username"
+    groups_claim: str = "groups"
+    jwks_cache_s: float = Field(3600, ge=0)
+
+
+class AuthSettings(BaseModel):
+    """How the API authenticates users: one provider, chosen here."""
+
+    provider: Literal["local", "oidc"] = "local"
+    local: LocalAuthSettings = LocalAuthSettings()
+    oidc: OidcAuthSettings = OidcAuthSettings()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEARLINE_",
@@ -110,6 +144,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     index: IndexSettings = IndexSettings()
     tape: TapeSettings = TapeSettings()
+    auth: AuthSettings = AuthSettings()
 
     @model_validator(mode="after")
     def _local_stack_defaults(self) -> Settings:

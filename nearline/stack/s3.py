@@ -55,7 +55,8 @@ def supports_user_xattrs(folder: Path) -> bool:
 
 def daemon(settings: Settings) -> Daemon:
     data = settings.home / "s3" / "data"
-    command = [str(binary()), "--port", f"127.0.0.1:{settings.ports.s3}", "posix"]
+    # Keep-alive: without it the server closes the connection after every response.
+    command = [str(binary()), "--port", f"127.0.0.1:{settings.ports.s3}", "--keep-alive", "posix"]
     if not supports_user_xattrs(data):
         command += ["--sidecar", str(settings.home / "s3" / "meta")]
     command.append(str(data))

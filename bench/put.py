@@ -1,0 +1,142 @@
+"""PUT throughput through the local stack, next to `rclone copy` of the same data into
+the same S3 server, in the same run.
+
+Two data sets: 10,000 files of 4 KiB (files/s) and one 2 GiB file (MB/s). nearline's
+time runs from the request being recorded to its COMPLETE state in the catalog: index,
+upload with checksums, catalog and projection, all through Kafka. rclone's is its copy
+command. Targets: files/s at least half of rclone's; MB/s at least 80% of rclone's.
+
+    python bench/put.py [--files 10000] [--big-gib 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select
+
+from nearline import processes
+from nearline.requests import RequestLog
+from nearline.settings import Settings
+from projections import tables as t
+from projections.db import make_engine
+from projections.migrate import upgrade
+
+MB = 1_000_000
+
+
+def make_small_files(root: Path, count: int) -> int:
+    block = os.urandom(4096 * 64)
+    for n in range(count):
+        folder = root / f"d{n // 1000:02d}"
+        if n % 1000 == 0:
+            folder.mkdir()
+        offset = (n % 64) * 4096
+        (folder / f"f{n:05d}.bin").write_bytes(block[offset:offset + 4096])
+    return count * 4096
+
+
+def make_big_file(root: Path, gib: float) -> int:
+    size = int(gib * 1024**3)
+    chunk = os.urandom(64 * 1024**2)
+    with (root / "big.bin").open("wb") as f:
+        written = 0
+        while written < size:
+            piece = chunk[: min(len(chunk), size - written)]
+            f.write(piece)
+            written += len(piece)
+    return size
+
+
+def nearline_put(settings: Settings, engine, path: Path) -> float:
+    requests = RequestLog(settings)
+    start = time.perf_counter()
+    request = requests.put(user="root", group="root", paths=[str(path)],
+                           label=f"bench-{uuid.uuid4().hex[:8]}")
+    while True:
+        with engine.connect() as conn:
+            state = conn.execute(select(t.status_transactions.c.state).where(
+                t.status_transactions.c.transaction_id == request.transaction_id)).scalar()
+        if state in ("COMPLETE", "COMPLETE_WITH_ERRORS", "FAILED"):
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    requests.close()
+    if state != "COMPLETE":
+        raise SystemExit(f"nearline PUT ended {state}")
+    return elapsed
+
+
+def rclone_copy(settings: Settings, path: Path, *extra: str) -> float:
+    # A CA bundle meant for HTTPS elsewhere makes rclone refuse a plain-HTTP endpoint.
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"},
+        "RCLONE_CONFIG_BENCH_TYPE": "s3",
+        "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
+        "RCLONE_CONFIG_BENCH_ENDPOINT": settings.s3.endpoint_url,
+        "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": settings.s3.access_key.get_secret_value(),
+        "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": settings.s3.secret_key.get_secret_value(),
+        "RCLONE_CONFIG_BENCH_REGION": settings.s3.region,
+    }
+    target = f"bench:{settings.s3.bucket}/rclone-{uuid.uuid4().hex[:8]}"
+    start = time.perf_counter()
+    subprocess.run(["rclone", "copy", str(path), target, *extra], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--big-gib", type=float, default=2.0)
+    args = parser.parse_args()
+    if not shutil.which("rclone"):
+        print("rclone is needed for the comparison: apt-get install rclone", file=sys.stderr)
+        return 1
+    settings = Settings()
+    engine = make_engine(settings.postgres_url)
+    upgrade(engine)
+    env = {"NEARLINE_CATALOG__URL": settings.postgres_url}
+    processes.stop(settings)
+    processes.start(settings, env=env, log=lambda _line: None)
+    workdir = Path(tempfile.mkdtemp(prefix="nearline-bench-put-"))
+    try:
+        small = workdir / "small"
+        small.mkdir()
+        small_bytes = make_small_files(small, args.files)
+        big = workdir / "big"
+        big.mkdir()
+        big_bytes = make_big_file(big, args.big_gib)
+        concurrency = str(16)
+        time.sleep(5)  # let the processors settle into their partitions
+
+        ours = nearline_put(settings, engine, small)
+        theirs = rclone_copy(settings, small, "--transfers", concurrency,
+                             "--checkers", concurrency)
+        print(f"put {args.files} x 4 KiB: nearline {args.files / ours:8.0f} files/s   "
+              f"rclone {args.files / theirs:8.0f} files/s   ratio {theirs / ours:.2f} "
+              f"(target >= 0.50)")
+        ours = nearline_put(settings, engine, big)
+        theirs = rclone_copy(settings, big, "--s3-chunk-size", "64M",
+                             "--s3-upload-concurrency", "8")
+        print(f"put 1 x {args.big_gib:g} GiB:   nearline {big_bytes / ours / MB:8.1f} MB/s    "
+              f"rclone {big_bytes / theirs / MB:8.1f} MB/s    ratio {theirs / ours:.2f} "
+              f"(target >= 0.80)")
+        print(f"(small files: {small_bytes / MB:.1f} MB; the nearline figures include "
+              "indexing, checksums, cataloging and projection through Kafka)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        processes.stop(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
