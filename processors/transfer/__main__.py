@@ -20,6 +20,7 @@ from events.topics import REPORTS, TRANSFER_PUT
 from events.work import TransferPutRequested
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, now_ms, send_all
+from processors.indexing.access import UnknownUser, requester_for
 from processors.transfer.object_store import Expected, Failure, ObjectStore, Stored
 
 log = logging.getLogger("nearline.transfer")
@@ -30,8 +31,17 @@ RETRY_DELAYS = (1.0, 4.0, 15.0)
 
 
 def upload(store: ObjectStore, request: TransferPutRequested) -> list[Stored | Failure]:
+    try:
+        who = requester_for(request.user)
+    except UnknownUser:
+        unknown = Failure(f"user {request.user} is not known on the file servers", False)
+        return [unknown for _ in request.files]
     items = [
-        (f["path"], f["object_key"], Expected(size=f["size"], mtime_ns=f["mtime_ns"]))
+        (
+            f["path"],
+            f["object_key"],
+            Expected(size=f["size"], mtime_ns=f["mtime_ns"], readable_by=who),
+        )
         for f in request.files
     ]
     return store.upload_many(items)

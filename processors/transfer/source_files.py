@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
+from processors.indexing.access import Requester, can_read
 from processors.transfer.checksums import Checksummer
 
 CHANGED = "file changed while it was being read"
@@ -34,6 +35,9 @@ class Expected:
 
     size: int
     mtime_ns: int
+    readable_by: Requester | None = None
+    """The requesting user: the opened file must be readable by them, not only by the
+    service (a path swapped after indexing could otherwise reach another user's file)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class SourceFile:
                 (status.st_size, status.st_mtime_ns) != (expected.size, expected.mtime_ns)
             ):
                 raise SourceChanged(CHANGED)
+            if expected.readable_by is not None and not can_read(status, expected.readable_by):
+                raise PermissionError(errno.EACCES, "not readable by the requesting user")
         except BaseException:
             os.close(self._fd)
             raise

@@ -144,3 +144,53 @@ def test_put_of_an_awkward_tree_catalogs_and_stores_exactly_what_it_should(
             if st.st_size < 50_000_000:
                 body = bucket.get_object(Bucket=root, Key=key)["Body"].read()
                 assert hashlib.sha256(body).hexdigest() == sha
+
+
+def test_holding_errors_fail_before_indexing_and_repeats_fail_per_file(
+    settings, processors, users, requests, engine, shared_dir
+):
+    alice, climate = users["alice"]
+    bob, ocean = users["bob"]
+    tree = shared_dir / "small"
+    tree.mkdir()
+    (tree / "one.txt").write_text("1\n")
+    for path in (tree, tree / "one.txt"):
+        chown(os.fsencode(path), alice, climate)
+    label = f"errors-{uuid.uuid4().hex[:6]}"
+    first = wait_for_transaction(
+        engine,
+        requests.put(user=alice, group=climate, paths=[str(tree)], label=label).transaction_id,
+    )
+    assert first.state == "COMPLETE"
+
+    # The same path into the same holding again: each file fails, with the reason.
+    again = wait_for_transaction(
+        engine,
+        requests.put(
+            user=alice, group=climate, paths=[str(tree / "one.txt")], label=label
+        ).transaction_id,
+    )
+    assert again.state == "FAILED"
+    assert again.failures == {os.fsencode(tree / "one.txt"): "File already exists in holding."}
+
+    # A label that contradicts the holding id, and another user's holding id: refused
+    # before any indexing, with a reason that says what to do.
+    contradiction = wait_for_transaction(
+        engine,
+        requests.put(
+            user=alice,
+            group=climate,
+            paths=[str(tree)],
+            label="something-else",
+            holding_id=first.holding_id,
+        ).transaction_id,
+    )
+    assert contradiction.state == "FAILED" and contradiction.sub_states == {}
+    assert "give the id or the label" in contradiction.warnings[0]
+    foreign = wait_for_transaction(
+        engine,
+        requests.put(
+            user=bob, group=ocean, paths=[str(tree)], holding_id=first.holding_id
+        ).transaction_id,
+    )
+    assert foreign.state == "FAILED" and "is not yours" in foreign.warnings[0]
