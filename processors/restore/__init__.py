@@ -1,0 +1,1 @@
+"""The file-system side of GET: where cataloged files go back on disk, and putting them there."""
