@@ -41,7 +41,7 @@ test-unit: install schema-check
 lint:
 	@ruff check .
 	@ruff format --check .
-	@mypy nearline events processors projections api client
+	@mypy $(wildcard nearline events processors projections api client)
 
 bench: stack-up
 	@for script in bench/*.py; do echo "== $$script"; $(PYTHON) $$script || exit 1; done
