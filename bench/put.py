@@ -40,7 +40,7 @@ def make_small_files(root: Path, count: int) -> int:
         if n % 1000 == 0:
             folder.mkdir()
         offset = (n % 64) * 4096
-        (folder / f"f{n:05d}.bin").write_bytes(block[offset:offset + 4096])
+        (folder / f"f{n:05d}.bin").write_bytes(block[offset : offset + 4096])
     return count * 4096
 
 
@@ -59,12 +59,16 @@ def make_big_file(root: Path, gib: float) -> int:
 def nearline_put(settings: Settings, engine, path: Path) -> float:
     requests = RequestLog(settings)
     start = time.perf_counter()
-    request = requests.put(user="root", group="root", paths=[str(path)],
-                           label=f"bench-{uuid.uuid4().hex[:8]}")
+    request = requests.put(
+        user="root", group="root", paths=[str(path)], label=f"bench-{uuid.uuid4().hex[:8]}"
+    )
     while True:
         with engine.connect() as conn:
-            state = conn.execute(select(t.status_transactions.c.state).where(
-                t.status_transactions.c.transaction_id == request.transaction_id)).scalar()
+            state = conn.execute(
+                select(t.status_transactions.c.state).where(
+                    t.status_transactions.c.transaction_id == request.transaction_id
+                )
+            ).scalar()
         if state in ("COMPLETE", "COMPLETE_WITH_ERRORS", "FAILED"):
             break
         time.sleep(0.05)
@@ -88,8 +92,12 @@ def rclone_copy(settings: Settings, path: Path, *extra: str) -> float:
     }
     target = f"bench:{settings.s3.bucket}/rclone-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
-    subprocess.run(["rclone", "copy", str(path), target, *extra], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["rclone", "copy", str(path), target, *extra],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 
@@ -119,19 +127,25 @@ def main() -> int:
         time.sleep(5)  # let the processors settle into their partitions
 
         ours = nearline_put(settings, engine, small)
-        theirs = rclone_copy(settings, small, "--transfers", concurrency,
-                             "--checkers", concurrency)
-        print(f"put {args.files} x 4 KiB: nearline {args.files / ours:8.0f} files/s   "
-              f"rclone {args.files / theirs:8.0f} files/s   ratio {theirs / ours:.2f} "
-              f"(target >= 0.50)")
+        theirs = rclone_copy(settings, small, "--transfers", concurrency, "--checkers", concurrency)
+        print(
+            f"put {args.files} x 4 KiB: nearline {args.files / ours:8.0f} files/s   "
+            f"rclone {args.files / theirs:8.0f} files/s   ratio {theirs / ours:.2f} "
+            f"(target >= 0.50)"
+        )
         ours = nearline_put(settings, engine, big)
-        theirs = rclone_copy(settings, big, "--s3-chunk-size", "64M",
-                             "--s3-upload-concurrency", "8")
-        print(f"put 1 x {args.big_gib:g} GiB:   nearline {big_bytes / ours / MB:8.1f} MB/s    "
-              f"rclone {big_bytes / theirs / MB:8.1f} MB/s    ratio {theirs / ours:.2f} "
-              f"(target >= 0.80)")
-        print(f"(small files: {small_bytes / MB:.1f} MB; the nearline figures include "
-              "indexing, checksums, cataloging and projection through Kafka)")
+        theirs = rclone_copy(
+            settings, big, "--s3-chunk-size", "64M", "--s3-upload-concurrency", "8"
+        )
+        print(
+            f"put 1 x {args.big_gib:g} GiB:   nearline {big_bytes / ours / MB:8.1f} MB/s    "
+            f"rclone {big_bytes / theirs / MB:8.1f} MB/s    ratio {theirs / ours:.2f} "
+            f"(target >= 0.80)"
+        )
+        print(
+            f"(small files: {small_bytes / MB:.1f} MB; the nearline figures include "
+            "indexing, checksums, cataloging and projection through Kafka)"
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         processes.stop(settings)

@@ -50,8 +50,11 @@ def follow(engine: Engine, transaction_id: str, timeout: float = 120) -> str:
     shown = ""
     while time.monotonic() < deadline:
         with engine.connect() as conn:
-            state = conn.execute(select(t.status_transactions.c.state).where(
-                t.status_transactions.c.transaction_id == transaction_id)).scalar()
+            state = conn.execute(
+                select(t.status_transactions.c.state).where(
+                    t.status_transactions.c.transaction_id == transaction_id
+                )
+            ).scalar()
         if state and state != shown:
             print(f"  state: {state}")
             shown = state
@@ -65,20 +68,32 @@ def show_holding(engine: Engine, settings: Settings, transaction_id: str) -> int
     bucket = s3.client(settings)
     problems = 0
     with engine.connect() as conn:
-        holding = conn.execute(select(t.holdings).join(
-            t.transactions, t.transactions.c.holding_id == t.holdings.c.id).where(
-            t.transactions.c.transaction_id == transaction_id)).one()
-        tags = dict(conn.execute(select(t.tags.c.key, t.tags.c.value).where(
-            t.tags.c.holding_id == holding.id)).all())
+        holding = conn.execute(
+            select(t.holdings)
+            .join(t.transactions, t.transactions.c.holding_id == t.holdings.c.id)
+            .where(t.transactions.c.transaction_id == transaction_id)
+        ).one()
+        tags = {
+            row.key: row.value
+            for row in conn.execute(
+                select(t.tags.c.key, t.tags.c.value).where(t.tags.c.holding_id == holding.id)
+            )
+        }
         print(f"\nholding {holding.id} {holding.label!r} of {holding.user}, tags {tags}")
-        files = conn.execute(select(t.files).where(
-            t.files.c.transaction_id == transaction_id).order_by(t.files.c.path)).all()
+        files = conn.execute(
+            select(t.files)
+            .where(t.files.c.transaction_id == transaction_id)
+            .order_by(t.files.c.path)
+        ).all()
         for f in files:
-            checksum = conn.execute(select(t.checksums.c.value).where(
-                (t.checksums.c.file_id == f.id) & (t.checksums.c.algorithm == "ADLER32"))
+            checksum = conn.execute(
+                select(t.checksums.c.value).where(
+                    (t.checksums.c.file_id == f.id) & (t.checksums.c.algorithm == "ADLER32")
+                )
             ).scalar()
-            location = conn.execute(select(t.locations).where(
-                t.locations.c.file_id == f.id)).first()
+            location = conn.execute(
+                select(t.locations).where(t.locations.c.file_id == f.id)
+            ).first()
             where = "-"
             if location is not None:
                 head = bucket.head_object(Bucket=location.root, Key=location.path)
@@ -86,8 +101,9 @@ def show_holding(engine: Engine, settings: Settings, transaction_id: str) -> int
                 problems += not ok
                 where = f"{location.storage_type} ({'verified' if ok else 'SIZE MISMATCH'})"
             name = os.fsdecode(f.path)
-            print(f"  {f.path_type:9} {f.size:>8}  adler32 {checksum or '-':8}  {where:28} "
-                  f"{name!r}")
+            print(
+                f"  {f.path_type:9} {f.size:>8}  adler32 {checksum or '-':8}  {where:28} {name!r}"
+            )
     return problems
 
 
@@ -104,8 +120,13 @@ def main() -> int:
         label = time.strftime("demo-%Y%m%d-%H%M%S")
         requests = RequestLog(settings)
         print(f"\nPUT {run} as {user} into holding {label!r}")
-        put = requests.put(user=user, group=group, paths=[str(run)], label=label,
-                           tags={"project": "demo", "model": "toy"})
+        put = requests.put(
+            user=user,
+            group=group,
+            paths=[str(run)],
+            label=label,
+            tags={"project": "demo", "model": "toy"},
+        )
         requests.close()
         print(f"  transaction {put.transaction_id}")
         state = follow(engine, put.transaction_id)

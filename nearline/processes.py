@@ -14,6 +14,7 @@ from collections.abc import Callable
 from nearline.settings import Settings
 from nearline.stack.process import Daemon
 
+
 def faust_worker(module: str) -> list[str]:
     return ["-m", module, "worker", "--without-web", "-l", "info"]
 
@@ -26,6 +27,7 @@ PROCESSES: dict[str, list[str]] = {
     "transfer-put": faust_worker("processors.transfer"),
     "transfer-put-2": faust_worker("processors.transfer"),
     "projections": ["-m", "projections"],
+    "api": ["-m", "api"],
 }
 
 

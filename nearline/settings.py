@@ -49,7 +49,8 @@ class KafkaSettings(BaseModel):
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = None
     session_timeout_s: float = Field(
-        10, ge=6, description="how soon a crashed consumer's partitions move to another")
+        10, ge=6, description="how soon a crashed consumer's partitions move to another"
+    )
 
     def client_config(self) -> dict[str, str | int | float | bool]:
         """librdkafka (confluent-kafka) connection settings, credentials included."""

@@ -128,6 +128,9 @@ status_transactions = Table(
     Column("last_updated", BigInteger, nullable=False),
 )
 Index("ix_status_user", status_transactions.c.user, status_transactions.c.creation_time)
+Index("ix_status_group", status_transactions.c.group, status_transactions.c.creation_time)
+# PostgreSQL also has ix_files_path_text_trgm, a pg_trgm index on nearline_path_text(path)
+# for regex searches of paths (migration 0002); it has no portable declaration here.
 
 status_sub_records = Table(
     "status_sub_records",

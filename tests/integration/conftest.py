@@ -61,7 +61,9 @@ def processors(settings: Settings, catalog_url: str) -> Iterator[dict[str, str]]
     engine = make_engine(catalog_url)
     upgrade(engine)  # before the projections start, so tests can query at once
     engine.dispose()
-    processes.start(settings, env=env, log=lambda _line: None)
+    # The API is started by the API tests themselves, with their own users file.
+    workers = [name for name in processes.PROCESSES if name != "api"]
+    processes.start(settings, workers, env=env, log=lambda _line: None)
     yield env
     processes.stop(settings)
 

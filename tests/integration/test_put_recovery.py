@@ -61,29 +61,36 @@ def objects_under(settings, prefix: str) -> list[str]:
     client = s3.client(settings)
     keys: list[str] = []
     for page in client.get_paginator("list_objects_v2").paginate(
-            Bucket=settings.s3.bucket, Prefix=prefix):
+        Bucket=settings.s3.bucket, Prefix=prefix
+    ):
         keys += [o["Key"] for o in page.get("Contents", [])]
     return keys
 
 
 def sub_batches_done(engine, transaction_id: str) -> int:
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(t.status_sub_records).where(
-            (t.status_sub_records.c.transaction_id == transaction_id)
-            & (t.status_sub_records.c.state.in_(["COMPLETE", "COMPLETE_WITH_ERRORS"])))
+        return conn.execute(
+            select(func.count())
+            .select_from(t.status_sub_records)
+            .where(
+                (t.status_sub_records.c.transaction_id == transaction_id)
+                & (t.status_sub_records.c.state.in_(["COMPLETE", "COMPLETE_WITH_ERRORS"]))
+            )
         ).scalar_one()
 
 
 @pytest.mark.parametrize("victim", ["catalog", "indexer", "transfer-put", "projections"])
 def test_a_processor_killed_mid_put_loses_and_doubles_nothing(
-        victim, settings, processors, users, engine, workdir):
+    victim, settings, processors, users, engine, workdir
+):
     alice, climate = users["alice"]
     root = workdir / "ten-thousand"
     root.mkdir()
     expected = many_files(root, 10_000, (alice, climate))
     requests = RequestLog(settings)
-    request = requests.put(user=alice, group=climate, paths=[str(root)],
-                           label=f"crash-{victim}-{uuid.uuid4().hex[:6]}")
+    request = requests.put(
+        user=alice, group=climate, paths=[str(root)], label=f"crash-{victim}-{uuid.uuid4().hex[:6]}"
+    )
     requests.close()
 
     # Wait until the PUT is under way (or, for the indexer, has just begun), then kill.
@@ -104,17 +111,22 @@ def test_a_processor_killed_mid_put_loses_and_doubles_nothing(
     files = holding_files(engine, outcome.holding_id)
     assert set(files) == expected
     with engine.connect() as conn:
-        rows = conn.execute(select(func.count()).select_from(t.files).where(
-            t.files.c.holding_id == outcome.holding_id)).scalar_one()
+        rows = conn.execute(
+            select(func.count())
+            .select_from(t.files)
+            .where(t.files.c.holding_id == outcome.holding_id)
+        ).scalar_one()
     assert rows == len(expected)  # cataloged once
     keys = objects_under(settings, f"h{outcome.holding_id}/")
     assert len(keys) == len(keys := sorted(set(keys))) == 10_000  # stored once
-    assert {f["locations"]["OBJECT_STORAGE"][1] for f in files.values()
-            if f["path_type"] == "FILE"} == set(keys)
+    assert {
+        f["locations"]["OBJECT_STORAGE"][1] for f in files.values() if f["path_type"] == "FILE"
+    } == set(keys)
 
 
 def test_many_puts_at_once_from_several_users_all_complete(
-        settings, processors, users, engine, workdir):
+    settings, processors, users, engine, workdir
+):
     owners = [users["alice"], users["bob"]]
     trees = []
     for n in range(12):

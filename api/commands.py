@@ -1,0 +1,283 @@
+"""The command layer: PUT, GET, DELETE and META requests, validated and recorded as
+request events. Both HTTP surfaces call these; the work itself happens asynchronously
+in the processors, which decide against the log (never against a projection)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from api.access import Scope
+from api.paths import path_from_text
+from api.queries.filters import HoldingSelector, checked_regex, is_plain_text
+from api.queries.holdings import Holding, list_holdings
+from events.requests import DeleteRequested, GetRequested, MetaRequested, PutRequested
+from nearline.requests import RequestLog
+
+MAX_LABEL = 1024
+MAX_TAG_KEY = 256
+MAX_TAG_VALUE = 1024
+MAX_JOB_LABEL = 256
+
+
+GivenPath = str | bytes
+"""A path as a surface received it: text (``os.fsencode``d here) or bytes."""
+
+
+class CommandRejected(ValueError):
+    """A request that cannot be recorded as given; ``field`` names what to change."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every command may carry besides its subject."""
+
+    job_label: str | None = None
+    transaction_id: str | None = None
+
+
+def put(
+    log: RequestLog,
+    scope: Scope,
+    given: Sequence[GivenPath],
+    label: str | None = None,
+    holding_id: int | None = None,
+    tags: Mapping[str, str] | None = None,
+    options: Options = Options(),
+) -> PutRequested:
+    """Record a PUT of files (and directories, walked) into a holding."""
+    paths = _paths(given, required=True)
+    return log.put(
+        user=scope.user,
+        group=_group(scope),
+        paths=paths,
+        label=_label(label, "label"),
+        holding_id=_holding_id(holding_id),
+        tags=_tags(tags, "tags"),
+        api_action="put" if len(paths) == 1 else "putlist",
+        **_options(options),
+    )
+
+
+def get(
+    log: RequestLog,
+    scope: Scope,
+    given: Sequence[GivenPath],
+    selector: HoldingSelector,
+    regex: str | None = None,
+    target: GivenPath | None = None,
+    overwrite: bool = False,
+    options: Options = Options(),
+) -> GetRequested:
+    """Record a GET of files (the newest version, or the selected holding's) to disk."""
+    paths = _subject(given, regex)
+    return log.get(
+        user=scope.user,
+        group=_group(scope),
+        paths=paths,
+        regex=regex,
+        label=_label(selector.label, "label"),
+        holding_id=_holding_id(selector.holding_id),
+        tags=_tags(selector.tags, "tags"),
+        target=_paths([target], required=True, field="target")[0] if target else None,
+        overwrite=overwrite,
+        groupall=scope.groupall,
+        api_action="get" if len(paths) <= 1 else "getlist",
+        **_options(options),
+    )
+
+
+def delete(
+    log: RequestLog,
+    scope: Scope,
+    given: Sequence[GivenPath],
+    selector: HoldingSelector,
+    regex: str | None = None,
+    options: Options = Options(),
+) -> DeleteRequested:
+    """Record a DELETE of files from the caller's own holdings."""
+    paths = _subject(given, regex)
+    return log.delete(
+        user=scope.user,
+        group=_group(scope),
+        paths=paths,
+        regex=regex,
+        label=_label(selector.label, "label"),
+        holding_id=_holding_id(selector.holding_id),
+        tags=_tags(selector.tags, "tags"),
+        api_action="del" if len(paths) <= 1 else "dellist",
+        **_options(options),
+    )
+
+
+@dataclass(frozen=True)
+class MetaChange:
+    """One holding a META request changes, as it is and as it will be."""
+
+    holding: Holding
+    new_label: str
+    new_tags: dict[str, str]
+
+
+def meta(
+    log: RequestLog,
+    conn: Connection,
+    scope: Scope,
+    selector: HoldingSelector,
+    new_label: str | None = None,
+    add_tags: Mapping[str, str] | None = None,
+    remove_tags: Sequence[str] = (),
+    options: Options = Options(),
+) -> tuple[MetaRequested, list[MetaChange]]:
+    """Record a change of label or tags of the caller's own selected holdings, and say
+    what it will change.
+
+    The holdings are looked up in the catalog the caller can read, so that a selector
+    that picks nothing (or picks several holdings for one new label) is refused at once;
+    the decider makes the change and is the judge of conflicts that arise meanwhile.
+    """
+    if selector == HoldingSelector():
+        raise CommandRejected("Select the holding to change by its label, id or tags.", "query")
+    new_label = _label(new_label, "new_label")
+    add = _tags(add_tags, "new_tag")
+    remove = [k for k in remove_tags if k]
+    if new_label is None and not add and not remove:
+        raise CommandRejected(
+            "Nothing to change: give a new label, tags to add or tag keys to remove.", "body"
+        )
+    own = Scope(scope.user, scope.group)
+    holdings = list_holdings(conn, own, selector)
+    if not holdings:
+        raise CommandRejected(
+            "No holding of yours matches the label, id and tags given; list your holdings "
+            "to check them (a holding made moments ago may take a second to appear).",
+            "holding",
+        )
+    if new_label is not None and len(holdings) > 1:
+        raise CommandRejected(
+            f"{len(holdings)} holdings match, and labels are unique: select one holding "
+            "(by its id) to relabel.",
+            "new_label",
+        )
+    event = log.meta(
+        user=scope.user,
+        group=_group(scope),
+        label=selector.label,
+        holding_id=selector.holding_id,
+        tags=dict(selector.tags),
+        new_label=new_label,
+        add_tags=add,
+        remove_tags=remove,
+        **_options(options),
+    )
+    changes = [
+        MetaChange(
+            holding=h,
+            new_label=new_label if new_label is not None else h.label,
+            new_tags={k: v for k, v in {**h.tags, **add}.items() if k not in remove},
+        )
+        for h in holdings
+    ]
+    return event, changes
+
+
+def _group(scope: Scope) -> str:
+    if scope.group is None:
+        raise CommandRejected(
+            "Your account belongs to no group, and every holding belongs to one; ask your "
+            "administrator to add you to a group.",
+            "group",
+        )
+    return scope.group
+
+
+def _subject(given: Sequence[GivenPath], regex: str | None) -> list[bytes]:
+    """The paths of a GET or DELETE, which names paths or a regex (never both)."""
+    if regex is not None:
+        if given:
+            raise CommandRejected("Give paths or a regular expression, not both.", "regex")
+        try:
+            checked_regex(regex)
+        except ValueError as error:
+            raise CommandRejected(str(error), "regex") from None
+        return []
+    return _paths(given, required=True)
+
+
+def _paths(given: Sequence[GivenPath], required: bool, field: str = "filelist") -> list[bytes]:
+    if required and not given:
+        raise CommandRejected("Give at least one path.", field)
+    paths = []
+    for item in given:
+        try:
+            path = item if isinstance(item, bytes) else path_from_text(item)
+        except UnicodeEncodeError:
+            raise CommandRejected(
+                f"{item!r} cannot be a path: it holds characters that are not text.", field
+            ) from None
+        if not path.startswith(b"/"):
+            raise CommandRejected(
+                f"{path.decode('utf-8', 'backslashreplace')!r} is not an absolute path; "
+                "give full paths, starting with /.",
+                field,
+            )
+        if b"\0" in path:
+            raise CommandRejected("A path cannot contain a NUL byte.", field)
+        paths.append(path)
+    return paths
+
+
+def _label(label: str | None, field: str) -> str | None:
+    if label is None:
+        return None
+    if not label.strip() or len(label) > MAX_LABEL or not is_plain_text(label):
+        raise CommandRejected(
+            f"A label is text of 1 to {MAX_LABEL} characters, not all blank.", field
+        )
+    return label
+
+
+def _holding_id(holding_id: int | None) -> int | None:
+    if holding_id is not None and holding_id < 1:
+        raise CommandRejected(
+            f"Holding ids are positive; {holding_id} is none. List your holdings to find the id.",
+            "holding_id",
+        )
+    return holding_id
+
+
+def _tags(tags: Mapping[str, str] | None, field: str) -> dict[str, str]:
+    for key, value in (tags or {}).items():
+        fits = 0 < len(key) <= MAX_TAG_KEY and len(value) <= MAX_TAG_VALUE
+        if not fits or not is_plain_text(key + value):
+            raise CommandRejected(
+                f"Tag keys are text of 1 to {MAX_TAG_KEY} characters and values of up to "
+                f"{MAX_TAG_VALUE}; {key[:40]!r} does not fit.",
+                field,
+            )
+    return dict(tags or {})
+
+
+def _options(options: Options) -> dict[str, str | None]:
+    job_label = options.job_label
+    if job_label is not None and (len(job_label) > MAX_JOB_LABEL or not is_plain_text(job_label)):
+        raise CommandRejected(
+            f"A job label is text of at most {MAX_JOB_LABEL} characters.", "job_label"
+        )
+    if options.transaction_id is not None:
+        try:
+            uuid.UUID(options.transaction_id)
+        except ValueError:
+            raise CommandRejected(
+                f"{options.transaction_id!r} is not a UUID; leave transaction_id out and "
+                "one is made for you.",
+                "transaction_id",
+            ) from None
+    return {"job_label": options.job_label or None, "transaction_id": options.transaction_id}

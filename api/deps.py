@@ -1,0 +1,111 @@
+"""Typed dependencies of the routes: the caller's identity, the catalog connection, the
+request log, and the NLDS routes' ``user``/``group`` check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection
+
+from api.access import Scope
+from api.access_log import note_user
+from api.auth import Identity, InvalidToken, ProviderUnavailable
+from api.errors import ApiError, invalid_token, not_authenticated
+from api.services import Services
+from nearline.requests import RequestLog
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from the token endpoint.")
+
+
+def current_user(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity:
+    """The caller, proven by their bearer token: none is 403, a bad one 401 (as NLDS)."""
+    if credentials is None or not credentials.credentials:
+        raise not_authenticated()
+    try:
+        identity = services.authenticator.identify(credentials.credentials)
+    except InvalidToken as error:
+        raise invalid_token(str(error)) from None
+    except ProviderUnavailable as error:
+        raise ApiError(503, f"Cannot check your token now: {error}.", kind="Unavailable.") from None
+    note_user(request.scope, identity.user)
+    return identity
+
+
+CurrentUser = Annotated[Identity, Depends(current_user)]
+
+
+def catalog_connection(services: ServicesDep) -> Iterator[Connection]:
+    """A connection to the catalog for one request."""
+    with services.engine.connect() as conn:
+        yield conn
+
+
+SessionDep = Annotated[Connection, Depends(catalog_connection)]
+
+
+def request_log(services: ServicesDep) -> RequestLog:
+    return services.request_log()
+
+
+RequestLogDep = Annotated[RequestLog, Depends(request_log)]
+
+
+@dataclass(frozen=True)
+class NldsCaller:
+    """An NLDS caller whose ``user`` and ``group`` parameters match their token."""
+
+    identity: Identity
+    group: str
+
+    def scope(self, groupall: bool = False) -> Scope:
+        return Scope(self.identity.user, self.group, groupall)
+
+
+def nlds_caller(
+    identity: CurrentUser,
+    user: Annotated[str, Query(description="Must be the user the token belongs to.")],
+    group: Annotated[str, Query(description="A group the user belongs to.")],
+) -> NldsCaller:
+    """NLDS names the user and group in every request; they may only be the caller's."""
+    if user != identity.user:
+        raise ApiError(404, f"User {user} could not be found.", ["query", "user"], "Not found.")
+    if group not in identity.groups:
+        raise ApiError(
+            404, f"User is not a member of the group {group}.", ["query", "group"], "Not found."
+        )
+    return NldsCaller(identity, group)
+
+
+NldsCallerDep = Annotated[NldsCaller, Depends(nlds_caller)]
+
+
+def read_scope(
+    identity: CurrentUser,
+    group: Annotated[
+        str | None, Query(description="only this group's holdings (default: all of yours)")
+    ] = None,
+    groupall: Annotated[
+        bool, Query(description="every member's holdings in the group (default: primary)")
+    ] = False,
+) -> Scope:
+    """Whose rows a query of nearline's own API reads."""
+    return Scope.of(identity, group, groupall)
+
+
+ReadScopeDep = Annotated[Scope, Depends(read_scope)]

@@ -1,0 +1,126 @@
+"""Query results in the shapes the NLDS client reads (inside the 202 JSON string)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.nlds.wire import iso
+from api.paths import path_text
+from api.queries.files import FoundFile, Location
+from api.queries.holdings import Holding
+from api.queries.transactions import SubRecord, TransactionStatus
+from api.states import FINAL
+
+
+def holding(h: Holding) -> dict[str, Any]:
+    return {
+        "id": h.id,
+        "label": h.label,
+        "user": h.user,
+        "group": h.group,
+        "tags": h.tags,
+        "transactions": h.transactions,
+        "date": iso(h.created_at),
+    }
+
+
+def found_files(files: list[FoundFile], object_store_url: str) -> dict[str, Any]:
+    """``{label: {label, holding_id, user, group, transactions: {id: {...}}}}``."""
+    by_holding: dict[int, dict[str, Any]] = {}
+    keys: dict[str, int] = {}
+    for f in files:
+        entry = by_holding.get(f.holding_id)
+        if entry is None:
+            entry = {
+                "label": f.label,
+                "holding_id": f.holding_id,
+                "user": f.user,
+                "group": f.group,
+                "transactions": {},
+            }
+            by_holding[f.holding_id] = entry
+            # Keyed by label as NLDS does; two users' holdings (groupall) may share one.
+            key = f.label if f.label not in keys else f"{f.label} ({f.holding_id})"
+            keys[key] = f.holding_id
+        transaction = entry["transactions"].setdefault(
+            f.transaction_id,
+            {
+                "transaction_id": f.transaction_id,
+                "ingest_time": iso(f.ingest_time),
+                "filelist": [],
+            },
+        )
+        transaction["filelist"].append(_file(f, object_store_url))
+    return {key: by_holding[holding_id] for key, holding_id in keys.items()}
+
+
+def _file(f: FoundFile, object_store_url: str) -> dict[str, Any]:
+    return {
+        "original_path": path_text(f.path),
+        "path_type": f.path_type,
+        "link_path": path_text(f.link_path) if f.link_path is not None else None,
+        "size": f.size,
+        "user": f.uid,
+        "group": f.gid,
+        "permissions": f.mode & 0o777,
+        "holding_id": f.holding_id,
+        "checksums": f.checksums,
+        "locations": [_location(loc, object_store_url) for loc in f.locations],
+    }
+
+
+def _location(loc: Location, object_store_url: str) -> dict[str, Any]:
+    return {
+        "storage_type": loc.storage_type,
+        "root": loc.root,
+        "path": loc.path,
+        "access_time": iso(loc.access_time),
+        "url": loc.url(object_store_url),
+    }
+
+
+def transaction(tx: TransactionStatus, only_sub: bool = False) -> dict[str, Any]:
+    """A status record. The client takes a transaction's state as the lowest of its
+    sub-records', so the transaction's own state is shown as a sub-record too while it
+    is not final (or when it has no sub-records): without it a PUT whose first
+    sub-batches are COMPLETE would look COMPLETE while indexing goes on."""
+    subs = [_sub_record(s) for s in tx.sub_records]
+    if not only_sub and (not subs or tx.state not in FINAL):
+        subs.insert(
+            0,
+            {
+                "id": 0,
+                "sub_id": "transaction",
+                "state": tx.state.name,
+                "retry_count": 0,
+                "last_updated": iso(tx.last_updated),
+                "failed_files": [],
+            },
+        )
+    return {
+        "id": tx.id,
+        "transaction_id": tx.transaction_id,
+        "user": tx.user,
+        "group": tx.group,
+        "job_label": tx.job_label,
+        "api_action": tx.api_action,
+        "creation_time": iso(tx.creation_time),
+        "warnings": tx.warnings,
+        "label": tx.label or "",
+        "holding_id": tx.holding_id if tx.holding_id is not None else -1,
+        "state": tx.state.name,
+        "sub_records": subs,
+    }
+
+
+def _sub_record(sub: SubRecord) -> dict[str, Any]:
+    return {
+        "id": sub.sub_id + 1,
+        "sub_id": str(sub.sub_id),
+        "state": sub.state.name,
+        "retry_count": sub.retries,
+        "last_updated": iso(sub.last_updated),
+        "failed_files": [
+            {"filepath": path_text(ff.path), "reason": ff.reason} for ff in sub.failed_files
+        ],
+    }

@@ -1,0 +1,95 @@
+"""Query results as nearline's own API shows them."""
+
+from __future__ import annotations
+
+from api.paths import path_b64, path_text
+from api.queries.files import FoundFile
+from api.queries.holdings import Holding
+from api.queries.transactions import TransactionStatus
+from api.v1.models import (
+    FailedFileOut,
+    FileOut,
+    HoldingOut,
+    LocationOut,
+    SubRecordOut,
+    TransactionOut,
+    when,
+)
+
+
+def holding(h: Holding) -> HoldingOut:
+    return HoldingOut(
+        id=h.id,
+        label=h.label,
+        user=h.user,
+        group=h.group,
+        tags=h.tags,
+        transactions=h.transactions,
+        created_at=when(h.created_at),
+    )
+
+
+def found_file(f: FoundFile, object_store_url: str) -> FileOut:
+    return FileOut(
+        holding_id=f.holding_id,
+        label=f.label,
+        user=f.user,
+        group=f.group,
+        transaction_id=f.transaction_id,
+        ingest_time=when(f.ingest_time),
+        path=path_text(f.path),
+        path_b64=path_b64(f.path),
+        path_type=f.path_type,
+        link_path=path_text(f.link_path) if f.link_path is not None else None,
+        link_path_b64=path_b64(f.link_path) if f.link_path is not None else None,
+        size=f.size,
+        mode=f.mode,
+        uid=f.uid,
+        gid=f.gid,
+        mtime_ns=f.mtime_ns,
+        checksums=f.checksums,
+        locations=[
+            LocationOut(
+                storage_type=loc.storage_type,
+                root=loc.root,
+                path=loc.path,
+                access_time=when(loc.access_time),
+                url=loc.url(object_store_url),
+            )
+            for loc in f.locations
+        ],
+    )
+
+
+def transaction(tx: TransactionStatus) -> TransactionOut:
+    return TransactionOut(
+        id=tx.id,
+        transaction_id=tx.transaction_id,
+        user=tx.user,
+        group=tx.group,
+        api_action=tx.api_action,
+        job_label=tx.job_label,
+        label=tx.label,
+        holding_id=tx.holding_id,
+        state=tx.state.name,
+        state_value=tx.state.value,
+        warnings=tx.warnings,
+        created_at=when(tx.creation_time),
+        last_updated=when(tx.last_updated),
+        sub_records=[
+            SubRecordOut(
+                sub_id=s.sub_id,
+                state=s.state.name,
+                state_value=s.state.value,
+                retries=s.retries,
+                last_updated=when(s.last_updated),
+                failed_files=[
+                    FailedFileOut(
+                        path=path_text(ff.path), path_b64=path_b64(ff.path), reason=ff.reason
+                    )
+                    for ff in s.failed_files
+                ],
+            )
+            for s in tx.sub_records
+        ],
+    )
