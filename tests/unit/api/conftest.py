@@ -15,7 +15,7 @@ from api.app import create_app
 from api.auth.directory import Directory
 from api.auth.local import LocalTokens
 from api.auth.users import add_user
-from nearline.settings import Settings
+from nearline.settings import Settings, StackPorts
 from projections.db import make_engine
 from projections.migrate import upgrade
 from tests.unit.api import story
@@ -48,6 +48,7 @@ def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(tmp_path: Path, catalog_file: Path, users_file: Path) -> Settings:
     return Settings(
         home=tmp_path,
+        ports=StackPorts(),  # the defaults, whatever the environment says
         catalog={"url": f"sqlite:///{catalog_file}"},
         auth={"local": {"users_file": users_file, "token_secret": SECRET}},
     )
