@@ -7,6 +7,11 @@ faster. Its bytes are identical to fastavro's and its values equal (unit tests c
 every schema's samples); anything it does not compile (unions other than null-or-one-type,
 logical types, recursive types) raises ``Unsupported`` and the codec uses fastavro.
 
+In CPython 3.11 the cost is the count of bytecodes and of objects made, so the generated
+code works with tables rather than arithmetic: one-byte lengths, counts and longs (most
+of them) are lookups, longer varints (a timestamp takes six bytes) are unrolled rather
+than looped, and a frozen event is filled through a writable subclass (``_filling``).
+
 Generated decoders raise EOFError or IndexError when the data ends early, ValueError or
 UnicodeDecodeError when it is corrupt, and ``Rejected`` when the event class refuses the
 values. Names from the schema are inserted only as attribute or keyword names after a check
@@ -35,7 +40,7 @@ class Rejected(Exception):
 
 
 def _varint(n: int) -> bytes:
-    """Avro long: zigzag, then little-endian base-128."""
+    """Avro long: zigzag, then little-endian base-128 (the plain loop, for tables)."""
     if not -(1 << 63) <= n < (1 << 63):
         raise OverflowError(f"{n} does not fit in an Avro long")
     z = (n << 1) ^ (n >> 63)
@@ -50,15 +55,31 @@ def _varint(n: int) -> bytes:
 _SMALL_LONGS = tuple(_varint(n) for n in range(-64, 64))
 _SIZES = tuple(_varint(n) for n in range(1024))
 """Precomputed lengths: most strings and paths are shorter than this."""
-# A one-byte length (even byte below 0x80) maps to its value, anything else to -1.
-_BYTE_SIZE = tuple(b >> 1 if b < 0x80 and not b & 1 else -1 for b in range(256))
+_HIGH_GROUPS = tuple((h & 0x7F) << 64 | h >> 7 << 72 for h in range(256))
+"""The top 8 bits of a 64-bit zigzag value (above the 56 that write_long spreads), spread
+as its ninth and tenth bytes."""
+_SPREAD_BYTES = tuple((bits + 7) // 8 for bits in range(81))
+"""The bytes of a spread varint, by its bit length."""
+_CONTINUED = tuple(int.from_bytes(b"\x80" * (k - 1), "little") for k in range(1, 11))
+"""At ``k - 1``: the continuation bits of a varint of ``k`` bytes, all but the last."""
 
 
 def write_long(n: int) -> bytes:
     """The Avro encoding of the long ``n``."""
     if -64 <= n < 64:
         return _SMALL_LONGS[n + 64]
-    return _varint(n)
+    z = (n << 1) ^ (n >> 63)
+    # Spread the 7-bit groups of z one to a byte, halving the group size three times: a
+    # dozen operations on the whole number cost less than a loop over its bytes.
+    x = (z & 0xFFFFFFF) | (z & 0xFFFFFFF0000000) << 4
+    x = (x & 0x3FFF00003FFF) | (x & 0xFFFC0000FFFC000) << 2
+    x = (x & 0x7F007F007F007F) | (x & 0x3F803F803F803F80) << 1
+    if z >> 56:  # nine or ten bytes (nanosecond times), or too big for a long
+        if z >> 64:
+            raise OverflowError(f"{n} does not fit in an Avro long")
+        x |= _HIGH_GROUPS[z >> 56]
+    size = _SPREAD_BYTES[x.bit_length()]
+    return (x | _CONTINUED[size - 1]).to_bytes(size, "little")
 
 
 def read_long(data: bytes, pos: int) -> tuple[int, int]:
@@ -74,15 +95,51 @@ def read_long(data: bytes, pos: int) -> tuple[int, int]:
         pos += 1
         z |= (b & 0x7F) << shift
         shift += 7
+    if z >> 64:
+        # fastavro wraps such a value around; it is no long, so the record is corrupt.
+        raise ValueError("a varint beyond 64 bits")
     return (z >> 1) ^ -(z & 1), pos
 
 
 def read_size(data: bytes, pos: int) -> tuple[int, int]:
-    """A length or count: an Avro long that must not be negative."""
+    """A length: an Avro long that must not be negative."""
     n, pos = read_long(data, pos)
     if n < 0:
         raise ValueError(f"a negative length {n}")
     return n, pos
+
+
+def value_span(data: bytes, pos: int) -> tuple[int, int]:
+    """Where the bytes or string whose length is at ``pos`` lie: the position before its
+    first byte and the one after its last (a generated decoder's slow path, which slices
+    from one past the first). Raises EOFError when the value does not fit in ``data``."""
+    n, start = read_size(data, pos)
+    end = start + n
+    if end > len(data):
+        raise EOFError(f"{n} bytes wanted at {start}, {len(data) - start} left")
+    return start - 1, end
+
+
+def read_count(data: bytes, pos: int) -> tuple[int, int]:
+    """The item count of an array or map block and the position of its first item; a
+    negative count is followed by the block's size in bytes, which is skipped."""
+    n, pos = read_long(data, pos)
+    if n < 0:
+        _, pos = read_long(data, pos)
+        n = -n
+    return n, pos
+
+
+# Tables the generated decoders index: a lookup costs less than the arithmetic.
+_BYTE_SIZE = tuple(b >> 1 if b < 0x80 and not b & 1 else -1 for b in range(256))
+"""The length or count a one-byte varint stands for; -1 for a negative or longer one."""
+_BYTE_SPAN = tuple(n + 1 if n >= 0 else 1 << 62 for n in _BYTE_SIZE)
+"""How far from its one-byte length a value ends; for any other first byte, further than
+any record, so that the decoder's bounds check sends it to ``value_span``."""
+_ZIGZAG = tuple((b >> 1) ^ -(b & 1) for b in range(128))
+"""The long a one-byte varint stands for."""
+_SHIFTED = tuple(tuple((b & 0x7F) << (7 * k) for b in range(256)) for k in range(10))
+"""``_SHIFTED[k][b]``: the bits that byte ``b`` adds to a varint when it is byte ``k``."""
 
 
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
@@ -97,14 +154,19 @@ class _Source:
         self.lines: list[str] = []
         self.constants: dict[str, Any] = {
             "_long": write_long,
-            "_read_long": read_long,
-            "_read_size": read_size,
             "_SIZES": _SIZES,
+            "_value_span": value_span,
+            "_read_count": read_count,
             "_BYTE_SIZE": _BYTE_SIZE,
+            "_BYTE_SPAN": _BYTE_SPAN,
+            "_ZIGZAG": _ZIGZAG,
+            **{f"_SHIFTED{k}": _SHIFTED[k] for k in range(1, 10)},
             "_Rejected": Rejected,
         }
         self.named = named
         self.resolving: list[str] = []
+        self.text = False
+        """Whether a decoder reads strings from ``t``."""
         self._count = 0
 
     def line(self, depth: int, text: str) -> None:
@@ -289,16 +351,47 @@ def compile_encoder(
 
 
 def _read_bytes(src: _Source, target: str, depth: int, text: bool) -> None:
-    src.line(depth, "n = _BYTE_SIZE[d[p]]")
-    src.line(depth, "if n < 0:")
-    src.line(depth + 1, "n, p = _read_size(d, p)")
-    src.line(depth, "else:")
-    src.line(depth + 1, "p += 1")
-    src.line(depth, "e = p + n")
+    # The value is d[p + 1:e] when its length takes one byte; value_span handles the rest.
+    src.line(depth, "e = p + _BYTE_SPAN[d[p]]")
     src.line(depth, "if e > end:")
-    src.line(depth + 1, "raise EOFError(f'{n} bytes wanted at {p}, {end - p} left')")
-    src.line(depth, f"{target} = d[p:e].decode()" if text else f"{target} = d[p:e]")
+    src.line(depth + 1, "p, e = _value_span(d, p)")
+    if text:
+        # Sliced from the record read as latin-1 (``t``), an ASCII string is one object
+        # made instead of two; any other is decoded from its bytes as UTF-8.
+        src.text = True
+        src.line(depth, f"{target} = t[p + 1:e]")
+        src.line(depth, f"if not {target}.isascii():")
+        src.line(depth + 1, f"{target} = d[p + 1:e].decode()")
+    else:
+        src.line(depth, f"{target} = d[p + 1:e]")
     src.line(depth, "p = e")
+
+
+def _decode_long(src: _Source, target: str, depth: int) -> None:
+    """A long, inline: a one-byte varint by table, a longer one (timestamps take six bytes)
+    unrolled, each byte adding its bits from a table. Lookups and ``+`` are what the
+    interpreter runs fastest; a loop or a call costs more than the bytes themselves."""
+    src.line(depth, "b = d[p]")
+    src.line(depth, "if b < 0x80:")
+    src.line(depth + 1, f"{target} = _ZIGZAG[b]")
+    src.line(depth + 1, "p += 1")
+    src.line(depth, "else:")
+    src.line(depth + 1, "z = b - 0x80")
+    inner = depth + 1
+    for k in range(1, 9):
+        src.line(inner, f"b = d[p + {k}]")
+        src.line(inner, f"z += _SHIFTED{k}[b]")
+        src.line(inner, "if b < 0x80:")
+        src.line(inner + 1, f"p += {k + 1}")
+        src.line(inner, "else:")
+        inner += 1
+    # The tenth byte holds the 64th bit, and nothing else, as in read_long.
+    src.line(inner, "b = d[p + 9]")
+    src.line(inner, "if b > 1:")
+    src.line(inner + 1, "raise ValueError(f'a varint beyond 64 bits (tenth byte {b:#x})')")
+    src.line(inner, "z += _SHIFTED9[b]")
+    src.line(inner, "p += 10")
+    src.line(depth + 1, f"{target} = (z >> 1) ^ -(z & 1)")
 
 
 def _decode(src: _Source, schema: Schema, target: str, depth: int) -> None:
@@ -313,12 +406,7 @@ def _decode(src: _Source, schema: Schema, target: str, depth: int) -> None:
         src.line(depth + 1, "raise ValueError(f'boolean byte {b}')")
         src.line(depth, f"{target} = b == 1")
     elif kind in ("int", "long"):
-        src.line(depth, "b = d[p]")
-        src.line(depth, "if b < 0x80:")
-        src.line(depth + 1, f"{target} = (b >> 1) ^ -(b & 1)")
-        src.line(depth + 1, "p += 1")
-        src.line(depth, "else:")
-        src.line(depth + 1, f"{target}, p = _read_long(d, p)")
+        _decode_long(src, target, depth)
     elif kind in ("float", "double"):
         unpack = src.const((_FLOAT if kind == "float" else _DOUBLE).unpack_from, kind)
         src.line(depth, f"{target} = {unpack}(d, p)[0]")
@@ -377,13 +465,8 @@ def _decode_blocks(
         raise Unsupported("array of values that take no bytes")
     count, item = src.local("count"), src.local("item")
     src.line(depth, f"{target} = []" if kind == "array" else f"{target} = {{}}")
-    src.line(depth, "while True:")
-    _decode(src, "long", count, depth + 1)  # inlined: most counts take one byte
-    src.line(depth + 1, f"if {count} <= 0:")
-    src.line(depth + 2, f"if {count} == 0:")
-    src.line(depth + 3, "break")
-    src.line(depth + 2, f"{count} = -{count}")
-    src.line(depth + 2, "_, p = _read_long(d, p)")
+    _decode_count(src, count, depth)
+    src.line(depth, f"while {count}:")
     src.line(depth + 1, f"if {count} > end - p:")
     src.line(depth + 2, f"raise EOFError(f'{{{count}}} items at {{p}}, {{end - p}} bytes left')")
     src.line(depth + 1, f"for _ in range({count}):")
@@ -395,6 +478,17 @@ def _decode_blocks(
     else:
         _decode(src, items, item, depth + 2)
         src.line(depth + 2, f"{target}.append({item})")
+    _decode_count(src, count, depth + 1)
+
+
+def _decode_count(src: _Source, count: str, depth: int) -> None:
+    """The count of a block: a one-byte count looked up like a one-byte length; any other,
+    and a negative one, which a byte size follows, read by ``read_count``."""
+    src.line(depth, f"{count} = _BYTE_SIZE[d[p]]")
+    src.line(depth, f"if {count} < 0:")
+    src.line(depth + 1, f"{count}, p = _read_count(d, p)")
+    src.line(depth, "else:")
+    src.line(depth + 1, "p += 1")
 
 
 def compile_decoder(
@@ -402,35 +496,78 @@ def compile_decoder(
 ) -> Callable[[bytes], Any]:
     """A function reading a whole record of ``schema`` from ``start`` and building ``cls``.
 
-    Slotted classes (events) are filled through their slot descriptors, which is several
-    times faster than a frozen dataclass's ``__init__``; ``__post_init__`` is still called.
-    Other callables (``dict``, plain classes) are called with the fields as keywords.
+    Slotted classes (events) are built without their ``__init__`` (see ``_filling``);
+    ``__post_init__`` is still called. Other callables (``dict``, plain classes) are called
+    with the fields as keywords.
     """
     src = _Source(schema.get("__named_schemas", {}))
-    src.line(0, "def decode(d):")
-    src.line(1, "end = len(d)")
-    src.line(1, f"p = {start}")
     src.resolving.append(schema["name"])
     names, locals_ = [], []
     for field in schema["fields"]:
         names.append(_identifier(field["name"]))
         locals_.append(src.local("f"))
         _decode(src, field["type"], locals_[-1], 1)
+    head = ["def decode(d):", "    end = len(d)", f"    p = {start}"]
+    if src.text:
+        head.append("    t = d.decode('latin-1')")
+    src.lines[:0] = head
     src.line(1, "if p != end:")
     src.line(2, "raise ValueError(f'{end - p} bytes after the record')")
-    src.line(1, "try:")
-    slots = [getattr(cls, name, None) for name in names]
-    if isinstance(cls, type) and all(isinstance(s, MemberDescriptorType) for s in slots):
-        src.line(2, f"o = {src.const(object.__new__, 'new')}({src.const(cls, 'cls')})")
-        for slot, local in zip(slots, locals_, strict=True):
-            assert isinstance(slot, MemberDescriptorType)  # for mypy: checked above
-            src.line(2, f"{src.const(slot.__set__, 'set')}(o, {local})")
+    filling = _filling(cls, names)
+    if filling is not None:
+        # Set every slot on an instance of the writable subclass, then make it a cls.
+        src.line(1, f"o = {src.const(filling, 'filling')}()")
+        for name, local in zip(names, locals_, strict=True):
+            src.line(1, f"o.{name} = {local}")
+        src.line(1, f"o.__class__ = {src.const(cls, 'cls')}")
         if hasattr(cls, "__post_init__"):
+            src.line(1, "try:")
             src.line(2, "o.__post_init__()")
+            src.line(1, "except Exception as error:")
+            src.line(2, "raise _Rejected(error) from error")
     else:
         arguments = ", ".join(f"{n}={v}" for n, v in zip(names, locals_, strict=True))
+        src.line(1, "try:")
         src.line(2, f"o = {src.const(cls, 'cls')}({arguments})")
-    src.line(1, "except Exception as error:")
-    src.line(2, "raise _Rejected(error) from error")
+        src.line(1, "except Exception as error:")
+        src.line(2, "raise _Rejected(error) from error")
     src.line(1, "return o")
     return src.function("decode", f"decode {schema['name']}")
+
+
+def _filling(cls: Callable[..., Any], names: list[str]) -> type | None:
+    """A subclass of the slotted class ``cls`` whose instances can be written, or None.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``,
+    slower still than calling each slot descriptor's ``__set__``, which took a fifth of a
+    decode. The subclass adds no slot and restores plain attribute setting, which the
+    interpreter specialises into direct slot stores; assigning ``__class__`` (CPython
+    allows it between classes of one layout) then makes the filled instance a ``cls``.
+    Nothing sees it before: the result is an ordinary, frozen ``cls``, equal, hashed and
+    printed as one built by ``__init__``.
+    """
+    if not isinstance(cls, type) or type(cls) is not type or cls.__new__ is not object.__new__:
+        return None  # a metaclass or __new__ could run code of the class
+    if any("__init_subclass__" in vars(base) for base in cls.__mro__[:-1]):
+        return None  # making the subclass would run code of the class
+    if not all(isinstance(getattr(cls, name, None), MemberDescriptorType) for name in names):
+        return None
+    filling = type(
+        f"{cls.__name__}Filling",
+        (cls,),
+        {
+            "__slots__": (),
+            "__module__": cls.__module__,
+            # Both, or the interpreter would still call a Python-level __setattr__.
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+            # Calling the class is then cheaper than object.__new__(filling).
+            "__init__": object.__init__,
+        },
+    )
+    try:
+        probe = filling()
+        probe.__class__ = cls
+    except TypeError:
+        return None
+    return filling

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import ClassVar
@@ -126,6 +127,40 @@ def test_mutated_records_decode_or_raise_undecodable_record_and_both_paths_agree
                 results.append(error.reason)
         if all(isinstance(r, Event) for r in results):
             assert results[0] == results[1]
+
+
+def test_mutated_records_of_every_event_class_decode_alike_or_are_undecodable():
+    good = [encode(event) for event in every_sample_event()]
+    rng = random.Random(11)
+    decoded = 0
+    for _ in range(4000):
+        data = bytearray(rng.choice(good))
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(10, len(data))] = rng.randrange(256)
+        if rng.random() < 0.2:
+            del data[rng.randrange(10, len(data) + 1) :]
+        results: list[Event | str] = []
+        for codec in (FAST, FASTAVRO):
+            try:
+                results.append(codec.decode(bytes(data)))
+            except UndecodableRecord as error:
+                results.append(error.reason)
+        if all(isinstance(r, Event) for r in results):
+            assert results[0] == results[1]
+            decoded += 1
+    assert decoded > 100  # the mutations also hit values that stay decodable
+
+
+def test_decoded_events_behave_as_constructed_ones():
+    event = typical_put()
+    decoded = decode(encode(event))
+    assert decoded == event
+    assert repr(decoded) == repr(event)
+    with pytest.raises(TypeError, match="unhashable"):  # as the original: tags is a dict
+        hash(decoded)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded.user = "mallory"  # type: ignore[misc]
+    assert not hasattr(decoded, "__dict__")
 
 
 def test_module_decode_message_names_the_location():

@@ -4,6 +4,8 @@ corrupt counts."""
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from io import BytesIO
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from events.compiled import (
+    Rejected,
     Unsupported,
     compile_decoder,
     compile_encoder,
@@ -199,3 +202,174 @@ def test_bad_lengths(body, error):
 def test_boolean_bytes_other_than_0_and_1_are_corrupt():
     with pytest.raises(ValueError, match="boolean"):
         compile_decoder(one_field("boolean"), dict)(HEADER + b"\x02")
+
+
+def spec_long(n: int) -> bytes:
+    """An Avro long as the spec words it: zigzag, then 7 bits a byte, low bits first."""
+    z = (n << 1) ^ (n >> 63)
+    out = []
+    while z >= 0x80:
+        out.append(z & 0x7F | 0x80)
+        z >>= 7
+    return bytes([*out, z])
+
+
+# Both sides of every power of two, both signs, the extremes and a timestamp.
+EDGE_LONGS = sorted(
+    {
+        v
+        for k in range(64)
+        for v in (2**k - 1, 2**k, 2**k + 1, -(2**k) - 1, -(2**k), -(2**k) + 1)
+        if -(2**63) <= v < 2**63
+    }
+    | {1_700_000_000_000}
+)
+
+
+def test_write_long_writes_the_spec_varint_of_every_size():
+    rng = random.Random(3)
+    spread = [rng.randrange(-(2**63), 2**63) >> rng.randrange(64) for _ in range(20_000)]
+    for value in EDGE_LONGS + spread:
+        assert write_long(value) == spec_long(value), value
+    assert {len(write_long(v)) for v in EDGE_LONGS} == set(range(1, 11))
+
+
+def test_generated_decoders_read_longs_of_every_size():
+    decode = compile_decoder(one_field("long"), dict)
+    for value in EDGE_LONGS:
+        assert decode(HEADER + spec_long(value)) == {"x": value}, value
+
+
+def test_generated_decoders_read_padded_varints_as_read_long_does():
+    decode = compile_decoder(one_field("long"), dict)
+    for padded in (b"\x80\x00", b"\x83\x80\x80\x00", b"\xff" * 9 + b"\x01"):
+        assert decode(HEADER + padded) == {"x": read_long(padded, 0)[0]}
+
+
+def test_varints_beyond_64_bits_are_corrupt_and_cut_ones_truncated():
+    decode = compile_decoder(one_field("long"), dict)
+    for beyond in (b"\xff" * 10 + b"\x00", b"\xff" * 9 + b"\x02"):
+        with pytest.raises(ValueError, match="beyond 64 bits"):
+            decode(HEADER + beyond)
+        with pytest.raises(ValueError, match=r"beyond 64 bits|longer than 10 bytes"):
+            read_long(beyond, 0)
+    timestamp = write_long(1_700_000_000_000)
+    for cut in range(1, len(timestamp)):
+        with pytest.raises((EOFError, IndexError)):
+            decode(HEADER + timestamp[:cut])
+
+
+BIG = parsed(
+    {
+        "type": "record",
+        "name": "Big",
+        "fields": [
+            {"name": "text", "type": "string"},
+            {"name": "blob", "type": ["null", "bytes"]},
+            {"name": "numbers", "type": {"type": "array", "items": "long"}},
+            {"name": "files", "type": {"type": "map", "values": "bytes"}},
+        ],
+    }
+)
+
+
+def test_long_values_and_big_blocks_read_through_the_slow_paths():
+    # Lengths and counts of 64 or more take two bytes: not the one-byte tables.
+    record = {
+        "text": "ünïcødé ✓" * 20,
+        "blob": bytes(range(256)) * 3,
+        "numbers": list(range(-100, 100)),
+        "files": {f"f{i}": b"/gws/" * i for i in range(70)},
+    }
+    data = fastavro_bytes(BIG, record)
+    decode = compile_decoder(BIG, dict)
+    assert decode(data) == record
+    assert compile_encoder(BIG, HEADER, never, access="item")(record) == data
+    for cut in (11, 100, 300, 1000, len(data) - 1):
+        with pytest.raises((EOFError, IndexError)):
+            decode(data[:cut])
+
+
+@pytest.mark.parametrize("text", ["", "plain", "ünïcødé ✓ 漢字", "x" * 200 + "é"])
+def test_strings_ascii_or_not_read_as_utf8(text):
+    schema = one_field({"type": "map", "values": "string"})
+    record = {"x": {text: text, "k": "v"}}
+    assert compile_decoder(schema, dict)(fastavro_bytes(schema, record)) == record
+
+
+@pytest.mark.parametrize("raw", [b"\xff", b"caf\xe9", b"\xe6\xbc"])  # latin-1, cut UTF-8
+def test_strings_that_are_not_utf8_are_corrupt(raw):
+    with pytest.raises(UnicodeDecodeError):
+        compile_decoder(one_field("string"), dict)(HEADER + write_long(len(raw)) + raw)
+
+
+def test_a_negative_long_length_is_corrupt():
+    with pytest.raises(ValueError, match="negative length"):
+        compile_decoder(one_field("string"), dict)(HEADER + write_long(-100) + b"x" * 50)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Point:
+    """A frozen slotted class, like an event."""
+
+    x: int
+    label: str | None
+
+
+POINT = parsed(
+    {
+        "type": "record",
+        "name": "Point",
+        "fields": [{"name": "x", "type": "long"}, {"name": "label", "type": ["null", "string"]}],
+    }
+)
+
+
+def test_decoded_frozen_slotted_instances_are_ordinary_instances():
+    point = Point(x=3, label="here")
+    decoded = compile_decoder(POINT, Point)(fastavro_bytes(POINT, {"x": 3, "label": "here"}))
+    assert type(decoded) is Point
+    assert decoded == point
+    assert hash(decoded) == hash(point)
+    assert repr(decoded) == repr(point)
+    assert not hasattr(decoded, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded.x = 4  # type: ignore[misc]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Positive:
+    """A class that refuses some values."""
+
+    x: int
+
+    def __post_init__(self) -> None:
+        if self.x < 0:
+            raise ValueError("negative")
+
+
+def test_post_init_still_runs_and_its_refusal_is_rejected():
+    decode = compile_decoder(one_field("long"), Positive)
+    assert decode(HEADER + write_long(5)) == Positive(5)
+    with pytest.raises(Rejected):
+        decode(HEADER + write_long(-5))
+
+
+SUBCLASSED: list[type] = []
+
+
+class Watched:
+    """A slotted class that runs code when subclassed."""
+
+    __slots__ = ("x",)
+
+    def __init__(self, x: int):
+        self.x = x
+
+    def __init_subclass__(cls) -> None:
+        SUBCLASSED.append(cls)
+
+
+def test_classes_that_would_run_code_when_subclassed_are_called_instead():
+    assert compile_decoder(one_field("long"), Watched)(HEADER + write_long(7)).x == 7
+    assert SUBCLASSED == []
