@@ -113,7 +113,14 @@ def value_span(data: bytes, pos: int) -> tuple[int, int]:
     """Where the bytes or string whose length is at ``pos`` lie: the position before its
     first byte and the one after its last (a generated decoder's slow path, which slices
     from one past the first). Raises EOFError when the value does not fit in ``data``."""
-    n, start = read_size(data, pos)
+    b = data[pos]
+    c = data[pos + 1] if b > 0x7F else 0x80
+    if c < 0x80 and not b & 1:
+        # A length of 64 to 8191 (a long path, say) takes two bytes: read them here.
+        n = (b - 0x80 >> 1) + (c << 6)
+        start = pos + 2
+    else:
+        n, start = read_size(data, pos)
     end = start + n
     if end > len(data):
         raise EOFError(f"{n} bytes wanted at {start}, {len(data) - start} left")

@@ -274,10 +274,11 @@ BIG = parsed(
 
 
 def test_long_values_and_big_blocks_read_through_the_slow_paths():
-    # Lengths and counts of 64 or more take two bytes: not the one-byte tables.
+    # Lengths and counts of 64 or more take two bytes (8192 or more, three): not the
+    # one-byte tables.
     record = {
         "text": "ünïcødé ✓" * 20,
-        "blob": bytes(range(256)) * 3,
+        "blob": bytes(range(256)) * 40,
         "numbers": list(range(-100, 100)),
         "files": {f"f{i}": b"/gws/" * i for i in range(70)},
     }
@@ -285,7 +286,7 @@ def test_long_values_and_big_blocks_read_through_the_slow_paths():
     decode = compile_decoder(BIG, dict)
     assert decode(data) == record
     assert compile_encoder(BIG, HEADER, never, access="item")(record) == data
-    for cut in (11, 100, 300, 1000, len(data) - 1):
+    for cut in (11, 12, 100, 300, 1000, 10_000, len(data) - 1):
         with pytest.raises((EOFError, IndexError)):
             decode(data[:cut])
 
