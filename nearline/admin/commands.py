@@ -1,0 +1,1 @@
+"""The ``nearline admin`` commands; each lives in a module of its own, imported here."""
