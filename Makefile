@@ -40,7 +40,7 @@ test-unit: install schema-check
 	@$(PYTHON) -m pytest -q -m "not slow and not integration" $(PYTEST_ARGS)
 
 chaos: stack-up
-	@$(PYTHON) -m pytest -q -s -m slow tests/integration/test_broker_failover.py $(PYTEST_ARGS)
+	@$(PYTHON) -m pytest -q -s -m slow tests/integration/test_broker_failover.py tests/integration/test_chaos.py $(PYTEST_ARGS)
 
 lint:
 	@ruff check .
