@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from events.base import Event
 from events.topics import CATALOG, STATUS
+from nearline.schema_log import learn_writer_schemas
 from nearline.settings import get_settings
 from projections import catalog, status
 from projections.db import catalog_engine
@@ -22,6 +23,7 @@ def main() -> None:
     settings = get_settings()
     engine = catalog_engine(settings)
     upgrade(engine)
+    learn_writer_schemas(settings)
     bucket = settings.s3.bucket
 
     def apply(conn: Connection, events: Sequence[Event]) -> None:
