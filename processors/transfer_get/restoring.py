@@ -1,0 +1,125 @@
+"""Restoring one sub-batch of a GET with ``processors.restore``: plan as the requester,
+then directories, files (downloaded concurrently, each verified), links, and directory
+metadata last; every entry ends restored or failed with a reason.
+
+A redelivered sub-batch finds the files it restored already in place: a regular file
+(or link) at the destination that is what the catalog describes (size and mtime, or the
+link's target) counts as restored, instead of being refused as existing.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from events.catalog import FileFailure, RestoredFile, SelectedFile
+from processors.indexing.access import Requester
+from processors.indexing.walk import FILE, LINK
+from processors.restore.placement import UnsafePath, destination
+from processors.restore.restore import (
+    EXISTS,
+    Downloader,
+    Placement,
+    Refusal,
+    Restored,
+    fetch,
+    finish_directories,
+    finish_file,
+    make_directories,
+    plan,
+    restore_link,
+)
+
+DEFAULT_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a sub-batch: entries restored, and entries failed with reasons."""
+
+    restored: list[RestoredFile]
+    failed: list[FileFailure]
+
+    def retryable(self) -> list[bytes]:
+        """Paths whose failure may clear up (the object store unreachable, say)."""
+        return [f["path"] for f in self.failed if f["retryable"]]
+
+
+def restore_batch(
+    store: Downloader,
+    files: Sequence[SelectedFile],
+    target: bytes | None,
+    who: Requester,
+    overwrite: bool,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> Outcome:
+    """Restore ``files`` for ``who`` below ``target`` (or in place); never raises for a
+    file, store or disk problem."""
+    try:
+        planned = plan(files, target, who, overwrite)
+    except (UnsafePath, ValueError) as refused:
+        reason = refused.reason if isinstance(refused, UnsafePath) else str(refused)
+        return Outcome(
+            [], [FileFailure(path=f["path"], reason=reason, retryable=False) for f in files]
+        )
+    by_path: dict[bytes, SelectedFile] = {p.path: _selected(p) for p in planned.placements}
+    outcomes: list[Restored | Refusal] = []
+    for refusal in planned.refusals:
+        entry = next((f for f in files if f["path"] == refusal.path), None)
+        if refusal.reason == EXISTS and entry is not None and _already_there(entry, target):
+            by_path.setdefault(entry["path"], entry)
+            outcomes.append(
+                Restored(entry["path"], b"", entry["size"] if entry["path_type"] == FILE else 0)
+            )
+        else:
+            outcomes.append(refusal)
+    made = make_directories(planned.placements)
+    downloads = planned.of_type(FILE)
+    workers = max(1, min(concurrency, len(downloads)))
+    with ThreadPoolExecutor(workers, thread_name_prefix="nearline-get") as pool:
+        fetched = list(pool.map(lambda p: fetch(store, p, made), downloads))
+    outcomes += [finish_file(p, d) for p, d in zip(downloads, fetched, strict=True)]
+    outcomes += [restore_link(p, made) for p in planned.of_type(LINK)]
+    outcomes += finish_directories(made)
+    restored: list[RestoredFile] = []
+    failed: list[FileFailure] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Restored):
+            entry = by_path[outcome.path]
+            restored.append(
+                RestoredFile(file_id=entry["file_id"], path=outcome.path, size=outcome.size)
+            )
+        else:
+            failed.append(outcome.as_file_failure())
+    return Outcome(restored, failed)
+
+
+def all_failed(files: Sequence[SelectedFile], reason: str) -> Outcome:
+    """Every entry of ``files`` failed for the same ``reason``, which retrying cannot change."""
+    return Outcome([], [FileFailure(path=f["path"], reason=reason, retryable=False) for f in files])
+
+
+def _selected(placement: Placement) -> SelectedFile:
+    return placement.entry  # type: ignore[return-value]  # planned from SelectedFiles
+
+
+def _already_there(entry: SelectedFile, target: bytes | None) -> bool:
+    """Whether the entry at the destination is the cataloged one (restored before)."""
+    try:
+        st = os.lstat(destination(entry["path"], target))
+    except (OSError, UnsafePath):
+        return False
+    if entry["path_type"] == LINK:
+        return (
+            stat.S_ISLNK(st.st_mode)
+            and os.readlink(destination(entry["path"], target)) == entry["link_path"]
+        )
+    return (
+        entry["path_type"] == FILE
+        and stat.S_ISREG(st.st_mode)
+        and st.st_size == entry["size"]
+        and st.st_mtime_ns == entry["mtime_ns"]
+    )
