@@ -9,9 +9,10 @@ link's target) counts as restored, instead of being refused as existing.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -32,8 +33,13 @@ from processors.restore.restore import (
     plan,
     restore_link,
 )
+from processors.transfer.failures import UNREACHABLE
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 8
+RETRY_DELAYS = (1.0, 4.0, 15.0)  # then every MAX_DELAY while the store is unreachable
+MAX_DELAY = 60.0
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,45 @@ class Outcome:
     restored: list[RestoredFile]
     failed: list[FileFailure]
 
-    def retryable(self) -> list[bytes]:
+    def retryable(self) -> set[bytes]:
         """Paths whose failure may clear up (the object store unreachable, say)."""
-        return [f["path"] for f in self.failed if f["retryable"]]
+        return {f["path"] for f in self.failed if f["retryable"]}
+
+    def unreachable(self) -> bool:
+        """Whether some file failed because the object store could not be reached."""
+        return any(f["retryable"] and f["reason"].startswith(UNREACHABLE) for f in self.failed)
+
+    def with_retried(self, retried: Outcome) -> Outcome:
+        """This outcome with its retried entries' outcomes replaced by ``retried``."""
+        again = self.retryable()
+        return Outcome(
+            self.restored + retried.restored,
+            [f for f in self.failed if f["path"] not in again] + retried.failed,
+        )
+
+
+async def until_settled(
+    attempt: Callable[[set[bytes] | None], Awaitable[Outcome]],
+    sleep: Callable[[float], Awaitable[None]],
+    name: str = "",
+) -> Outcome:
+    """Run ``attempt`` (every entry first, then only the retryable failures) until no
+    failure is worth retrying: up to ``RETRY_DELAYS`` for most, but for as long as the
+    object store stays unreachable, so that an outage delays a GET without losing it."""
+    outcome = await attempt(None)
+    tries = 0
+    while outcome.retryable() and (tries < len(RETRY_DELAYS) or outcome.unreachable()):
+        delay = RETRY_DELAYS[tries] if tries < len(RETRY_DELAYS) else MAX_DELAY
+        tries += 1
+        log.warning(
+            "object store trouble in %s (%d files); retrying in %.0fs",
+            name,
+            len(outcome.retryable()),
+            delay,
+        )
+        await sleep(delay)
+        outcome = outcome.with_retried(await attempt(outcome.retryable()))
+    return outcome
 
 
 def restore_batch(
