@@ -120,18 +120,24 @@ def _plan(decider: Decider, request: GetRequested, out: list[Outgoing]) -> str |
             label=None,
         ),
     )
-    batches = sub_batches(fetchable, decider.limits) or [[]]
-    for number, files in enumerate(batches):
+    # Files to fetch first, then what cannot be fetched, each in bounded sub-batches
+    # (a fact must stay well below Kafka's record size limit).
+    planned: list[tuple[list[SelectedFile], list[FileFailure]]] = [
+        (files, []) for files in sub_batches(fetchable, decider.limits)
+    ]
+    step = decider.limits.max_files
+    planned += [([], unavailable[i : i + step]) for i in range(0, len(unavailable), step)]
+    for number, (files, refused) in enumerate(planned):
         decider._fact(
             out,
             FilesSelected(
                 **decider._envelope(request, f"selected/{number}"),
                 sub_batch=number,
-                last=number == len(batches) - 1,
+                last=number == len(planned) - 1,
                 target=request.target,
                 overwrite=request.overwrite,
                 files=files,
-                unavailable=unavailable if number == 0 else [],
+                unavailable=refused,
             ),
         )
     return None

@@ -109,8 +109,9 @@ def restore_batch(
         )
     by_path: dict[bytes, SelectedFile] = {p.path: _selected(p) for p in planned.placements}
     outcomes: list[Restored | Refusal] = []
+    given = {f["path"]: f for f in files}
     for refusal in planned.refusals:
-        entry = next((f for f in files if f["path"] == refusal.path), None)
+        entry = given.get(refusal.path)
         if refusal.reason == EXISTS and entry is not None and _already_there(entry, target):
             by_path.setdefault(entry["path"], entry)
             outcomes.append(

@@ -175,9 +175,10 @@ def test_tape_only_files_go_through_needs_recall_and_fail_for_now():
     files = [selected(1, b"/a"), selected(2, b"/t", key=None)]
     decider = decider_with(Selection(files, on_tape=frozenset({2})))
     out = decider.handle(get_request([b"/a", b"/t"]))
-    [fact] = of(out, FilesSelected)
-    assert [f["path"] for f in fact.files] == [b"/a"]
-    assert [(f["path"], f["reason"]) for f in fact.unavailable] == [(b"/t", ONLY_ON_TAPE)]
+    fetch, tape_only = of(out, FilesSelected)
+    assert [f["path"] for f in fetch.files] == [b"/a"] and fetch.unavailable == []
+    assert tape_only.files == [] and tape_only.last
+    assert [(f["path"], f["reason"]) for f in tape_only.unavailable] == [(b"/t", ONLY_ON_TAPE)]
     [work] = of(out, TransferGetRequested)
     assert [f["path"] for f in work.files] == [b"/a"]
     out = decider.handle(restored_report(0, [files[0]]))
@@ -200,8 +201,17 @@ def test_only_tape_only_files_fail_the_get_without_any_work():
 def test_paths_not_found_are_failures_of_a_get_that_found_others():
     decider = decider_with(Selection([selected(1, b"/a")], not_found=[b"/b"]))
     out = decider.handle(get_request([b"/a", b"/b"]))
-    [fact] = of(out, FilesSelected)
-    assert [(f["path"], f["reason"]) for f in fact.unavailable] == [(b"/b", NOT_FOUND)]
+    unavailable = [f for fact in of(out, FilesSelected) for f in fact.unavailable]
+    assert [(f["path"], f["reason"]) for f in unavailable] == [(b"/b", NOT_FOUND)]
+
+
+def test_many_unavailable_files_are_recorded_in_bounded_sub_batches():
+    files = [selected(i, b"/t%d" % i, key=None) for i in range(5)]
+    decider = decider_with(Selection(files, on_tape=frozenset(range(5))), Limits(max_files=2))
+    out = decider.handle(get_request([], regex="t"))
+    assert [len(f.unavailable) for f in of(out, FilesSelected)] == [2, 2, 1]
+    [finished] = of(out, TransactionFinished)
+    assert (finished.state, finished.files_failed) == ("FAILED", 5)
 
 
 def test_redelivery_sends_the_same_events_and_selects_only_once():
