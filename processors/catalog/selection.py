@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DataError, ProgrammingError
 
 from events.catalog import SelectedFile
 from events.requests import GetRequested
 from processors.catalog.get import Selection, Selector
+from projections.queries import InvalidQuery
 from projections.queries.access import Scope
 from projections.queries.files import FoundFile, find_files
 from projections.queries.filters import HoldingSelector
@@ -82,10 +84,22 @@ def _on_tape(f: FoundFile) -> bool:
 
 
 def catalog_selector(engine: Engine) -> Selector:
-    """A ``Selector`` reading the catalog through ``engine`` (read-only)."""
+    """A ``Selector`` reading the catalog through ``engine`` (read-only).
+
+    The database refusing this request's query (bad data, a query it cannot run) rejects
+    the GET rather than stop the decider on it; losing the connection raises, so that
+    the request is handled again once the database is back.
+    """
 
     def select(request: GetRequested) -> Selection:
-        with engine.connect() as conn:
-            return select_for_get(conn, request)
+        try:
+            with engine.connect() as conn:
+                return select_for_get(conn, request)
+        except (DataError, ProgrammingError) as error:
+            code = getattr(error.orig, "sqlstate", None) or type(error.orig).__name__
+            raise InvalidQuery(
+                f"The catalog could not answer this request ({code}); check its paths, "
+                "regular expression, label and tags."
+            ) from None
 
     return select

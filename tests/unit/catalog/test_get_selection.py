@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from processors.catalog.selection import newest_versions, selected
+import pytest
+from sqlalchemy.exc import DataError, OperationalError
+
+from events.requests import GetRequested
+from processors.catalog.selection import catalog_selector, newest_versions, selected
+from projections.queries import InvalidQuery
 from projections.queries.files import FoundFile, Location
 
 
@@ -52,3 +57,40 @@ def test_the_object_store_copy_is_what_a_get_fetches():
     assert (entry["object_key"], entry["sha256"], entry["adler32"]) == ("h1/t1/key", "ab", "01")
     assert (entry["file_id"], entry["holding_id"]) == (1, 1)
     assert selected(found(2, 1, b"/t", 5, locations=copies[:1]))["object_key"] is None
+
+
+class Failing:
+    """An engine whose connections fail with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def connect(self):
+        raise self.error
+
+
+def test_a_query_the_database_refuses_rejects_the_get_and_a_lost_database_raises():
+    request = GetRequested(
+        event_id="e",
+        transaction_id="t",
+        user="alice",
+        group="climate",
+        cause_id=None,
+        occurred_at=1,
+        paths=[b"/a"],
+        regex=None,
+        label=None,
+        holding_id=None,
+        tags={},
+        target=None,
+        overwrite=False,
+        job_label="j",
+        api_action="get",
+        groupall=False,
+    )
+    refusing = catalog_selector(Failing(DataError("SELECT", {}, Exception("bad data"))))
+    with pytest.raises(InvalidQuery, match="could not answer"):
+        refusing(request)
+    lost = catalog_selector(Failing(OperationalError("SELECT", {}, Exception("gone"))))
+    with pytest.raises(OperationalError):
+        lost(request)
