@@ -102,11 +102,8 @@ def restore_batch(
     file, store or disk problem."""
     try:
         planned = plan(files, target, who, overwrite)
-    except (UnsafePath, ValueError) as refused:
-        reason = refused.reason if isinstance(refused, UnsafePath) else str(refused)
-        return Outcome(
-            [], [FileFailure(path=f["path"], reason=reason, retryable=False) for f in files]
-        )
+    except ValueError as refused:  # an unsafe target (UnsafePath), or no primary group
+        return all_failed(files, str(refused))
     by_path: dict[bytes, SelectedFile] = {p.path: _selected(p) for p in planned.placements}
     outcomes: list[Restored | Refusal] = []
     given = {f["path"]: f for f in files}
@@ -114,9 +111,8 @@ def restore_batch(
         entry = given.get(refusal.path)
         if refusal.reason == EXISTS and entry is not None and _already_there(entry, target):
             by_path.setdefault(entry["path"], entry)
-            outcomes.append(
-                Restored(entry["path"], b"", entry["size"] if entry["path_type"] == FILE else 0)
-            )
+            size = entry["size"] if entry["path_type"] == FILE else 0
+            outcomes.append(Restored(entry["path"], b"", size))
         else:
             outcomes.append(refusal)
     made = make_directories(planned.placements)
@@ -131,10 +127,8 @@ def restore_batch(
     failed: list[FileFailure] = []
     for outcome in outcomes:
         if isinstance(outcome, Restored):
-            entry = by_path[outcome.path]
-            restored.append(
-                RestoredFile(file_id=entry["file_id"], path=outcome.path, size=outcome.size)
-            )
+            file_id = by_path[outcome.path]["file_id"]
+            restored.append(RestoredFile(file_id=file_id, path=outcome.path, size=outcome.size))
         else:
             failed.append(outcome.as_file_failure())
     return Outcome(restored, failed)
