@@ -5,6 +5,8 @@ decision D11): nothing selected rejects it. Otherwise the selection is recorded 
 ``FilesSelected`` facts, one per bounded sub-batch, each sent to transfer-get keyed by
 ``transaction/sub-batch`` (as transfer-put, D8). A worker's ``FilesRestored`` report
 settles its sub-batch (``FilesRetrieved``), and the GET finishes once every sub-batch has.
+A GET of several sub-batches restores its directories first, in sub-batches of their
+own, and sends the others once those have settled (decision D34).
 Selected files without a copy in the object store go through ``_needs_recall``.
 """
 
@@ -75,13 +77,26 @@ def get(decider: Decider, request: GetRequested) -> list[Outgoing]:
         transaction = decider.state.transactions[request.transaction_id]
     if transaction.finished:
         return out
-    for batch, selected in sorted(transaction.selected.items()):
-        if selected.files:
-            out.append(_work(decider, selected))
-            decider._status(out, selected, "TRANSFER_GETTING", batch)
-        else:  # nothing to fetch in it: it settles at once
+    for _, selected in sorted(transaction.selected.items()):
+        if not selected.files:  # nothing to fetch in it: it settles at once
             _settle(decider, out, request, selected, [], [])
+        elif _directories_done(transaction.selected) or _only_directories(selected):
+            _send(decider, out, selected)
     return out + decider._finish_if_complete(request, transaction)
+
+
+def _send(decider: Decider, out: list[Outgoing], selected: FilesSelected) -> None:
+    out.append(_work(decider, selected))
+    decider._status(out, selected, "TRANSFER_GETTING", selected.sub_batch)
+
+
+def _only_directories(selected: FilesSelected) -> bool:
+    return bool(selected.files) and all(f["path_type"] == "DIRECTORY" for f in selected.files)
+
+
+def _directories_done(unsettled: dict[int, FilesSelected]) -> bool:
+    """Whether the directories of a GET are in place: its files may go in now."""
+    return not any(_only_directories(s) for s in unsettled.values())
 
 
 def restored(decider: Decider, report: FilesRestored) -> list[Outgoing]:
@@ -92,7 +107,12 @@ def restored(decider: Decider, report: FilesRestored) -> list[Outgoing]:
         return out
     selected = transaction.selected.get(report.sub_batch)
     if selected is not None:
+        waiting = not _directories_done(transaction.selected)
         _settle(decider, out, report, selected, list(report.restored), list(report.failed))
+        if waiting and _directories_done(transaction.selected):  # the last ones came
+            for batch in sorted(transaction.selected.values(), key=lambda s: s.sub_batch):
+                if batch.files:
+                    _send(decider, out, batch)
     return out + decider._finish_if_complete(report, transaction)
 
 
@@ -122,9 +142,12 @@ def _plan(decider: Decider, request: GetRequested, out: list[Outgoing]) -> str |
     )
     # Files to fetch first, then what cannot be fetched, each in bounded sub-batches
     # (a fact must stay well below Kafka's record size limit).
-    planned: list[tuple[list[SelectedFile], list[FileFailure]]] = [
-        (files, []) for files in sub_batches(fetchable, decider.limits)
-    ]
+    batches = sub_batches(fetchable, decider.limits)
+    if len(batches) > 1:  # directories first, alone: see D34
+        folders = [f for f in fetchable if f["path_type"] == "DIRECTORY"]
+        others = [f for f in fetchable if f["path_type"] != "DIRECTORY"]
+        batches = sub_batches(folders, decider.limits) + sub_batches(others, decider.limits)
+    planned: list[tuple[list[SelectedFile], list[FileFailure]]] = [(f, []) for f in batches]
     step = decider.limits.max_files
     planned += [([], unavailable[i : i + step]) for i in range(0, len(unavailable), step)]
     for number, (files, refused) in enumerate(planned):

@@ -101,10 +101,10 @@ def final_state(out: list[Outgoing]) -> str | None:
 
 
 def test_a_get_is_accepted_planned_and_sent_to_transfer_get_keyed_by_sub_batch():
-    files = [selected(1, b"/d", "DIRECTORY"), selected(2, b"/d/a"), selected(3, b"/d/b")]
+    files = [selected(1, b"/d/a"), selected(2, b"/d/b"), selected(3, b"/d/c")]
     decider = decider_with(Selection(files), Limits(max_files=2))
     # the request
-    out = decider.handle(get_request([b"/d", b"/d/a", b"/d/b"]))
+    out = decider.handle(get_request([b"/d/a", b"/d/b", b"/d/c"]))
     # accepted; the selection recorded as facts of bounded sub-batches
     assert len(of(out, TransactionAccepted)) == 1
     facts = of(out, FilesSelected)
@@ -117,6 +117,41 @@ def test_a_get_is_accepted_planned_and_sent_to_transfer_get_keyed_by_sub_batch()
     assert work[0].event.target == b"/home/alice/out" and not work[0].event.overwrite
     states = {(e.sub_id, e.state) for e in of(out, TransactionStateChanged)}
     assert states == {(0, "TRANSFER_GETTING"), (1, "TRANSFER_GETTING")}
+
+
+def test_a_get_of_several_sub_batches_restores_its_directories_first():
+    files = [
+        selected(1, b"/d", "DIRECTORY"),
+        selected(2, b"/d/a"),
+        selected(3, b"/d/e", "DIRECTORY"),
+        selected(4, b"/d/e/b"),
+    ]
+    decider = decider_with(Selection(files), Limits(max_files=3))
+    # planned: the directories alone first, then the rest; only the directories are sent
+    out = decider.handle(get_request([], regex="^/d"))
+    facts = of(out, FilesSelected)
+    assert [[f["path"] for f in fact.files] for fact in facts] == [
+        [b"/d", b"/d/e"],
+        [b"/d/a", b"/d/e/b"],
+    ]
+    assert [w.sub_batch for w in of(out, TransferGetRequested)] == [0]
+    # a redelivered request still waits for them
+    assert [
+        w.sub_batch for w in of(decider.handle(get_request([], regex="^/d")), TransferGetRequested)
+    ] == [0]
+    # once they are in place, the files go
+    out = decider.handle(restored_report(0, [files[0], files[2]]))
+    assert [w.sub_batch for w in of(out, TransferGetRequested)] == [1]
+    out = decider.handle(restored_report(1, [files[1], files[3]]))
+    [finished] = of(out, TransactionFinished)
+    assert (finished.state, finished.files_ok) == ("COMPLETE", 4)
+
+
+def test_a_get_that_fits_one_sub_batch_keeps_directories_with_their_files():
+    files = [selected(1, b"/d", "DIRECTORY"), selected(2, b"/d/a")]
+    out = decider_with(Selection(files)).handle(get_request([b"/d", b"/d/a"]))
+    [work] = of(out, TransferGetRequested)
+    assert [f["path"] for f in work.files] == [b"/d", b"/d/a"]
 
 
 def test_reports_settle_sub_batches_and_the_last_one_finishes_the_get():
