@@ -108,7 +108,7 @@ def main() -> int:
         time.sleep(5)  # let the processors settle into their partitions
         nearline_put(settings, engine, small)
         nearline_put(settings, engine, big)
-        concurrency = "8"  # as many downloads at once as a transfer-get worker makes
+        concurrency = "16"  # as many downloads at once as a transfer-get worker makes
 
         for name, folder in (("small", small), ("big", big)):
             ours_target = workdir / f"{name}-nearline"

@@ -37,7 +37,7 @@ from processors.transfer.failures import UNREACHABLE
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 16  # files in flight: small files are latency-bound, as uploads
 RETRY_DELAYS = (1.0, 4.0, 15.0)  # then every MAX_DELAY while the store is unreachable
 MAX_DELAY = 60.0
 
