@@ -11,10 +11,12 @@ from events.base import Event
 from events.catalog import (
     FilesCataloged,
     FilesReserved,
+    FilesRetrieved,
     HoldingCreated,
     TransactionAccepted,
 )
 from projections import tables as t
+from projections.queries import chunked
 from projections.writes import file_id, insert_ignoring_duplicates, upsert
 
 NAME = "catalog"
@@ -69,6 +71,8 @@ def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
                 _reserve(conn, event)
             case FilesCataloged():
                 _catalog(conn, event, bucket)
+            case FilesRetrieved() if event.restored:
+                _accessed(conn, event)
 
 
 def _reserve(conn: Connection, fact: FilesReserved) -> None:
@@ -124,4 +128,21 @@ def _catalog(conn: Connection, fact: FilesCataloged, bucket: str) -> None:
         # A released reservation leaves no row: the path was never in the holding.
         conn.execute(
             delete(t.files).where(and_(t.files.c.id.in_(failed), t.files.c.state == "RESERVED"))
+        )
+
+
+def _accessed(conn: Connection, fact: FilesRetrieved) -> None:
+    """A GET read these files' object-store copies: eviction's least-recently-accessed
+    policy goes by ``access_time``. Never moved back by a replayed older fact."""
+    loc = t.locations
+    ids = [r["file_id"] for r in fact.restored]
+    for chunk in chunked(ids):
+        conn.execute(
+            update(loc)
+            .where(
+                loc.c.file_id.in_(chunk)
+                & (loc.c.storage_type == "OBJECT_STORAGE")
+                & (loc.c.access_time < fact.occurred_at)
+            )
+            .values(access_time=fact.occurred_at)
         )
