@@ -42,3 +42,14 @@ class FilesTransferred(Event):
     sub_batch: int
     stored: list[StoredObject]
     failed: list[FileFailure]
+
+
+@event_type
+class ObjectsDeleted(Event):
+    """The object deleter removed one deletion batch's objects (absent ones included)."""
+
+    schema_name: ClassVar[str] = "nearline.reports.ObjectsDeleted"
+
+    holding_id: int
+    sub_batch: int
+    object_keys: list[str]

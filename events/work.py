@@ -39,3 +39,14 @@ class TransferPutRequested(Event):
     holding_id: int
     sub_batch: int
     files: list[TransferItem]
+
+
+@event_type
+class DeleteObjectsRequested(Event):
+    """The object deleter is asked to remove one deletion batch's cache objects."""
+
+    schema_name: ClassVar[str] = "nearline.work.DeleteObjectsRequested"
+
+    holding_id: int
+    sub_batch: int
+    object_keys: list[str]
