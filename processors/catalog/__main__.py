@@ -20,13 +20,18 @@ from nearline import bus
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, send_all
 from processors.catalog.decider import Decider, Limits
+from processors.catalog.quotas import Quotas
 from processors.catalog.state import CatalogState
+from projections.db import catalog_engine
+from projections.usage import ProjectionUsage
 
 log = logging.getLogger("nearline.catalog")
 settings = get_settings()
 app = make_app("catalog", settings)
 inputs = app.topic(REQUESTS, REPORTS)
 deciders: dict[int, Decider] = {}
+# Group and tape use come from the projection, read only when such a quota is set.
+quotas = Quotas(settings.quotas, ProjectionUsage(catalog_engine(settings)))
 
 
 def rebuild(partition: int) -> CatalogState:
@@ -69,7 +74,7 @@ async def decider_for(partition: int) -> Decider:
         await app.producer.flush()  # our own facts must be in the log before we read it
         state = await asyncio.get_running_loop().run_in_executor(None, rebuild, partition)
         limits = Limits(settings.index.max_files, settings.index.max_bytes)
-        decider = deciders[partition] = Decider(state, limits)
+        decider = deciders[partition] = Decider(state, limits, quotas=quotas)
     return decider
 
 
