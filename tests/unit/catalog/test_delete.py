@@ -17,7 +17,7 @@ from events.topics import DELETE_OBJECTS
 from events.work import DeleteObjectsRequested
 from processors.catalog.decider import Decider
 from processors.catalog.deleting import BEING_PUT, NO_MATCH, NO_SUCH_FILE
-from processors.catalog.emitting import Limits
+from processors.catalog.emitting import Limits, Outgoing
 from processors.catalog.state import CatalogState
 from tests.unit.catalog.stories import delete, objects_deleted, stored
 from tests.unit.catalog.test_decider import (
@@ -137,22 +137,26 @@ def test_large_deletes_go_in_batches_and_a_redelivery_resends_the_same_work():
     assert of_type(out, TransactionFinished)[0].files_ok == 5
 
 
+class Recording(Decider):
+    """A decider that keeps every fact it decided, as the catalog topic would."""
+
+    facts: list[Event]
+
+    def handle(self, event: Event) -> list[Outgoing]:
+        out = super().handle(event)
+        self.facts += catalog_facts(out)
+        return out
+
+
 def test_a_rebuilt_state_knows_the_deletes():
-    live = new_decider()
-    facts: list[Event] = []
-    original = live.handle
-    live.handle = lambda e: _record(facts, original(e))  # type: ignore[method-assign]
+    live = Recording(CatalogState(2, 6), clock=lambda: 7)
+    live.facts = []
     holding = stored(live, "t1", "run", [entry(b"/d/a"), entry(b"/d/b")])
     live.handle(delete("x1", [b"/d/a"]))
     live.handle(objects_deleted("x1", 0, holding, ["k"]))
     rebuilt = new_decider()
-    for fact in facts:
+    for fact in live.facts:
         rebuilt.state.apply(fact)
     assert rebuilt.state.files.keys() == live.state.files.keys() == {(holding, b"/d/b")}
     assert rebuilt.state.cache_bytes == live.state.cache_bytes == {"alice": 10}
     assert rebuilt.state.transactions["x1"].finished
-
-
-def _record(facts: list[Event], out: list) -> list:
-    facts.extend(catalog_facts(out))
-    return out
