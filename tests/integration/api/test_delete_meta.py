@@ -259,3 +259,8 @@ def test_a_put_over_quota_fails_before_any_transfer(api_url, accounts, shared_di
     # The host account may predate this suite, in another group: ask the host.
     group = grp.getgrgid(pwd.getpwnam(accounts["carol"].user).pw_gid).gr_name
     assert quota["group"]["name"] == group and quota["group"]["cache"]["limit_bytes"] is None
+
+
+def test_removing_absent_objects_is_fine(store):
+    missing = f"h0/{uuid.uuid4()}/never-stored"
+    assert store.delete_many([missing, missing + "-2"]) == []
