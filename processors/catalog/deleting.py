@@ -23,7 +23,7 @@ from events.topics import DELETE_OBJECTS
 from events.work import DeleteObjectsRequested
 from processors.catalog.emitting import Emitting, Outgoing
 from processors.catalog.selection import compiled, own_holdings, path_text
-from processors.catalog.state import Holding
+from processors.catalog.state import FileEntry, Holding
 
 NO_SUCH_FILE = "No such file in your holdings."
 NO_MATCH = "No file in your holdings matches the regular expression."
@@ -129,12 +129,8 @@ class Deleting(Emitting):
         found: set[bytes] = set()
         busy: set[bytes] = set()
         for holding in holdings:
-            for path, entry in self.state.holding_files(holding.id):
-                if pattern is not None:
-                    picked = pattern.search(path_text(path)) is not None
-                else:
-                    picked = not wanted or path in wanted
-                if not picked:
+            for path, entry in self._candidates(holding.id, request.paths):
+                if pattern is not None and pattern.search(path_text(path)) is None:
                     continue
                 if not entry.stored:
                     busy.add(path)
@@ -158,6 +154,14 @@ class Deleting(Emitting):
                 FileFailure(path=request.regex.encode(), reason=NO_MATCH, retryable=False)
             )
         return chosen, refused
+
+    def _candidates(self, holding_id: int, paths: list[bytes]) -> list[tuple[bytes, FileEntry]]:
+        """The named paths the holding has, or (none named) all its files."""
+        if not paths:
+            return self.state.holding_files(holding_id)
+        files = self.state.files
+        named = sorted(set(paths))
+        return [(p, files[(holding_id, p)]) for p in named if (holding_id, p) in files]
 
     def _remove_objects(
         self, out: list[Outgoing], cause: DeleteRequested, batch: int, deleted: FilesDeleted

@@ -80,6 +80,7 @@ class CatalogState:
     holdings: dict[int, Holding] = field(default_factory=dict)
     labels: dict[tuple[str, str], int] = field(default_factory=dict)
     files: dict[tuple[int, bytes], FileEntry] = field(default_factory=dict)
+    paths: dict[int, set[bytes]] = field(default_factory=dict)  # holding → paths in files
     cache_bytes: dict[str, int] = field(default_factory=dict)  # per user: reserved or stored
     transactions: dict[str, Transaction] = field(default_factory=dict)
     applied: set[str] = field(default_factory=set)  # event ids folded so far
@@ -87,8 +88,8 @@ class CatalogState:
 
     def holding_files(self, holding_id: int) -> list[tuple[bytes, FileEntry]]:
         """The paths of one holding, in path order."""
-        found = [(path, e) for (h, path), e in self.files.items() if h == holding_id]
-        return sorted(found, key=lambda item: item[0])
+        paths = sorted(self.paths.get(holding_id, ()))
+        return [(path, self.files[(holding_id, path)]) for path in paths]
 
     def next_holding_id(self) -> int:
         """Unique across partitions, deterministic under replay."""
@@ -169,6 +170,7 @@ class CatalogState:
     def _forget(self, user: str, holding_id: int, path: bytes) -> None:
         entry = self.files.pop((holding_id, path), None)
         if entry is not None:
+            self.paths[holding_id].discard(path)
             self.cache_bytes[user] = self.cache_bytes.get(user, 0) - entry.size
 
     def _delete(self, fact: FilesDeleted) -> None:
@@ -196,6 +198,7 @@ class CatalogState:
             key = (fact.holding_id, entry["path"])
             if key in self.files:
                 continue
+            self.paths.setdefault(fact.holding_id, set()).add(entry["path"])
             self.files[key] = FileEntry(
                 fact.transaction_id, fact.sub_batch, entry["size"], entry["path_type"]
             )

@@ -159,4 +159,5 @@ def test_a_rebuilt_state_knows_the_deletes():
         rebuilt.state.apply(fact)
     assert rebuilt.state.files.keys() == live.state.files.keys() == {(holding, b"/d/b")}
     assert rebuilt.state.cache_bytes == live.state.cache_bytes == {"alice": 10}
+    assert rebuilt.state.paths == live.state.paths == {holding: {b"/d/b"}}
     assert rebuilt.state.transactions["x1"].finished
