@@ -167,13 +167,10 @@ class Decider(Deleting, Relabeling):
                     FileFailure(path=f["path"], reason=HOLDING_GONE, retryable=False)
                     for f in report.files
                 ]
-            reason = self.quotas.refusal(
-                report.user,
-                report.group,
-                self.state.cache_bytes.get(report.user, 0),
-                sum(f["size"] for f in accepted),
-            )
-            if reason is not None and accepted:  # the sub-batch is refused whole
+            adding = sum(f["size"] for f in accepted)
+            use = self.state.cache_bytes.get(report.user, 0)
+            reason = self.quotas.refusal(report.user, report.group, use, adding) if adding else None
+            if reason is not None:  # the sub-batch is refused whole
                 refused += [
                     FileFailure(path=f["path"], reason=reason, retryable=False) for f in accepted
                 ]

@@ -42,10 +42,12 @@ def test_a_sub_batch_over_the_users_cache_quota_is_refused_whole():
     assert "cache quota of user alice is 25 bytes" in reason and "10 bytes are in use" in reason
     assert "adds 20 bytes" in reason
     assert not of_type(out, TransferPutRequested)
-    # One that fits goes on.
+    # One that fits goes on; then, at the limit, directories (no bytes) still do.
     decider.handle(put("t3", label="run"))
-    out = decider.handle(indexed("t3", 0, [entry(b"/b", size=15)], True, holding))
+    out = decider.handle(indexed("t3", 0, [entry(b"/b", size=15)], False, holding))
     assert of_type(out, TransferPutRequested)
+    out = decider.handle(indexed("t3", 1, [entry(b"/e", "DIRECTORY", 0)], True, holding))
+    assert of_type(out, FilesReserved)[0].refused == []
 
 
 def test_a_put_at_the_limit_is_refused_up_front_and_a_delete_makes_room():
