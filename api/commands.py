@@ -102,8 +102,18 @@ def delete(
     regex: str | None = None,
     options: Options = Options(),
 ) -> DeleteRequested:
-    """Record a DELETE of files from the caller's own holdings."""
-    paths = _subject(given, regex)
+    """Record a DELETE of files from the caller's own holdings: the paths given, the
+    files a regex matches, or (neither given) the whole holdings the selector picks."""
+    if not given and regex is None:
+        if not (selector.label is not None or selector.holding_id is not None or selector.tags):
+            raise CommandRejected(
+                "Give paths, a regular expression, or the holding (label, id or tags) to "
+                "delete whole.",
+                "filelist",
+            )
+        paths: list[bytes] = []
+    else:
+        paths = _subject(given, regex)
     return log.delete(
         user=scope.user,
         group=_group(scope),
@@ -166,6 +176,14 @@ def meta(
             "(by its id) to relabel.",
             "new_label",
         )
+    if new_label is not None:
+        taken = list_holdings(conn, own, HoldingSelector(new_label))
+        if taken and taken[0].id != holdings[0].id:
+            raise CommandRejected(
+                f"The label {new_label!r} is taken by your holding {taken[0].id}: choose "
+                "another label.",
+                "new_label",
+            )
     event = log.meta(
         user=scope.user,
         group=_group(scope),
@@ -237,9 +255,12 @@ def _paths(given: Sequence[GivenPath], required: bool, field: str = "filelist") 
 def _label(label: str | None, field: str) -> str | None:
     if label is None:
         return None
-    if not label.strip() or len(label) > MAX_LABEL or not is_plain_text(label):
+    control = any(ord(c) < 32 or ord(c) == 127 for c in label)
+    if not label.strip() or len(label) > MAX_LABEL or not is_plain_text(label) or control:
         raise CommandRejected(
-            f"A label is text of 1 to {MAX_LABEL} characters, not all blank.", field
+            f"A label is text of 1 to {MAX_LABEL} characters, not all blank, without "
+            "control characters.",
+            field,
         )
     return label
 

@@ -150,3 +150,67 @@ class FilesRetrieved(Event):
     sub_batch: int
     restored: list[RestoredFile]
     failed: list[FileFailure]
+
+
+class DeletedFile(TypedDict):
+    """A file taken out of a holding, with what identifies its row and object."""
+
+    path: bytes
+    transaction_id: str
+    size: int
+    object_key: str | None
+
+
+@event_type
+class FilesDeleted(Event):
+    """Files were taken out of a holding by a DELETE; their objects are to be removed."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.FilesDeleted"
+
+    holding_id: int
+    sub_batch: int
+    last: bool
+    files: list[DeletedFile]
+    refused: list[FileFailure]
+
+
+@event_type
+class ObjectsRemoved(Event):
+    """A deletion batch's cache objects are gone: the batch has settled."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.ObjectsRemoved"
+
+    holding_id: int
+    sub_batch: int
+    object_keys: list[str]
+
+
+@event_type
+class HoldingDeleted(Event):
+    """A whole holding was deleted; its label is free again."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.HoldingDeleted"
+
+    holding_id: int
+    label: str
+
+
+@event_type
+class HoldingRelabeled(Event):
+    """A holding's label was changed."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.HoldingRelabeled"
+
+    holding_id: int
+    old_label: str
+    label: str
+
+
+@event_type
+class HoldingTagsChanged(Event):
+    """A holding's tags were changed; ``tags`` is the whole new set."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.HoldingTagsChanged"
+
+    holding_id: int
+    tags: dict[str, str]

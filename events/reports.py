@@ -53,3 +53,14 @@ class FilesRestored(Event):
     sub_batch: int
     restored: list[RestoredFile]
     failed: list[FileFailure]
+
+
+@event_type
+class ObjectsDeleted(Event):
+    """The object deleter removed one deletion batch's objects (absent ones included)."""
+
+    schema_name: ClassVar[str] = "nearline.reports.ObjectsDeleted"
+
+    holding_id: int
+    sub_batch: int
+    object_keys: list[str]

@@ -17,6 +17,7 @@ CATALOG = "nearline.catalog"
 INDEX = "nearline.index"
 TRANSFER_PUT = "nearline.transfer-put"
 TRANSFER_GET = "nearline.transfer-get"
+DELETE_OBJECTS = "nearline.delete-objects"
 ARCHIVE_PUT = "nearline.archive-put"
 ARCHIVE_GET = "nearline.archive-get"
 EVICT = "nearline.evict"
@@ -69,6 +70,7 @@ _EVENT_TOPICS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (INDEX, "transaction", ()),
     (TRANSFER_PUT, "transaction", ()),
     (TRANSFER_GET, "transaction", ()),
+    (DELETE_OBJECTS, "transaction", ()),
     (ARCHIVE_PUT, "aggregate", ()),
     (ARCHIVE_GET, "aggregate", ()),
     (EVICT, "aggregate", ()),

@@ -52,3 +52,14 @@ class TransferGetRequested(Event):
     target: bytes | None
     overwrite: bool
     files: list[SelectedFile]
+
+
+@event_type
+class DeleteObjectsRequested(Event):
+    """The object deleter is asked to remove one deletion batch's cache objects."""
+
+    schema_name: ClassVar[str] = "nearline.work.DeleteObjectsRequested"
+
+    holding_id: int
+    sub_batch: int
+    object_keys: list[str]

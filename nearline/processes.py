@@ -29,6 +29,7 @@ PROCESSES: dict[str, list[str]] = {
     # GETs restore their sub-batches (keyed by transaction/sub-batch) in parallel too.
     "transfer-get": faust_worker("processors.transfer_get"),
     "transfer-get-2": faust_worker("processors.transfer_get"),
+    "delete-objects": faust_worker("processors.deletion"),
     "projections": ["-m", "projections"],
     "api": ["-m", "api"],
 }

@@ -98,6 +98,21 @@ class TapeSettings(BaseModel):
     checksum: str = "adler32"
 
 
+class Quota(BaseModel):
+    """Bytes one user or group may keep; None is unlimited."""
+
+    cache_bytes: int | None = Field(None, ge=0)
+    tape_bytes: int | None = Field(None, ge=0)
+
+
+class QuotaSettings(BaseModel):
+    """Quotas by user name and by group name (``quotas.users.<name>.cache_bytes``,
+    ``quotas.groups.<name>.tape_bytes``); a name not listed is unlimited."""
+
+    users: dict[str, Quota] = {}
+    groups: dict[str, Quota] = {}
+
+
 class LocalAuthSettings(BaseModel):
     """nearline issues its own tokens (OAuth2 password and refresh_token grants)."""
 
@@ -146,6 +161,7 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     tape: TapeSettings = TapeSettings()
     auth: AuthSettings = AuthSettings()
+    quotas: QuotaSettings = QuotaSettings()
 
     @model_validator(mode="after")
     def _local_stack_defaults(self) -> Settings:

@@ -10,9 +10,13 @@ from sqlalchemy import Connection, and_, delete, update
 from events.base import Event
 from events.catalog import (
     FilesCataloged,
+    FilesDeleted,
     FilesReserved,
     FilesRetrieved,
     HoldingCreated,
+    HoldingDeleted,
+    HoldingRelabeled,
+    HoldingTagsChanged,
     TransactionAccepted,
 )
 from projections import tables as t
@@ -73,6 +77,50 @@ def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
                 _catalog(conn, event, bucket)
             case FilesRetrieved() if event.restored:
                 _accessed(conn, event)
+            case FilesDeleted():
+                _delete_files(conn, event)
+            case HoldingDeleted():
+                # The row stays (the files keep their holding) under a label no user
+                # label can be (labels hold no control characters): the label is free.
+                conn.execute(
+                    update(t.holdings)
+                    .where(t.holdings.c.id == event.holding_id)
+                    .values(deleted=True, label=deleted_label(event.holding_id))
+                )
+            case HoldingRelabeled():
+                conn.execute(
+                    update(t.holdings)
+                    .where(t.holdings.c.id == event.holding_id)
+                    .values(label=event.label)
+                )
+            case HoldingTagsChanged():
+                conn.execute(delete(t.tags).where(t.tags.c.holding_id == event.holding_id))
+                upsert(
+                    conn,
+                    t.tags,
+                    [
+                        {"holding_id": event.holding_id, "key": k, "value": v}
+                        for k, v in event.tags.items()
+                    ],
+                    keys=("holding_id", "key"),
+                )
+
+
+def deleted_label(holding_id: int) -> str:
+    """The label a deleted holding's row keeps: never a user's label, unique per id."""
+    return f"\x1fdeleted\x1f{holding_id}"
+
+
+def _delete_files(conn: Connection, fact: FilesDeleted) -> None:
+    """Deleted files stay as rows marked DELETED, without their object-store copies."""
+    ids = [file_id(fact.holding_id, f["transaction_id"], f["path"]) for f in fact.files]
+    if not ids:
+        return
+    conn.execute(update(t.files).where(t.files.c.id.in_(ids)).values(state="DELETED"))
+    loc = t.locations
+    conn.execute(
+        delete(loc).where(and_(loc.c.file_id.in_(ids), loc.c.storage_type == "OBJECT_STORAGE"))
+    )
 
 
 def _reserve(conn: Connection, fact: FilesReserved) -> None:

@@ -18,9 +18,11 @@ from events.base import Event
 from events.catalog import (
     FileFailure,
     FilesCataloged,
+    FilesDeleted,
     FilesReserved,
     FilesRetrieved,
     FilesSelected,
+    ObjectsRemoved,
     TransactionAccepted,
     TransactionFinished,
     TransactionRejected,
@@ -67,8 +69,13 @@ def apply(conn: Connection, events: Sequence[Event]) -> None:
                     bool(event.restored),
                     event.occurred_at,
                 )
+            case FilesDeleted() if event.refused:
+                _fail_files(conn, event.transaction_id, event.sub_batch, event.refused)
+            case ObjectsRemoved():
+                _settle_deletion(conn, event)
             case TransactionFinished():
                 _finish(conn, event, event.state)
+                _one_sub_record(conn, event)
 
 
 def _open(
@@ -198,6 +205,33 @@ def _settle_sub(
     )
     state = "COMPLETE" if not failed else ("COMPLETE_WITH_ERRORS" if any_done else "FAILED")
     _sub_record(conn, transaction_id, sub_id, state, when)
+
+
+def _settle_deletion(conn: Connection, fact: ObjectsRemoved) -> None:
+    failed = _has_failures(conn, fact.transaction_id, fact.sub_batch)
+    # A batch whose every path was refused removed no object: it failed.
+    state = "COMPLETE" if not failed else ("COMPLETE_WITH_ERRORS" if fact.object_keys else "FAILED")
+    _sub_record(conn, fact.transaction_id, fact.sub_batch, state, fact.occurred_at)
+
+
+def _one_sub_record(conn: Connection, fact: TransactionFinished) -> None:
+    """A transaction that had no batches (META) shows its outcome as sub-record 0, where
+    the NLDS client looks for it."""
+    sub = t.status_sub_records
+    mine = sub.c.transaction_id == fact.transaction_id
+    if conn.execute(select(sub.c.sub_id).where(mine)).first():
+        return
+    _sub_record(conn, fact.transaction_id, 0, fact.state, fact.occurred_at)
+
+
+def _has_failures(conn: Connection, transaction_id: str, sub_id: int) -> bool:
+    failed = t.status_failed_files
+    row = conn.execute(
+        select(failed.c.path).where(
+            (failed.c.transaction_id == transaction_id) & (failed.c.sub_id == sub_id)
+        )
+    ).first()
+    return row is not None
 
 
 def _finish(conn: Connection, event: Event, state: str, warnings: list[str] | None = None) -> None:

@@ -1,5 +1,5 @@
-"""NLDS ``files/``: PUT (put and putlist), GET (one file or a regex) and
-``files/getlist/``, each recorded as a request and answered 202 at once."""
+"""NLDS ``files/``: PUT (put and putlist), GET (one file or a regex), DELETE (del and
+dellist) and ``files/getlist/``, each recorded as a request and answered 202 at once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from api.deps import NldsCaller, NldsCallerDep, RequestLogDep
 from api.inputs import DbInt
 from api.nlds.wire import FileList, accepted, tags_of
 from api.queries.filters import HoldingSelector, parse_tags
-from events.requests import GetRequested, PutRequested
+from events.requests import DeleteRequested, GetRequested, PutRequested
 
 router = APIRouter(prefix="/files", tags=["files"])
 
@@ -97,9 +97,38 @@ def getlist(
     return accepted(_reply("GET", event, caller, tenancy, selector) | {"target": target})
 
 
+@router.delete("/", status_code=202)
+def delete(
+    caller: NldsCallerDep,
+    log: RequestLogDep,
+    transaction_id: UUID,
+    body: Annotated[FileList, Body()],
+    regex: Annotated[bool, Query(description="filelist is one regular expression")] = False,
+    job_label: str | None = None,
+    tenancy: str | None = None,
+) -> JSONResponse:
+    """Delete files from the user's own holdings: the filelist's paths, every file whose
+    path matches the filelist's one entry when ``regex`` is true, or with an empty
+    filelist the whole holdings that label, holding_id and tag select. (NLDS 1.0.0 has
+    no delete; this follows its PUT.)"""
+    tags = tags_of(body.tag)
+    selector = HoldingSelector(body.label, holding_id=body.holding_id, tags=tags)
+    if regex and len(body.filelist) != 1:
+        raise commands.CommandRejected("With regex, give one regular expression.", "filelist")
+    event = commands.delete(
+        log,
+        caller.scope(),
+        [] if regex else body.filelist,
+        selector,
+        regex=body.filelist[0] if regex else None,
+        options=commands.Options(job_label, str(transaction_id)),
+    )
+    return accepted(_reply("DELETE", event, caller, tenancy, selector))
+
+
 def _reply(
     verb: str,
-    event: PutRequested | GetRequested,
+    event: PutRequested | GetRequested | DeleteRequested,
     caller: NldsCaller,
     tenancy: str | None,
     selector: HoldingSelector,

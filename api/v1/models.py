@@ -71,7 +71,7 @@ class GetIn(Selection):
 
 
 class DeleteIn(Selection):
-    pass
+    """Paths, or a regex; with neither, the whole holdings that label, id and tags pick."""
 
 
 class MetaIn(CommandOptions):
@@ -182,6 +182,22 @@ class TransactionOut(BaseModel):
 
 class TransactionList(BaseModel):
     transactions: list[TransactionOut]
+
+
+class Usage(BaseModel):
+    used_bytes: int
+    limit_bytes: int | None = Field(description="null: unlimited")
+
+
+class UsageOut(BaseModel):
+    name: str
+    cache: Usage
+    tape: Usage
+
+
+class QuotaOut(BaseModel):
+    user: UsageOut
+    group: UsageOut | None
 
 
 class WhoAmI(BaseModel):

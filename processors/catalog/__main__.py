@@ -21,17 +21,22 @@ from nearline import bus
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, send_all
 from processors.catalog.decider import Decider, Limits
+from processors.catalog.quotas import Quotas
 from processors.catalog.selection import catalog_selector
 from processors.catalog.state import CatalogState
 from projections.queries.reader import catalog_reader
+from projections.usage import ProjectionUsage
 
 log = logging.getLogger("nearline.catalog")
 settings = get_settings()
 app = make_app("catalog", settings)
 inputs = app.topic(REQUESTS, REPORTS)
 deciders: dict[int, Decider] = {}
-# GETs select their files from the catalog projection (D11), read-only.
-select = catalog_selector(catalog_reader(settings))
+# GETs select their files from the catalog projection (D11), read-only; group and tape
+# use for quotas come from it too, read only when such a quota is set.
+catalog = catalog_reader(settings)
+select = catalog_selector(catalog)
+quotas = Quotas(settings.quotas, ProjectionUsage(catalog))
 
 
 def rebuild(partition: int) -> CatalogState:
@@ -74,7 +79,7 @@ async def decider_for(partition: int) -> Decider:
         await app.producer.flush()  # our own facts must be in the log before we read it
         state = await asyncio.get_running_loop().run_in_executor(None, rebuild, partition)
         limits = Limits(settings.index.max_files, settings.index.max_bytes)
-        decider = deciders[partition] = Decider(state, limits, select=select)
+        decider = deciders[partition] = Decider(state, limits, select=select, quotas=quotas)
     return decider
 
 

@@ -3,16 +3,16 @@
 ``handle`` takes a request or a worker's report and returns the events to send. It is
 pure apart from the clock: given the same state and input it decides the same, with the
 same event ids, so a redelivered input re-sends what its first handling sent (consumers
-ignore repeats) and finishes what a crash interrupted.
+ignore repeats) and finishes what a crash interrupted. (Group and tape quotas read the
+projection: see ``quotas``; a redelivered input is never decided twice, so the state
+stays a fold of the log.)
+
+PUT is decided here, GET in ``get``, DELETE in ``deleting`` and META in ``relabeling``.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from events.base import Event, event_id_for
+from events.base import Event
 from events.catalog import (
     CatalogedFile,
     FileFailure,
@@ -21,51 +21,25 @@ from events.catalog import (
     HoldingCreated,
     IndexedFile,
     TransactionAccepted,
-    TransactionFinished,
-    TransactionRejected,
 )
-from events.reports import FilesIndexed, FilesRestored, FilesTransferred
-from events.requests import GetRequested, PutRequested
-from events.status import TransactionStateChanged
-from events.topics import CATALOG, INDEX, STATUS, TRANSFER_PUT
+from events.reports import FilesIndexed, FilesRestored, FilesTransferred, ObjectsDeleted
+from events.requests import DeleteRequested, GetRequested, MetaRequested, PutRequested
+from events.topics import INDEX, TRANSFER_PUT
 from events.work import IndexRequested, TransferItem, TransferPutRequested
 from processors.catalog import get
-from processors.catalog.state import CatalogState, Transaction
+from processors.catalog.deleting import Deleting
+from processors.catalog.emitting import Limits, Outgoing
+from processors.catalog.relabeling import Relabeling
+from processors.catalog.state import Transaction
 from processors.transfer.object_keys import object_key
 
+__all__ = ["ALREADY_EXISTS", "HOLDING_GONE", "Decider", "Limits", "Outgoing"]
+
 ALREADY_EXISTS = "File already exists in holding."
+HOLDING_GONE = "The holding was deleted while this PUT was indexing."
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    topic: str
-    key: bytes
-    event: Event
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds of one sub-batch: of indexing for a PUT, of restoring for a GET."""
-
-    max_files: int = 1000
-    max_bytes: int = 4 * 1024**3
-
-
-class Decider:
-    def __init__(
-        self,
-        state: CatalogState,
-        limits: Limits | None = None,
-        clock: Callable[[], int] = lambda: int(time.time() * 1000),
-        select: get.Selector | None = None,
-    ) -> None:
-        """``select`` picks a GET's files from the catalog projection (decision D11);
-        without it GETs are refused."""
-        self.state = state
-        self.limits = limits or Limits()
-        self.clock = clock
-        self.select = select
-
+class Decider(Deleting, Relabeling):
     def handle(self, event: Event) -> list[Outgoing]:
         match event:
             case PutRequested():
@@ -74,6 +48,12 @@ class Decider:
                 return self._indexed(event)
             case FilesTransferred():
                 return self._transferred(event)
+            case DeleteRequested():
+                return self._delete(event)
+            case ObjectsDeleted():
+                return self._objects_deleted(event)
+            case MetaRequested():
+                return self._meta(event)
             case GetRequested():
                 return get.get(self, event)
             case FilesRestored():
@@ -86,18 +66,14 @@ class Decider:
         out: list[Outgoing] = []
         transaction = self.state.transactions.get(request.transaction_id)
         if transaction is None:
-            holding_id, reason = self._holding_for(request, out)
+            reason = self.quotas.refusal(
+                request.user, request.group, self.state.cache_bytes.get(request.user, 0), 0
+            )
+            holding_id = 0
+            if reason is None:
+                holding_id, reason = self._holding_for(request, out)
             if reason is not None:
-                self._fact(
-                    out,
-                    TransactionRejected(
-                        **self._envelope(request, "rejected"),
-                        api_action=request.api_action,
-                        job_label=request.job_label,
-                        reason=reason,
-                    ),
-                )
-                self._status(out, request, "FAILED", None, warnings=[reason])
+                self._reject(out, request, request.api_action, reason)
                 return out
             self._fact(
                 out,
@@ -179,7 +155,8 @@ class Decider:
                 for r in report.rejected
             ]
             seen: set[bytes] = set()
-            for entry in report.files:
+            gone = transaction.holding_id not in self.state.holdings
+            for entry in report.files if not gone else []:
                 existing = self.state.files.get((transaction.holding_id, entry["path"]))
                 if entry["path"] in seen:
                     continue
@@ -190,6 +167,19 @@ class Decider:
                     )
                 elif existing is None:
                     accepted.append(entry)
+            if gone:
+                refused += [
+                    FileFailure(path=f["path"], reason=HOLDING_GONE, retryable=False)
+                    for f in report.files
+                ]
+            adding = sum(f["size"] for f in accepted)
+            use = self.state.cache_bytes.get(report.user, 0)
+            reason = self.quotas.refusal(report.user, report.group, use, adding) if adding else None
+            if reason is not None:  # the sub-batch is refused whole
+                refused += [
+                    FileFailure(path=f["path"], reason=reason, retryable=False) for f in accepted
+                ]
+                accepted = []
             self._fact(
                 out,
                 FilesReserved(
@@ -295,79 +285,3 @@ class Decider:
             else ("COMPLETE_WITH_ERRORS" if failures else "COMPLETE")
         )
         self._status(out, cause, state, batch, failures=failures)
-
-    def _finish_if_complete(self, cause: Event, transaction: Transaction) -> list[Outgoing]:
-        out: list[Outgoing] = []
-        if transaction.finished or not transaction.complete():
-            return out
-        if transaction.files_ok == 0:
-            state = "FAILED"
-        elif transaction.files_failed:
-            state = "COMPLETE_WITH_ERRORS"
-        else:
-            state = "COMPLETE"
-        self._fact(
-            out,
-            TransactionFinished(
-                **self._envelope(cause, "finished"),
-                api_action=transaction.api_action,
-                state=state,
-                files_ok=transaction.files_ok,
-                files_failed=transaction.files_failed,
-                bytes_ok=transaction.bytes_ok,
-            ),
-        )
-        self._status(out, cause, state, None)
-        return out
-
-    # -- emitting ----------------------------------------------------------------------
-
-    def _envelope(self, cause: Event, step: str) -> dict:
-        return {
-            "event_id": event_id_for(cause.transaction_id, step),
-            "transaction_id": cause.transaction_id,
-            "user": cause.user,
-            "group": cause.group,
-            "cause_id": cause.event_id,
-            "occurred_at": self.clock(),
-        }
-
-    def _fact(self, out: list[Outgoing], fact: Event) -> None:
-        self.state.apply(fact)
-        out.append(Outgoing(CATALOG, fact.user.encode(), fact))
-
-    def _status(
-        self,
-        out: list[Outgoing],
-        cause: Event,
-        state: str,
-        batch: int | None,
-        failures: list[FileFailure] | None = None,
-        warnings: list[str] | None = None,
-    ) -> None:
-        """A state change of the transaction (batch None) or of one of its sub-batches."""
-        transaction = self.state.transactions.get(cause.transaction_id)
-        holding = self.state.holdings.get(transaction.holding_id or 0) if transaction else None
-        sub = "-" if batch is None else str(batch)
-        out.append(
-            Outgoing(
-                STATUS,
-                cause.transaction_id.encode(),
-                TransactionStateChanged(
-                    **self._envelope(cause, f"status/{sub}/{state}"),
-                    api_action=transaction.api_action
-                    if transaction
-                    else getattr(cause, "api_action", ""),
-                    job_label=transaction.job_label
-                    if transaction
-                    else getattr(cause, "job_label", ""),
-                    label=holding.label if holding else None,
-                    holding_id=holding.id if holding else None,
-                    sub_id=batch,
-                    state=state,
-                    failures=failures or [],
-                    warnings=warnings or [],
-                    retries=0,
-                ),
-            )
-        )

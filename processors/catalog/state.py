@@ -12,10 +12,15 @@ from dataclasses import dataclass, field
 from events.base import Event
 from events.catalog import (
     FilesCataloged,
+    FilesDeleted,
     FilesReserved,
     FilesRetrieved,
     FilesSelected,
     HoldingCreated,
+    HoldingDeleted,
+    HoldingRelabeled,
+    HoldingTagsChanged,
+    ObjectsRemoved,
     TransactionAccepted,
     TransactionFinished,
     TransactionRejected,
@@ -37,7 +42,10 @@ class FileEntry:
 
     transaction_id: str
     sub_batch: int
+    size: int = 0
+    path_type: str = "FILE"
     stored: bool = False
+    object_key: str | None = None
 
 
 @dataclass
@@ -49,12 +57,14 @@ class Transaction:
     job_label: str
     holding_id: int | None
     reserved: dict[int, FilesReserved] = field(default_factory=dict)  # unsettled sub-batches
+    deleting: dict[int, FilesDeleted] = field(default_factory=dict)  # objects not yet removed
     selected: dict[int, FilesSelected] = field(default_factory=dict)  # a GET's, unsettled
     settled: set[int] = field(default_factory=set)
     batch_count: int | None = None  # known once the last sub-batch was indexed
     files_ok: int = 0
     files_failed: int = 0
     bytes_ok: int = 0
+    holdings_deleted: int = 0
     finished: bool = False
 
     @property
@@ -73,9 +83,16 @@ class CatalogState:
     holdings: dict[int, Holding] = field(default_factory=dict)
     labels: dict[tuple[str, str], int] = field(default_factory=dict)
     files: dict[tuple[int, bytes], FileEntry] = field(default_factory=dict)
+    paths: dict[int, set[bytes]] = field(default_factory=dict)  # holding → paths in files
+    cache_bytes: dict[str, int] = field(default_factory=dict)  # per user: reserved or stored
     transactions: dict[str, Transaction] = field(default_factory=dict)
     applied: set[str] = field(default_factory=set)  # event ids folded so far
     next_sequence: int = 0
+
+    def holding_files(self, holding_id: int) -> list[tuple[bytes, FileEntry]]:
+        """The paths of one holding, in path order."""
+        paths = sorted(self.paths.get(holding_id, ()))
+        return [(path, self.files[(holding_id, path)]) for path in paths]
 
     def next_holding_id(self) -> int:
         """Unique across partitions, deterministic under replay."""
@@ -117,48 +134,46 @@ class CatalogState:
                 self._reserve(fact)
             case FilesCataloged():
                 self._settle(fact)
-            case FilesSelected():
-                self._select(fact)
-            case FilesRetrieved():
-                self._retrieved(fact)
             case TransactionFinished():
                 transaction = self.transactions.get(fact.transaction_id)
                 if transaction:
                     transaction.finished = True
                     transaction.reserved.clear()
+                    transaction.deleting.clear()
                     transaction.selected.clear()
-
-    def _reserve(self, fact: FilesReserved) -> None:
-        transaction = self.transactions.get(fact.transaction_id)
-        if transaction is None:
-            return
-        transaction.reserved[fact.sub_batch] = fact
-        transaction.files_failed += len(fact.refused)
-        if fact.last:
-            transaction.batch_count = fact.sub_batch + 1
-        for entry in fact.files:
-            self.files[(fact.holding_id, entry["path"])] = FileEntry(
-                fact.transaction_id, fact.sub_batch
-            )
-
-    def _settle(self, fact: FilesCataloged) -> None:
-        transaction = self.transactions.get(fact.transaction_id)
-        if transaction is None:
-            return
-        transaction.reserved.pop(fact.sub_batch, None)
-        transaction.settled.add(fact.sub_batch)
-        transaction.files_ok += len(fact.files)
-        transaction.files_failed += len(fact.failed)
-        for cataloged in fact.files:
-            transaction.bytes_ok += cataloged["size"]
-            entry = self.files.get((fact.holding_id, cataloged["path"]))
-            if entry is not None:
-                entry.stored = True
-        for failure in fact.failed:
-            key = (fact.holding_id, failure["path"])
-            entry = self.files.get(key)
-            if entry is not None and entry.transaction_id == fact.transaction_id:
-                del self.files[key]  # the reservation is released: the path is free again
+            case FilesSelected():
+                self._select(fact)
+            case FilesRetrieved():
+                self._retrieved(fact)
+            case FilesDeleted():
+                self._delete(fact)
+            case ObjectsRemoved():
+                transaction = self.transactions.get(fact.transaction_id)
+                if transaction is not None:
+                    deleted = transaction.deleting.pop(fact.sub_batch, None)
+                    transaction.settled.add(fact.sub_batch)
+                    if deleted is not None:
+                        transaction.files_ok += len(deleted.files)
+                        transaction.bytes_ok += sum(f["size"] for f in deleted.files)
+            case HoldingDeleted():
+                holding = self.holdings.pop(fact.holding_id, None)
+                if holding is not None:
+                    self.labels.pop((holding.user, holding.label), None)
+                for path, _entry in self.holding_files(fact.holding_id):
+                    self._forget(fact.user, fact.holding_id, path)
+                transaction = self.transactions.get(fact.transaction_id)
+                if transaction is not None:
+                    transaction.holdings_deleted += 1
+            case HoldingRelabeled():
+                holding = self.holdings.get(fact.holding_id)
+                if holding is not None:
+                    self.labels.pop((holding.user, holding.label), None)
+                    holding.label = fact.label
+                    self.labels[(holding.user, fact.label)] = holding.id
+            case HoldingTagsChanged():
+                holding = self.holdings.get(fact.holding_id)
+                if holding is not None:
+                    holding.tags = dict(fact.tags)
 
     def _select(self, fact: FilesSelected) -> None:
         transaction = self.transactions.get(fact.transaction_id)
@@ -178,3 +193,60 @@ class CatalogState:
         transaction.files_ok += len(fact.restored)
         transaction.files_failed += len(fact.failed)
         transaction.bytes_ok += sum(r["size"] for r in fact.restored)
+
+    def _forget(self, user: str, holding_id: int, path: bytes) -> None:
+        entry = self.files.pop((holding_id, path), None)
+        if entry is not None:
+            self.paths[holding_id].discard(path)
+            self.cache_bytes[user] = self.cache_bytes.get(user, 0) - entry.size
+
+    def _delete(self, fact: FilesDeleted) -> None:
+        transaction = self.transactions.get(fact.transaction_id)
+        if transaction is None:
+            return
+        transaction.deleting[fact.sub_batch] = fact
+        transaction.files_failed += len(fact.refused)
+        if fact.last:
+            transaction.batch_count = fact.sub_batch + 1
+        for deleted in fact.files:
+            entry = self.files.get((fact.holding_id, deleted["path"]))
+            if entry is not None and entry.transaction_id == deleted["transaction_id"]:
+                self._forget(fact.user, fact.holding_id, deleted["path"])
+
+    def _reserve(self, fact: FilesReserved) -> None:
+        transaction = self.transactions.get(fact.transaction_id)
+        if transaction is None:
+            return
+        transaction.reserved[fact.sub_batch] = fact
+        transaction.files_failed += len(fact.refused)
+        if fact.last:
+            transaction.batch_count = fact.sub_batch + 1
+        for entry in fact.files:
+            key = (fact.holding_id, entry["path"])
+            if key in self.files:
+                continue
+            self.paths.setdefault(fact.holding_id, set()).add(entry["path"])
+            self.files[key] = FileEntry(
+                fact.transaction_id, fact.sub_batch, entry["size"], entry["path_type"]
+            )
+            self.cache_bytes[fact.user] = self.cache_bytes.get(fact.user, 0) + entry["size"]
+
+    def _settle(self, fact: FilesCataloged) -> None:
+        transaction = self.transactions.get(fact.transaction_id)
+        if transaction is None:
+            return
+        transaction.reserved.pop(fact.sub_batch, None)
+        transaction.settled.add(fact.sub_batch)
+        transaction.files_ok += len(fact.files)
+        transaction.files_failed += len(fact.failed)
+        for cataloged in fact.files:
+            transaction.bytes_ok += cataloged["size"]
+            entry = self.files.get((fact.holding_id, cataloged["path"]))
+            if entry is not None and entry.transaction_id == fact.transaction_id:
+                entry.stored = True
+                entry.object_key = cataloged["object_key"]
+        for failure in fact.failed:
+            entry = self.files.get((fact.holding_id, failure["path"]))
+            if entry is not None and entry.transaction_id == fact.transaction_id:
+                # The reservation is released: the path is free again.
+                self._forget(fact.user, fact.holding_id, failure["path"])

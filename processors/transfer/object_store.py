@@ -367,6 +367,24 @@ class ObjectStore:
         """Remove the object at ``key``; nothing happens if there is none."""
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
+    def delete_many(self, keys: Sequence[str]) -> list[str]:
+        """Remove the objects at ``keys`` (absent ones are fine), a thousand per request;
+        the keys the store refused to remove, each with its error code. Store errors
+        (unreachable, ...) raise."""
+        refused = []
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            reply = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
+            )
+            refused += [
+                f"{e.get('Key')}: {e.get('Code')}"
+                for e in reply.get("Errors", [])
+                if e.get("Code") != "NoSuchKey"
+            ]
+        return refused
+
 
 def _metadata(expected: Expected, checksums: Checksummer | None = None) -> dict[str, str]:
     metadata = {"size": str(expected.size), "mtime-ns": str(expected.mtime_ns)}

@@ -3,6 +3,7 @@ PostgreSQL and XRootD. They fail, never skip, when it is not running."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -10,6 +11,9 @@ import pytest
 
 from nearline import stack
 from nearline.settings import Settings
+
+TEST_QUOTAS = {"users": {"nl-carol": {"cache_bytes": 10_000}}, "groups": {}}
+"""Quotas of the processes under test: only carol's cache is limited."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,7 +60,7 @@ def processors(settings: Settings, catalog_url: str) -> Iterator[dict[str, str]]
     from projections.db import make_engine
     from projections.migrate import upgrade
 
-    env = {"NEARLINE_CATALOG__URL": catalog_url}
+    env = {"NEARLINE_CATALOG__URL": catalog_url, "NEARLINE_QUOTAS": json.dumps(TEST_QUOTAS)}
     processes.stop(settings)
     engine = make_engine(catalog_url)
     upgrade(engine)  # before the projections start, so tests can query at once
@@ -71,7 +75,7 @@ def processors(settings: Settings, catalog_url: str) -> Iterator[dict[str, str]]
 @pytest.fixture(scope="session")
 def users() -> dict[str, tuple[str, str]]:
     """Real accounts on this host: alice and bob in different groups, the file owners of
-    tests, and carol in alice's group."""
+    tests, and carol in alice's group (with the small quotas of ``TEST_QUOTAS``)."""
     from tests.integration.accounts import ensure_account
 
     return {

@@ -4,6 +4,7 @@ and it authenticates host accounts (groups from the host, passwords from a users
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -20,6 +21,7 @@ import pytest
 
 from api.auth.users import add_user
 from nearline.settings import Settings
+from tests.integration.conftest import TEST_QUOTAS
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -60,6 +62,7 @@ def api_url(
         add_user(users_file, account.user, account.password, [])
     env = os.environ | {
         "NEARLINE_HOME": str(settings.home),
+        "NEARLINE_QUOTAS": json.dumps(TEST_QUOTAS),
         "NEARLINE_CATALOG__URL": catalog_url,
         "NEARLINE_AUTH__LOCAL__DIRECTORY": "host",
         "NEARLINE_AUTH__LOCAL__USERS_FILE": str(users_file),

@@ -1,0 +1,1 @@
+"""The object deleter: removes deleted files' objects from the S3 cache."""
