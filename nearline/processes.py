@@ -26,6 +26,7 @@ PROCESSES: dict[str, list[str]] = {
     # so that consecutive sub-batches of one transaction upload at the same time.
     "transfer-put": faust_worker("processors.transfer"),
     "transfer-put-2": faust_worker("processors.transfer"),
+    "carts": faust_worker("processors.carts"),
     "projections": ["-m", "projections"],
     "api": ["-m", "api"],
 }

@@ -98,6 +98,13 @@ class TapeSettings(BaseModel):
     checksum: str = "adler32"
 
 
+class CartSettings(BaseModel):
+    max_files: int = Field(20_000, ge=1, description="files one cart may hold at most")
+    keep_per_user: int = Field(
+        20, ge=1, description="finished carts kept per user; older ones are purged, LRU"
+    )
+
+
 class LocalAuthSettings(BaseModel):
     """nearline issues its own tokens (OAuth2 password and refresh_token grants)."""
 
@@ -145,6 +152,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     index: IndexSettings = IndexSettings()
     tape: TapeSettings = TapeSettings()
+    carts: CartSettings = CartSettings()
     auth: AuthSettings = AuthSettings()
 
     @model_validator(mode="after")
