@@ -26,7 +26,7 @@ from client.cli.common import (
     print_json,
     print_table,
 )
-from client.library import Client, Refused
+from client.library import Client, NotFound, Refused
 from client.library.models import Cart
 
 cart_app = typer.Typer(help="Carts: files bundled into one tar to download.", no_args_is_help=True)
@@ -136,8 +136,15 @@ def download(
 
 def _wait_ready(nearline: Client, cart_id: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
+    unseen_until = time.monotonic() + 30  # a new cart shows once the projection has it
     while True:
-        cart = nearline.cart(cart_id)
+        try:
+            cart = nearline.cart(cart_id)
+        except NotFound:
+            if time.monotonic() > unseen_until:
+                raise
+            time.sleep(0.5)
+            continue
         if cart["state"] == "error":
             raise Refused(f"Cart {cart_id} failed: {cart['message']}", "Delete it and ask again.")
         if cart["state"] not in WAITING:
