@@ -46,8 +46,12 @@ TransactionFilter = Annotated[
 JobLabel = Annotated[str | None, typer.Option("--job-label", "-j", help="A label for the job.")]
 
 
+make_client: Callable[[str | None], Client] = Client
+"""How commands connect; tests replace it to reach an in-process API."""
+
+
 def client(server: str | None) -> Client:
-    return Client(server)
+    return make_client(server)
 
 
 def handled(command: Callable[P, R]) -> Callable[P, R]:

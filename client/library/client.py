@@ -53,10 +53,12 @@ class Client:
         self.server = server_url(server, self.session)
         if self.session is not None and self.session.server != self.server:
             self.session = None  # a login for another server is no login here
+        self._owns_http = http is None
         self.http = http or httpx.Client(timeout=TIMEOUT)
 
     def close(self) -> None:
-        self.http.close()
+        if self._owns_http:
+            self.http.close()
 
     def __enter__(self) -> Client:
         return self
