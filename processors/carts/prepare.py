@@ -96,9 +96,8 @@ def select_files(conn: Connection, request: CartRequested) -> list[FoundFile]:
     found: dict[int, FoundFile] = {}
     wanted: list[bytes | None] = list(request.paths) or [None]
     for path in wanted:
-        for f in find_files(conn, scope, selector, path, request.regex, limit):
-            if f.path_type == "FILE":
-                found[f.id] = f
+        for f in find_files(conn, scope, selector, path, request.regex, limit, path_type="FILE"):
+            found[f.id] = f
     return list(found.values())
 
 
@@ -124,22 +123,20 @@ def purge(conn: Connection, request: CartRequested, keep: int) -> list[CartState
         )
         .order_by(recency.desc(), c.c.cart_id)
     ).all()
-    purged = []
-    for row in rows[max(keep - 1, 0) :]:
-        fact = state(request, "purged", "purged: least recently used")
-        purged.append(
-            CartStateChanged(
-                event_id=event_id_for(row.cart_id, "cart", "purged"),
-                transaction_id=row.cart_id,
-                user=request.user,
-                group=request.group,
-                cause_id=request.event_id,
-                occurred_at=fact.occurred_at,
-                cart_id=row.cart_id,
-                state="purged",
-                message=fact.message,
-                file_ids=[],
-                total_size=0,
-            )
+    now = now_ms()
+    return [
+        CartStateChanged(
+            event_id=event_id_for(row.cart_id, "cart", "purged"),
+            transaction_id=row.cart_id,
+            user=request.user,
+            group=request.group,
+            cause_id=request.event_id,
+            occurred_at=now,
+            cart_id=row.cart_id,
+            state="purged",
+            message="purged: least recently used",
+            file_ids=[],
+            total_size=0,
         )
-    return purged
+        for row in rows[max(keep - 1, 0) :]
+    ]
