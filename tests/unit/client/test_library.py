@@ -94,3 +94,14 @@ def test_a_cart_request_records_the_find_filters(nearline, log, settings):
         nearline.create_cart(["/data/x"], regex="x")
     with pytest.raises(NotFound, match="no cart"):
         nearline.cart(cart["cart_id"])  # not projected here: nothing applies the log
+
+
+def test_the_cart_routes_are_documented_and_authenticated(client):
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert {"/carts", "/carts/{cart_id}", "/carts/{cart_id}/download"} <= set(paths)
+    assert set(paths["/carts/{cart_id}"]) == {"get", "head", "delete"}
+    some_cart = "/api/v1/carts/00000000-0000-4000-8000-000000000000"
+    for method in ("GET", "HEAD", "DELETE"):
+        assert client.request(method, some_cart).status_code == 403
+    assert client.get(some_cart + "/download").status_code == 403
+    assert client.post("/api/v1/carts", json={}).status_code == 403
