@@ -17,7 +17,6 @@ from client.cli.common import (
     Label,
     Server,
     Tags,
-    TransactionFilter,
     client,
     handled,
     human_size,
@@ -58,14 +57,11 @@ def create(
     label: Label = None,
     holding_id: HoldingId = None,
     tag: Tags = None,
-    transaction: TransactionFilter = None,
     groupall: GroupAll = False,
     server: Server = None,
     as_json: Json = False,
 ) -> None:
     """Ask for a cart of the files `nearline find` shows with the same filters."""
-    if transaction is not None:
-        raise typer.BadParameter("carts select by paths, --regex, --label, --holding-id or --tag")
     with client(server) as nearline:
         cart = nearline.create_cart(
             paths or [],

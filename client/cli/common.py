@@ -12,6 +12,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from client.library import Client, NearlineError
 
@@ -62,7 +63,8 @@ def handled(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except NearlineError as error:
-            err.print(f"[red]Error:[/red] {error.message}", markup=True, highlight=False)
+            # Text, not markup: messages quote regexes and paths with brackets in them.
+            err.print(Text.assemble(("Error: ", "red"), error.message), highlight=False)
             if error.hint:
                 err.print(error.hint, markup=False, highlight=False)
             raise typer.Exit(error.exit_code) from None
