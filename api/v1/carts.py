@@ -45,8 +45,15 @@ def create(
     """Ask for a cart; follow its state at ``/carts/{cart_id}`` until it is ready."""
     scope = Scope.of(identity, body.group or identity.primary_group, body.groupall)
     cart_id = str(body.cart_id or uuid.uuid4())
-    if cart_owner(conn, cart_id) not in (None, identity.user):
-        raise ApiError(409, f"Cart id {cart_id} is taken: leave it out to get a new one.")
+    if cart_owner(conn, cart_id) is not None:
+        existing = find_carts(conn, identity.user, cart_id)
+        if existing:
+            return _render(existing[0])  # asked again: the same cart
+        raise ApiError(
+            409,
+            f"Cart id {cart_id} is taken (another user's, or a deleted or purged cart): "
+            "leave it out to get a new one.",
+        )
     selector = HoldingSelector(body.label, holding_id=body.holding_id, tags=body.tags)
     paths = [given_path(p) for p in body.paths]
     max_files = services.settings.carts.max_files
