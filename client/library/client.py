@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -266,10 +267,14 @@ class Client:
         """Download the cart's tar into ``destination``; returns its size in bytes."""
         size = 0
         partial = destination.with_name(destination.name + ".partial")
-        with partial.open("wb") as f:
-            for chunk in self.download_cart(cart_id, filename or destination.name):
-                f.write(chunk)
-                size += len(chunk)
+        try:
+            with partial.open("wb") as f:
+                for chunk in self.download_cart(cart_id, filename or destination.name):
+                    f.write(chunk)
+                    size += len(chunk)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # never leave half a tar behind
+            raise
         partial.replace(destination)
         return size
 
@@ -309,40 +314,25 @@ class Client:
                 self.server, str(error) or type(error).__name__
             ) from None
 
-    class _Streamed:
-        def __init__(self, client: Client, method: str, path: str, params: Any) -> None:
-            self.client, self.method, self.path, self.params = client, method, path, params
-            self.response: httpx.Response | None = None
-
-        def __enter__(self) -> httpx.Response:
-            client = self.client
-            request = client.http.build_request(
-                self.method,
-                client.server + self.path,
-                params=self.params,
-                headers=client._headers(),
-            )
-            try:
-                response = client.http.send(request, stream=True)
-            except httpx.TransportError as error:
-                raise errors.ServerUnreachable(client.server, str(error)) from None
+    @contextmanager
+    def _stream(self, method: str, route: str, params: Any = None) -> Iterator[httpx.Response]:
+        """A response whose body is read as it arrives; error replies raise first."""
+        request = self.http.build_request(
+            method, self.server + API + route, params=params, headers=self._headers()
+        )
+        try:
+            response = self.http.send(request, stream=True)
+        except httpx.TransportError as error:
+            raise errors.ServerUnreachable(self.server, str(error)) from None
+        try:
+            if response.status_code == 401:
+                raise errors.NotLoggedIn("The server refused your login.")
             if response.status_code >= 400:
                 response.read()
-                response.close()
-                if response.status_code == 401:
-                    raise errors.NotLoggedIn("The server refused your login.")
                 raise _error(response)
-            self.response = response
-            return response
-
-        def __exit__(self, *_exc: object) -> None:
-            if self.response is not None:
-                self.response.close()
-
-    def _stream(self, method: str, route: str, params: Any = None) -> Client._Streamed:
-        if self.session is not None and self.session.expired():
-            self.refresh()
-        return Client._Streamed(self, method, API + route, params)
+            yield response
+        finally:
+            response.close()
 
 
 def _selection(
