@@ -24,6 +24,8 @@ from client.library.tokens import Session, load_session, save_session
 DEFAULT_SERVER = "http://127.0.0.1:28080"
 API = "/api/v1"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# A cart's first byte waits for the server to check every object in the cache.
+DOWNLOAD_TIMEOUT = httpx.Timeout(900.0, connect=10.0)
 Params = dict[str, Any]
 
 
@@ -318,7 +320,11 @@ class Client:
     def _stream(self, method: str, route: str, params: Any = None) -> Iterator[httpx.Response]:
         """A response whose body is read as it arrives; error replies raise first."""
         request = self.http.build_request(
-            method, self.server + API + route, params=params, headers=self._headers()
+            method,
+            self.server + API + route,
+            params=params,
+            headers=self._headers(),
+            timeout=DOWNLOAD_TIMEOUT,
         )
         try:
             response = self.http.send(request, stream=True)
