@@ -4,6 +4,7 @@ in the processors, which decide against the log (never against a projection)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,10 @@ from api.access import Scope
 from api.paths import path_from_text
 from api.queries.filters import HoldingSelector, checked_regex, is_plain_text
 from api.queries.holdings import Holding, list_holdings
+from events.base import event_id_for
+from events.carts import CartRequested
 from events.requests import DeleteRequested, GetRequested, MetaRequested, PutRequested
+from events.topics import CARTS
 from nearline.requests import RequestLog
 
 MAX_LABEL = 1024
@@ -204,6 +208,44 @@ def meta(
         for h in holdings
     ]
     return event, changes
+
+
+def cart(
+    log: RequestLog,
+    scope: Scope,
+    given: Sequence[GivenPath],
+    selector: HoldingSelector,
+    regex: str | None,
+    cart_id: str,
+    max_files: int,
+) -> CartRequested:
+    """Record a request for a cart of the files FIND shows for these filters (paths, a
+    regex, or neither: every file the holding filters select) on the carts topic."""
+    if regex is not None and given:
+        raise CommandRejected("Give paths or a regular expression, not both.", "regex")
+    if regex is not None:
+        try:
+            checked_regex(regex)
+        except ValueError as error:
+            raise CommandRejected(str(error), "regex") from None
+    event = CartRequested(
+        event_id=event_id_for(cart_id, "cart", "requested"),
+        transaction_id=cart_id,
+        user=scope.user,
+        group=_group(scope),
+        cause_id=None,
+        occurred_at=int(time.time() * 1000),
+        cart_id=cart_id,
+        paths=_paths(given, required=False, field="paths"),
+        regex=regex,
+        label=_label(selector.label, "label"),
+        holding_id=_holding_id(selector.holding_id),
+        tags=_tags(selector.tags, "tags"),
+        groupall=scope.groupall,
+        max_files=max_files,
+    )
+    log.record(event, CARTS)
+    return event
 
 
 def _group(scope: Scope) -> str:

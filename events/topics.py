@@ -22,6 +22,7 @@ ARCHIVE_PUT = "nearline.archive-put"
 ARCHIVE_GET = "nearline.archive-get"
 EVICT = "nearline.evict"
 STATUS = "nearline.status"
+CARTS = "nearline.carts"
 RETRY = "nearline.retry"
 DEAD_LETTER = "nearline.dead-letter"
 SCHEMAS_TOPIC = "_schemas"
@@ -62,6 +63,11 @@ _REQUEST_EVENTS = tuple(
     for name in ("PutRequested", "GetRequested", "DeleteRequested", "MetaRequested")
 )
 
+_CART_EVENTS = tuple(
+    f"nearline.carts.{name}"
+    for name in ("CartRequested", "CartDeleteRequested", "CartDownloaded", "CartStateChanged")
+)
+
 # name, key, carries: the event topics, which share partitioning and retention.
 _EVENT_TOPICS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (REQUESTS, "user", _REQUEST_EVENTS),
@@ -75,6 +81,7 @@ _EVENT_TOPICS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (ARCHIVE_GET, "aggregate", ()),
     (EVICT, "aggregate", ()),
     (STATUS, "transaction", ()),
+    (CARTS, "user", _CART_EVENTS),
     (RETRY, "key of the source record", ()),
     (DEAD_LETTER, "source topic", ()),
 )

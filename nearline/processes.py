@@ -30,6 +30,7 @@ PROCESSES: dict[str, list[str]] = {
     "transfer-get": faust_worker("processors.transfer_get"),
     "transfer-get-2": faust_worker("processors.transfer_get"),
     "delete-objects": faust_worker("processors.deletion"),
+    "carts": faust_worker("processors.carts"),
     "projections": ["-m", "projections"],
     "api": ["-m", "api"],
 }

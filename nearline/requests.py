@@ -43,8 +43,9 @@ class RequestLog:
         self.timeout = timeout
         self._lock = threading.Lock()
 
-    def record(self, event: Event) -> None:
-        """Append ``event`` to the requests topic and wait until the broker has it."""
+    def record(self, event: Event, topic: str = REQUESTS) -> None:
+        """Append ``event`` to ``topic`` (the requests topic unless another, such as the
+        carts topic, takes it), keyed by user, and wait until the broker has it."""
         done = threading.Event()
         errors: list[KafkaError] = []
 
@@ -55,7 +56,7 @@ class RequestLog:
 
         with self._lock:
             self.producer.produce(
-                REQUESTS, key=event.user.encode(), value=encode(event), on_delivery=delivered
+                topic, key=event.user.encode(), value=encode(event), on_delivery=delivered
             )
         deadline = time.monotonic() + self.timeout
         while not done.is_set() and time.monotonic() < deadline:

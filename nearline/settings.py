@@ -113,6 +113,13 @@ class QuotaSettings(BaseModel):
     groups: dict[str, Quota] = {}
 
 
+class CartSettings(BaseModel):
+    max_files: int = Field(20_000, ge=1, description="files one cart may hold at most")
+    keep_per_user: int = Field(
+        20, ge=1, description="finished carts kept per user; older ones are purged, LRU"
+    )
+
+
 class LocalAuthSettings(BaseModel):
     """nearline issues its own tokens (OAuth2 password and refresh_token grants)."""
 
@@ -160,6 +167,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     index: IndexSettings = IndexSettings()
     tape: TapeSettings = TapeSettings()
+    carts: CartSettings = CartSettings()
     auth: AuthSettings = AuthSettings()
     quotas: QuotaSettings = QuotaSettings()
 

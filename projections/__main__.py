@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 
 from events.base import Event
-from events.topics import CATALOG, STATUS
+from events.topics import CARTS, CATALOG, STATUS
 from nearline.schema_log import learn_writer_schemas
 from nearline.settings import get_settings
-from projections import catalog, status
+from projections import carts, catalog, status
 from projections.db import catalog_engine
 from projections.migrate import upgrade
 from projections.runner import Projection, ProjectionRunner, run_until_signalled
@@ -29,10 +29,12 @@ def main() -> None:
     def apply(conn: Connection, events: Sequence[Event]) -> None:
         catalog.apply(conn, events, bucket)
         status.apply(conn, events)
+        carts.apply(conn, events)
 
     # One runner for both topics: a batch's catalog rows and its status are committed
     # together, so stat never shows an outcome that find cannot show yet.
-    runners = [ProjectionRunner(Projection("catalog", (CATALOG, STATUS), apply), engine, settings)]
+    topics = (CATALOG, STATUS, CARTS)
+    runners = [ProjectionRunner(Projection("catalog", topics, apply), engine, settings)]
     run_until_signalled(runners)
 
 

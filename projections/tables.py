@@ -150,3 +150,28 @@ status_failed_files = Table(
     Column("path", LargeBinary, primary_key=True),
     Column("reason", Text, nullable=False),
 )
+
+carts = Table(
+    "carts",
+    metadata,
+    Column("cart_id", String(64), primary_key=True),
+    Column("user", String(256), nullable=False),
+    Column("group", String(256), nullable=False),
+    # waiting, staging, bundling, ready, error; deleted and purged are kept as tombstones
+    Column("state", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("total_size", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),  # epoch milliseconds
+    Column("updated_at", BigInteger, nullable=False),
+    Column("last_access", BigInteger, nullable=True),  # last download began
+)
+Index("ix_carts_user", carts.c.user, carts.c.state)
+
+cart_files = Table(
+    "cart_files",
+    metadata,
+    Column("cart_id", String(64), primary_key=True),
+    Column("position", Integer, primary_key=True),  # order in the tar
+    Column("file_id", BigInteger, nullable=False),
+)

@@ -227,3 +227,38 @@ class ErrorOut(BaseModel):
 def when(ms: int) -> datetime:
     """Epoch milliseconds as an aware UTC time."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class CartIn(Strict):
+    """A cart: the files a FIND with these filters shows, as one tar to download."""
+
+    cart_id: UUID | None = Field(None, description="default: a new uuid4")
+    group: str | None = Field(None, description="with groupall: whose group; default primary")
+    paths: list[PathIn] = Field(default_factory=list, description="exact paths, or:")
+    regex: str | None = Field(None, description="every file whose path text matches")
+    label: str | None = None
+    holding_id: DbInt | None = None
+    tags: Tags = Field(default_factory=dict, description="holdings with all these tags")
+    groupall: bool = Field(False, description="choose among your group's holdings too")
+
+
+class CartOut(BaseModel):
+    cart_id: str
+    user: str
+    group: str
+    state: str = Field(description="waiting, staging, bundling, ready or error")
+    message: str = Field(description="why the cart is in error; empty otherwise")
+    file_count: int
+    total_size: int = Field(description="bytes of file content (tar headers aside)")
+    created_at: datetime
+    updated_at: datetime
+    last_access: datetime | None = Field(description="when its last download began")
+    download_url: str
+
+
+class CartList(BaseModel):
+    carts: list[CartOut]
+
+
+class CartDeleted(BaseModel):
+    message: str

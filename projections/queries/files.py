@@ -59,6 +59,7 @@ def find_files(
     regex: str | None = None,
     limit: int | None = None,
     descending: bool = False,
+    path_type: str | None = None,
 ) -> list[FoundFile]:
     """Files ordered by holding and path (reversed with ``descending``), at most ``limit``.
 
@@ -70,6 +71,8 @@ def find_files(
     conditions = [*holding_conditions(scope, selector), f.c.state == "CATALOGED"]
     if path is not None:
         conditions.append(f.c.path == path)
+    if path_type is not None:  # FILE, DIRECTORY or LINK only
+        conditions.append(f.c.path_type == path_type)
     if regex is not None:
         conditions.append(func.nearline_path_text(f.c.path).regexp_match(checked_regex(regex)))
     order = [f.c.holding_id.desc(), f.c.path.desc()] if descending else [f.c.holding_id, f.c.path]

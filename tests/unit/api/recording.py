@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from events.base import Event
+from events.topics import REQUESTS
 from nearline.requests import RequestLog
 
 
@@ -14,7 +15,7 @@ class RecordingLog(RequestLog):
         self.timeout = 0
         self._lock = threading.Lock()
 
-    def record(self, event: Event) -> None:
+    def record(self, event: Event, topic: str = REQUESTS) -> None:
         self.events.append(event)
 
     def close(self) -> None:

@@ -1,0 +1,98 @@
+"""Carts: a user's own carts (owner only: carts are never shared, even with groupall),
+and the members of a ready cart as the tar stream needs them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from api.queries import chunked
+from processors.archive.aggregate import Member
+from projections import tables as t
+
+GONE = ("deleted", "purged")
+
+
+@dataclass(frozen=True)
+class CartRow:
+    cart_id: str
+    user: str
+    group: str
+    state: str
+    message: str
+    file_count: int
+    total_size: int
+    created_at: int
+    updated_at: int
+    last_access: int | None
+
+
+def find_carts(conn: Connection, user: str, cart_id: str | None = None) -> list[CartRow]:
+    """The user's carts (one, with ``cart_id``), newest first; deleted ones are gone."""
+    c = t.carts
+    query = select(c).where(c.c.user == user, c.c.state.not_in(GONE))
+    if cart_id is not None:
+        query = query.where(c.c.cart_id == cart_id)
+    rows = conn.execute(query.order_by(c.c.created_at.desc(), c.c.cart_id)).all()
+    return [CartRow(**row._asdict()) for row in rows]
+
+
+def cart_owner(conn: Connection, cart_id: str) -> str | None:
+    """Who owns a cart id, deleted or not: ids are never reused."""
+    return conn.execute(select(t.carts.c.user).where(t.carts.c.cart_id == cart_id)).scalar()
+
+
+@dataclass(frozen=True)
+class CartMembers:
+    members: list[Member]
+    missing: list[bytes]  # files no longer in the cache (evicted or deleted since)
+
+
+def cart_members(conn: Connection, cart_id: str) -> CartMembers:
+    """The files of a cart, each with its object in the S3 cache and its checksums."""
+    f, cf = t.files, t.cart_files
+    rows = conn.execute(
+        select(f.c.id, f.c.path, f.c.size, f.c.mode, f.c.mtime_ns)
+        .select_from(cf.join(f, f.c.id == cf.c.file_id))
+        .where(cf.c.cart_id == cart_id)
+        .order_by(cf.c.position)
+    ).all()
+    ids = [r.id for r in rows]
+    keys: dict[int, str] = {}
+    sums: dict[int, dict[str, str]] = defaultdict(dict)
+    for chunk in chunked(ids):
+        loc = t.locations
+        for row in conn.execute(
+            select(loc.c.file_id, loc.c.path).where(
+                loc.c.file_id.in_(chunk), loc.c.storage_type == "OBJECT_STORAGE"
+            )
+        ):
+            keys[row.file_id] = row.path
+        for row in conn.execute(select(t.checksums).where(t.checksums.c.file_id.in_(chunk))):
+            sums[row.file_id][row.algorithm] = row.value
+    members: list[Member] = []
+    missing: list[bytes] = []
+    for r in rows:
+        if r.id not in keys:
+            missing.append(r.path)
+            continue
+        members.append(
+            Member(
+                file_id=r.id,
+                path=r.path,
+                object_key=keys[r.id],
+                size=r.size,
+                mode=r.mode,
+                mtime_ns=r.mtime_ns,
+                sha256=sums[r.id].get("SHA256", ""),
+                adler32=sums[r.id].get("ADLER32", ""),
+            )
+        )
+    return CartMembers(members, missing)
+
+
+def first(items: Sequence[bytes]) -> str:
+    return items[0].decode("utf-8", "backslashreplace") if items else ""

@@ -1,0 +1,142 @@
+"""Preparing a cart: what the processor decides for one ``CartRequested``.
+
+The selection is FIND's (``api.queries.files``, against the catalog projection; D11), so a
+cart holds what ``nearline find`` shows with the same filters. Only regular files go in a
+cart (folders and links have no content to download). Every decision is a
+``CartStateChanged`` with a deterministic id, so a redelivered request decides the same
+facts again, which the projection ignores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, func, select
+
+from api.access import Scope
+from api.queries import InvalidQuery, QueryTooSlow
+from api.queries.files import FoundFile, find_files
+from api.queries.filters import HoldingSelector
+from events.base import event_id_for
+from events.carts import CartRequested, CartStateChanged
+from processors.app import now_ms
+from processors.archive.aggregate import Member
+from projections import tables as t
+
+CACHE = "OBJECT_STORAGE"
+ONLY_ON_TAPE = "only on tape"
+
+
+def state(
+    request: CartRequested,
+    name: str,
+    message: str = "",
+    file_ids: Sequence[int] = (),
+    total_size: int = 0,
+) -> CartStateChanged:
+    return CartStateChanged(
+        event_id=event_id_for(request.cart_id, "cart", name),
+        transaction_id=request.transaction_id,
+        user=request.user,
+        group=request.group,
+        cause_id=request.event_id,
+        occurred_at=now_ms(),
+        cart_id=request.cart_id,
+        state=name,
+        message=message,
+        file_ids=list(file_ids),
+        total_size=total_size,
+    )
+
+
+def prepare(conn: Connection, request: CartRequested) -> list[CartStateChanged]:
+    """The states the cart goes through: staging, then bundling and ready, or error."""
+    decided = [state(request, "staging")]
+    try:
+        files = select_files(conn, request)
+    except (InvalidQuery, QueryTooSlow) as error:
+        return [*decided, state(request, "error", str(error))]
+    if not files:
+        return [*decided, state(request, "error", "No file matches the cart's selection.")]
+    if len(files) > request.max_files:
+        message = (
+            f"The selection has more than {request.max_files} files: narrow it "
+            "(a label, a holding, tags or a regex) and ask again."
+        )
+        return [*decided, state(request, "error", message)]
+    unnamable = [f for f in files if not _tar_member_name_ok(f)]
+    if unnamable:
+        message = f"{unnamable[0].path!r} cannot be named in a tar file."
+        return [*decided, state(request, "error", message)]
+    on_tape = [f for f in files if not any(loc.storage_type == CACHE for loc in f.locations)]
+    if on_tape:
+        return [*decided, recall_for_cart(request, on_tape)]
+    ids = [f.id for f in sorted(files, key=lambda f: (f.path, f.id))]
+    total = sum(f.size for f in files)
+    return [
+        *decided,
+        state(request, "bundling", file_ids=ids, total_size=total),
+        state(request, "ready"),
+    ]
+
+
+def recall_for_cart(request: CartRequested, on_tape: Sequence[FoundFile]) -> CartStateChanged:
+    """Files the cart needs that are only on tape. Recalls are not wired to carts yet:
+    the cart fails with the reason, and the tape work replaces this one function by a
+    recall request whose completion moves the cart on to bundling."""
+    return state(request, "error", f"{ONLY_ON_TAPE}: {len(on_tape)} file(s) must be recalled first")
+
+
+def select_files(conn: Connection, request: CartRequested) -> list[FoundFile]:
+    """The regular files FIND shows for the request's filters, at most ``max_files + 1``."""
+    # Without groupall a cart reads all of the owner's own holdings, as FIND does.
+    scope = Scope(request.user, request.group if request.groupall else None, request.groupall)
+    selector = HoldingSelector(request.label, holding_id=request.holding_id, tags=request.tags)
+    limit = request.max_files + 1
+    found: dict[int, FoundFile] = {}
+    wanted: list[bytes | None] = list(request.paths) or [None]
+    for path in wanted:
+        for f in find_files(conn, scope, selector, path, request.regex, limit, path_type="FILE"):
+            found[f.id] = f
+    return list(found.values())
+
+
+def _tar_member_name_ok(f: FoundFile) -> bool:
+    try:
+        Member(f.id, f.path, "", f.size, f.mode, f.mtime_ns, "", "")
+    except ValueError:
+        return False
+    return True
+
+
+def purge(conn: Connection, request: CartRequested, keep: int) -> list[CartStateChanged]:
+    """Purge the owner's least recently used finished carts beyond ``keep`` (the new cart
+    counts as one); carts in progress are never purged."""
+    c = t.carts
+    recency = func.coalesce(c.c.last_access, c.c.updated_at)
+    rows = conn.execute(
+        select(c.c.cart_id)
+        .where(
+            c.c.user == request.user,
+            c.c.state.in_(("ready", "error")),
+            c.c.cart_id != request.cart_id,
+        )
+        .order_by(recency.desc(), c.c.cart_id)
+    ).all()
+    now = now_ms()
+    return [
+        CartStateChanged(
+            event_id=event_id_for(row.cart_id, "cart", "purged"),
+            transaction_id=row.cart_id,
+            user=request.user,
+            group=request.group,
+            cause_id=request.event_id,
+            occurred_at=now,
+            cart_id=row.cart_id,
+            state="purged",
+            message="purged: least recently used",
+            file_ids=[],
+            total_size=0,
+        )
+        for row in rows[max(keep - 1, 0) :]
+    ]
