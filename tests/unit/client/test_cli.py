@@ -64,5 +64,12 @@ def test_usage_errors(run):
 def test_api_errors_are_one_clear_line_and_exit_1(run):
     result = run("stat", "no-such-transaction")
     assert result.exit_code == 1 and "You have no transaction" in result.stderr
-    result = run("quota")
-    assert result.exit_code == 1 and "does not report quotas" in result.stderr
+    result = run("holdings-of", "nobody")
+    assert result.exit_code == 2  # not a command: usage, not a traceback
+
+
+def test_quota_shows_use_and_limits(run):
+    result = run("quota", "--json")
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["user"]["name"] == "alice"
