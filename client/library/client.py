@@ -216,17 +216,8 @@ class Client:
         return cast(Transaction, reply)
 
     def quota(self) -> dict[str, Any]:
-        """Your quota and what you use of it."""
-        try:
-            return cast(dict[str, Any], self._call("GET", "/quota"))
-        except errors.NotFound as missing:
-            if "Not Found" in missing.message:  # the route, not a thing, is missing
-                raise errors.NotFound(
-                    f"This server ({self.server}) does not report quotas yet.",
-                    "Ask its operators for your quota.",
-                    404,
-                ) from None
-            raise
+        """Your and your group's cache and tape use, with the quotas."""
+        return cast(dict[str, Any], self._call("GET", "/quota"))
 
     # -- carts ---------------------------------------------------------------------------
 

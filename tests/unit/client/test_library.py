@@ -78,9 +78,9 @@ def test_the_apis_message_becomes_the_error(nearline):
         nearline.transaction("no-such-transaction")
 
 
-def test_a_server_without_quotas_says_so(nearline):
-    with pytest.raises(NotFound, match="does not report quotas"):
-        nearline.quota()
+def test_quota_reports_the_user_and_the_group(nearline):
+    quota = nearline.quota()
+    assert quota["user"]["name"] == "alice" and "group" in quota
 
 
 def test_a_cart_request_records_the_find_filters(nearline, log, settings):
