@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import ClassVar, TypedDict
 
 from events.base import Event, event_type
-from events.catalog import FileFailure, IndexedFile
+from events.catalog import ArchivedMember, EvictedFile, FileFailure, IndexedFile, MemberFailure
 
 
 class StoredObject(TypedDict):
@@ -42,3 +42,36 @@ class FilesTransferred(Event):
     sub_batch: int
     stored: list[StoredObject]
     failed: list[FileFailure]
+
+
+class EvictionFailure(TypedDict):
+    """A cache copy that was not removed, and why."""
+
+    file_id: int
+    path: bytes
+    reason: str
+
+
+@event_type
+class AggregateArchived(Event):
+    """Archive-put wrote (or found) an aggregate on tape and verified its adler32."""
+
+    schema_name: ClassVar[str] = "nearline.reports.AggregateArchived"
+
+    holding_id: int
+    aggregate: str
+    size: int
+    adler32: str
+    members: list[ArchivedMember]
+    failed: list[MemberFailure]
+
+
+@event_type
+class CacheCopiesRemoved(Event):
+    """The evict worker removed cache copies (an object already gone counts as removed)."""
+
+    schema_name: ClassVar[str] = "nearline.reports.CacheCopiesRemoved"
+
+    holding_id: int
+    files: list[EvictedFile]
+    failed: list[EvictionFailure]

@@ -58,7 +58,13 @@ class Topic:
 
 _REQUEST_EVENTS = tuple(
     f"nearline.requests.{name}"
-    for name in ("PutRequested", "GetRequested", "DeleteRequested", "MetaRequested")
+    for name in (
+        "PutRequested",
+        "GetRequested",
+        "DeleteRequested",
+        "MetaRequested",
+        "ArchiveRequested",
+    )
 )
 
 # name, key, carries: the event topics, which share partitioning and retention.
@@ -71,7 +77,7 @@ _EVENT_TOPICS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (TRANSFER_GET, "transaction", ()),
     (ARCHIVE_PUT, "aggregate", ()),
     (ARCHIVE_GET, "aggregate", ()),
-    (EVICT, "aggregate", ()),
+    (EVICT, "holding", ()),
     (STATUS, "transaction", ()),
     (RETRY, "key of the source record", ()),
     (DEAD_LETTER, "source topic", ()),
