@@ -26,6 +26,9 @@ PROCESSES: dict[str, list[str]] = {
     # so that consecutive sub-batches of one transaction upload at the same time.
     "transfer-put": faust_worker("processors.transfer"),
     "transfer-put-2": faust_worker("processors.transfer"),
+    "archive-put": faust_worker("processors.archive"),
+    "evict": faust_worker("processors.eviction"),
+    "sweeper": ["-m", "processors.sweeper"],
     "projections": ["-m", "projections"],
     "api": ["-m", "api"],
 }

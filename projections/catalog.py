@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, delete, update
+from sqlalchemy import Connection, and_, delete, select, update
 
 from events.base import Event
 from events.catalog import (
+    ArchiveScheduled,
+    FilesArchived,
     FilesCataloged,
+    FilesEvicted,
     FilesReserved,
     HoldingCreated,
     TransactionAccepted,
@@ -69,6 +72,31 @@ def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
                 _reserve(conn, event)
             case FilesCataloged():
                 _catalog(conn, event, bucket)
+            case ArchiveScheduled():
+                insert_ignoring_duplicates(
+                    conn,
+                    t.archive_pending,
+                    [
+                        {
+                            "file_id": id_,
+                            "transaction_id": event.transaction_id,
+                            "since": event.occurred_at,
+                        }
+                        for id_ in event.file_ids
+                    ],
+                )
+            case FilesArchived():
+                _archived(conn, event)
+            case FilesEvicted():
+                ids = [f["file_id"] for f in event.files]
+                conn.execute(
+                    delete(t.locations).where(
+                        and_(
+                            t.locations.c.file_id.in_(ids),
+                            t.locations.c.storage_type == "OBJECT_STORAGE",
+                        )
+                    )
+                )
 
 
 def _reserve(conn: Connection, fact: FilesReserved) -> None:
@@ -125,3 +153,62 @@ def _catalog(conn: Connection, fact: FilesCataloged, bucket: str) -> None:
         conn.execute(
             delete(t.files).where(and_(t.files.c.id.in_(failed), t.files.c.state == "RESERVED"))
         )
+
+
+def _archived(conn: Connection, fact: FilesArchived) -> None:
+    """Tape locations and member offsets of the archived files; no file is in flight any
+    more, archived or failed."""
+    settled = [m["file_id"] for m in fact.members] + [f["file_id"] for f in fact.failed]
+    known = _existing(conn, [m["file_id"] for m in fact.members])
+    members = [m for m in fact.members if m["file_id"] in known]
+    if members:
+        insert_ignoring_duplicates(
+            conn,
+            t.aggregates,
+            [
+                {
+                    "name": fact.aggregate,
+                    "holding_id": fact.holding_id,
+                    "size": fact.size,
+                    "adler32": fact.adler32,
+                    "created_at": fact.occurred_at,
+                }
+            ],
+        )
+        insert_ignoring_duplicates(
+            conn,
+            t.aggregate_members,
+            [
+                {
+                    "file_id": m["file_id"],
+                    "aggregate": fact.aggregate,
+                    "offset": m["offset"],
+                    "size": m["size"],
+                }
+                for m in members
+            ],
+        )
+        insert_ignoring_duplicates(
+            conn,
+            t.locations,
+            [
+                {
+                    "file_id": m["file_id"],
+                    "storage_type": "TAPE",
+                    "root": fact.aggregate,
+                    "path": m["path"].lstrip(b"/").decode("utf-8", "backslashreplace"),
+                    "access_time": fact.occurred_at,
+                }
+                for m in members
+            ],
+        )
+    if settled:
+        conn.execute(delete(t.archive_pending).where(t.archive_pending.c.file_id.in_(settled)))
+
+
+def _existing(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """The ids of files the catalog has (a fact may name files deleted since)."""
+    if not ids:
+        return set()
+    rows = conn.execute(select(t.files.c.id).where(t.files.c.id.in_(ids)))
+    return {row.id for row in rows}

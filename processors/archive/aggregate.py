@@ -45,7 +45,6 @@ which the endpoint reuses instead of writing it again.
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
 import zlib
@@ -58,6 +57,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from processors.archive import names
 from processors.archive.tape import TapeChecksumMismatch, TapeEndpoint
 from processors.transfer.checksums import Checksummer
 from processors.transfer.direct_s3 import ObjectHead
@@ -93,7 +93,6 @@ PREFETCH_DEPTH = 16  # small objects fetched ahead: at most 16 MiB held
 PREFETCH_WORKERS = 8
 HEAD_WORKERS = 8  # HEADs in flight: latency-bound against a remote store
 READ_AHEAD = 2  # write-size chunks built ahead of the tape writes
-LAYOUT = "nearline-tar-1"  # part of every aggregate name: a new layout never meets old files
 
 _USTAR_NAME = 100
 _MAX_OCTAL_11 = 8**11  # size and mtime fields: 11 octal digits
@@ -213,11 +212,8 @@ def tar_footprint(member: Member) -> int:
 
 
 def aggregate_name(holding_id: int, members: Sequence[Member]) -> str:
-    """The tape path of the aggregate of these members: the same for the same holding and
-    file ids (in any order), so that a re-run writes, and finds, the same file."""
-    ids = sorted(member.file_id for member in members)
-    digest = hashlib.sha256(f"{LAYOUT}:{holding_id}:{ids}".encode()).hexdigest()
-    return f"h{holding_id}/agg-{digest[:20]}.tar"
+    """The tape path of the aggregate of these members (``names.aggregate_name``)."""
+    return names.aggregate_name(holding_id, (member.file_id for member in members))
 
 
 def _in_tar_order(members: Sequence[Member]) -> list[Member]:

@@ -24,22 +24,17 @@ from events.catalog import (
     TransactionFinished,
     TransactionRejected,
 )
-from events.reports import FilesIndexed, FilesTransferred
-from events.requests import PutRequested
+from events.reports import AggregateArchived, CacheCopiesRemoved, FilesIndexed, FilesTransferred
+from events.requests import ArchiveRequested, PutRequested
 from events.status import TransactionStateChanged
 from events.topics import CATALOG, INDEX, STATUS, TRANSFER_PUT
 from events.work import IndexRequested, TransferItem, TransferPutRequested
+from processors.catalog import archive
+from processors.catalog.outgoing import Outgoing
 from processors.catalog.state import CatalogState, Transaction
 from processors.transfer.object_keys import object_key
 
 ALREADY_EXISTS = "File already exists in holding."
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    topic: str
-    key: bytes
-    event: Event
 
 
 @dataclass(frozen=True)
@@ -69,6 +64,12 @@ class Decider:
                 return self._indexed(event)
             case FilesTransferred():
                 return self._transferred(event)
+            case ArchiveRequested():
+                return archive.schedule(self, event)
+            case AggregateArchived():
+                return archive.archived(self, event)
+            case CacheCopiesRemoved():
+                return archive.evicted(self, event)
         return []
 
     # -- PUT ---------------------------------------------------------------------------
@@ -312,6 +313,12 @@ class Decider:
         return out
 
     # -- emitting ----------------------------------------------------------------------
+
+    def envelope(self, cause: Event, step: str) -> dict:
+        return self._envelope(cause, step)
+
+    def fact(self, out: list[Outgoing], fact: Event) -> None:
+        self._fact(out, fact)
 
     def _envelope(self, cause: Event, step: str) -> dict:
         return {

@@ -11,13 +11,17 @@ from dataclasses import dataclass, field
 
 from events.base import Event
 from events.catalog import (
+    ArchiveScheduled,
+    FilesArchived,
     FilesCataloged,
+    FilesEvicted,
     FilesReserved,
     HoldingCreated,
     TransactionAccepted,
     TransactionFinished,
     TransactionRejected,
 )
+from projections.writes import file_id
 
 
 @dataclass
@@ -36,6 +40,9 @@ class FileEntry:
     transaction_id: str
     sub_batch: int
     stored: bool = False
+    cached: bool = True  # the S3 cache holds its object (until evicted)
+    tape: str | None = None  # the aggregate holding its verified tape copy
+    pending: str | None = None  # the archive request it is in flight with
 
 
 @dataclass
@@ -72,6 +79,8 @@ class CatalogState:
     files: dict[tuple[int, bytes], FileEntry] = field(default_factory=dict)
     transactions: dict[str, Transaction] = field(default_factory=dict)
     applied: set[str] = field(default_factory=set)  # event ids folded so far
+    by_id: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # file id: key
+    archive_requests: dict[str, ArchiveScheduled] = field(default_factory=dict)
     next_sequence: int = 0
 
     def next_holding_id(self) -> int:
@@ -114,6 +123,25 @@ class CatalogState:
                 self._reserve(fact)
             case FilesCataloged():
                 self._settle(fact)
+            case ArchiveScheduled():
+                self.archive_requests[fact.transaction_id] = fact
+                for entry in self._entries(fact.holding_id, fact.file_ids):
+                    entry.pending = fact.transaction_id
+            case FilesArchived():
+                self.archive_requests.pop(fact.transaction_id, None)
+                for member in fact.members:
+                    archived = self.files.get((fact.holding_id, member["path"]))
+                    if archived is not None:
+                        archived.tape, archived.pending = fact.aggregate, None
+                failed = [f["file_id"] for f in fact.failed]
+                for entry in self._entries(fact.holding_id, failed):
+                    if entry.pending == fact.transaction_id:
+                        entry.pending = None
+            case FilesEvicted():
+                for evicted in fact.files:
+                    cached = self.files.get((fact.holding_id, evicted["path"]))
+                    if cached is not None:
+                        cached.cached = False
             case TransactionFinished():
                 transaction = self.transactions.get(fact.transaction_id)
                 if transaction:
@@ -131,6 +159,10 @@ class CatalogState:
         for entry in fact.files:
             self.files[(fact.holding_id, entry["path"])] = FileEntry(
                 fact.transaction_id, fact.sub_batch
+            )
+            self.by_id[file_id(fact.holding_id, fact.transaction_id, entry["path"])] = (
+                fact.holding_id,
+                entry["path"],
             )
 
     def _settle(self, fact: FilesCataloged) -> None:
@@ -151,3 +183,20 @@ class CatalogState:
             entry = self.files.get(key)
             if entry is not None and entry.transaction_id == fact.transaction_id:
                 del self.files[key]  # the reservation is released: the path is free again
+
+    def entry_of(self, holding_id: int, file_id_: int, path: bytes) -> FileEntry | None:
+        """The file with this catalog id, if it is still the one at ``path``."""
+        entry = self.files.get((holding_id, path))
+        if entry is None or self.by_id.get(file_id_) != (holding_id, path):
+            return None
+        if file_id(holding_id, entry.transaction_id, path) != file_id_:
+            return None  # another version of the path
+        return entry
+
+    def _entries(self, holding_id: int, file_ids: list[int]) -> list[FileEntry]:
+        found = []
+        for id_ in file_ids:
+            key = self.by_id.get(id_)
+            if key is not None and key[0] == holding_id and key in self.files:
+                found.append(self.files[key])
+        return found
