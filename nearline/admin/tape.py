@@ -3,6 +3,8 @@ eviction policy now, or show what they would do."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from client.cli import admin_app
@@ -14,14 +16,17 @@ from projections.db import catalog_engine
 
 @admin_app.command()
 def archive(
-    now: bool = typer.Option(False, "--now", help="Send the aggregates to tape now."),
+    now: Annotated[bool, typer.Option("--now", help="Send the aggregates to tape now.")] = False,
+    holding: Annotated[
+        list[int] | None, typer.Option("--holding", help="Only these holdings' files.")
+    ] = None,
 ) -> None:
     """Show the aggregates the archive sweep would send to tape; with --now, send them."""
     settings = get_settings()
     engine = catalog_engine(settings)
     producer = bus.producer(settings) if now else None
     try:
-        requests = archive_sweep(settings, engine, producer)
+        requests = archive_sweep(settings, engine, producer, holding or None)
     finally:
         engine.dispose()
     for request in requests:
@@ -37,7 +42,9 @@ def archive(
 
 @admin_app.command()
 def evict(
-    dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be evicted."),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show what would be evicted.")
+    ] = False,
 ) -> None:
     """Remove cache copies of archived files now, down to the low watermark."""
     settings = get_settings()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, exists, select
@@ -36,8 +36,11 @@ class Unarchived:
     member: ArchiveMember
 
 
-def unarchived(conn: Connection, limit: int) -> list[Unarchived]:
-    """Up to ``limit`` files to archive, in holding and path order."""
+def unarchived(
+    conn: Connection, limit: int, holding_ids: Collection[int] | None = None
+) -> list[Unarchived]:
+    """Up to ``limit`` files to archive (of these holdings only, if given), in holding and
+    path order."""
     f, h, loc = t.files, t.holdings, t.locations
     sha, adler = t.checksums.alias("sha"), t.checksums.alias("adler")
     tape = t.locations.alias("tape")
@@ -71,6 +74,8 @@ def unarchived(conn: Connection, limit: int) -> list[Unarchived]:
         .order_by(f.c.holding_id, f.c.path)
         .limit(limit)
     )
+    if holding_ids is not None:
+        query = query.where(f.c.holding_id.in_(list(holding_ids)))
     return [
         Unarchived(
             r.holding_id,

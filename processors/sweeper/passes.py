@@ -4,7 +4,7 @@ commands run them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -22,11 +22,15 @@ from processors.eviction import policy, selection
 
 
 def archive_sweep(
-    settings: Settings, engine: Engine, producer: Producer | None
+    settings: Settings,
+    engine: Engine,
+    producer: Producer | None,
+    holding_ids: Collection[int] | None = None,
 ) -> list[ArchiveRequested]:
-    """Plan aggregates of the files to archive; send them unless ``producer`` is None."""
+    """Plan aggregates of the files to archive (of these holdings only, if given); send
+    them unless ``producer`` is None."""
     with engine.connect() as conn:
-        files = sweep.unarchived(conn, settings.archive.max_files_per_sweep)
+        files = sweep.unarchived(conn, settings.archive.max_files_per_sweep, holding_ids)
     requests = sweep.plan(files, settings.archive.aggregate_bytes)
     if producer is not None:
         publish(producer, [(REQUESTS, r.user.encode(), r) for r in requests])
