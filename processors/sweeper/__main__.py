@@ -29,7 +29,12 @@ def main() -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    due = {"archive": 0.0, "evict": 0.0}
+    # The first passes come one interval after the start, as every later one.
+    start = time.monotonic()
+    due = {
+        "archive": start + settings.archive.sweep_interval_s,
+        "evict": start + settings.eviction.interval_s,
+    }
     while not stop.is_set():
         now = time.monotonic()
         if now >= due["archive"]:

@@ -15,6 +15,11 @@ import pytest
 from confluent_kafka import TopicPartition
 from sqlalchemy import select
 
+from api.access import Scope
+from api.nlds import render as nlds_render
+from api.queries.files import find_files
+from api.queries.filters import HoldingSelector
+from api.v1 import render as v1_render
 from events.catalog import FilesArchived, FilesEvicted
 from events.codec import decode
 from events.topics import CATALOG
@@ -167,7 +172,7 @@ def sweep_and_wait(settings, engine, producer, holding_id: int, timeout: float =
 
 
 def test_archive_sweep_writes_each_file_to_tape_once_and_the_catalog_shows_both(
-    settings, engine, producer, tape, put
+    settings, engine, producer, tape, put, users
 ):
     contents = {f"f{i:02d}.dat": os.urandom(1000 * (i + 1)) for i in range(12)}
     holding_id = put(contents)
@@ -195,6 +200,28 @@ def test_archive_sweep_writes_each_file_to_tape_once_and_the_catalog_shows_both(
         row = aggregate_row(engine, name)
         assert tape.checksum(name) == row.adler32
         assert tape.stat(name).size == row.size
+
+    # FIND, and both its renderings, show each file in the object store and on tape.
+    alice = users["alice"][0]
+    with engine.connect() as conn:
+        found = find_files(conn, Scope(alice), HoldingSelector(holding_id=holding_id))
+    shown = [v1_render.found_file(f, "http://s3") for f in found]
+    shown_files = [f for f in shown if f.path_type == "FILE"]
+    assert len(shown_files) == len(contents)
+    assert all(
+        {loc.storage_type for loc in f.locations} == {"OBJECT_STORAGE", "TAPE"} for f in shown_files
+    )
+    [holding] = nlds_render.found_files(found, "http://s3").values()
+    [listed] = holding["transactions"].values()
+    tape_roots = set()
+    for record in listed["filelist"]:
+        if record["path_type"] == "FILE":
+            assert [loc["storage_type"] for loc in record["locations"]] == [
+                "OBJECT_STORAGE",
+                "TAPE",
+            ]
+            tape_roots.add(record["locations"][1]["root"])
+    assert tape_roots == aggregates
 
     # A re-run sends nothing and writes nothing.
     before = {name: tape.stat(name).size for name in aggregates}
@@ -256,7 +283,7 @@ def test_tape_down_during_archive_put_marks_nothing_archived_then_a_later_sweep_
 
 
 def test_eviction_removes_only_archived_cache_copies_and_keeps_cache_keep_holdings(
-    settings, engine, producer, put
+    settings, engine, producer, put, users
 ):
     archived = put({f"e{i}.dat": os.urandom(20_000) for i in range(4)})
     kept = put({"k.dat": os.urandom(20_000)}, tags={"cache": "keep"})
@@ -299,6 +326,13 @@ def test_eviction_removes_only_archived_cache_copies_and_keeps_cache_keep_holdin
         assert row["id"] in chosen
         objects = client.list_objects_v2(Bucket=bucket, Prefix=f"h{archived}/")
         assert objects.get("KeyCount", 0) == 0
+    with engine.connect() as conn:
+        found = find_files(conn, Scope(users["alice"][0]), HoldingSelector(holding_id=archived))
+    assert found and all(
+        [loc.storage_type for loc in f.locations] == ["TAPE"]
+        for f in found
+        if f.path_type == "FILE"
+    )
     for holding in (kept, unarchived):
         for row in regular_files(engine, holding).values():
             assert row["id"] not in chosen
