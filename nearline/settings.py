@@ -105,6 +105,9 @@ class ArchiveSettings(BaseModel):
     aggregate_bytes: int = Field(
         8 * 1024**3, ge=1, description="target size of one tar aggregate on tape"
     )
+    max_files_per_aggregate: int = Field(
+        2000, ge=1, description="members of one aggregate at most: its events stay small"
+    )
     max_files_per_sweep: int = Field(
         200_000, ge=1, description="files one sweep selects at most; the next takes the rest"
     )

@@ -88,15 +88,15 @@ def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
             case FilesArchived():
                 _archived(conn, event)
             case FilesEvicted():
-                ids = [f["file_id"] for f in event.files]
-                conn.execute(
-                    delete(t.locations).where(
-                        and_(
-                            t.locations.c.file_id.in_(ids),
-                            t.locations.c.storage_type == "OBJECT_STORAGE",
+                for ids in _chunks([f["file_id"] for f in event.files]):
+                    conn.execute(
+                        delete(t.locations).where(
+                            and_(
+                                t.locations.c.file_id.in_(ids),
+                                t.locations.c.storage_type == "OBJECT_STORAGE",
+                            )
                         )
                     )
-                )
 
 
 def _reserve(conn: Connection, fact: FilesReserved) -> None:
@@ -202,13 +202,19 @@ def _archived(conn: Connection, fact: FilesArchived) -> None:
                 for m in members
             ],
         )
-    if settled:
-        conn.execute(delete(t.archive_pending).where(t.archive_pending.c.file_id.in_(settled)))
+    for ids in _chunks(settled):
+        conn.execute(delete(t.archive_pending).where(t.archive_pending.c.file_id.in_(ids)))
 
 
 def _existing(conn: Connection, ids: Sequence[int]) -> set[int]:
     """The ids of files the catalog has (a fact may name files deleted since)."""
-    if not ids:
-        return set()
-    rows = conn.execute(select(t.files.c.id).where(t.files.c.id.in_(ids)))
-    return {row.id for row in rows}
+    found: set[int] = set()
+    for chunk in _chunks(ids):
+        rows = conn.execute(select(t.files.c.id).where(t.files.c.id.in_(chunk)))
+        found.update(row.id for row in rows)
+    return found
+
+
+def _chunks(ids: Sequence[int], size: int = 5000) -> list[Sequence[int]]:
+    """Bounded IN lists: SQLite limits the parameters of one statement."""
+    return [ids[start : start + size] for start in range(0, len(ids), size)]

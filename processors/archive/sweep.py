@@ -96,8 +96,11 @@ def unarchived(
     ]
 
 
-def plan(files: Sequence[Unarchived], target_bytes: int) -> list[ArchiveRequested]:
-    """One request per aggregate: the files of each holding grouped by ``plan_aggregates``."""
+def plan(
+    files: Sequence[Unarchived], target_bytes: int, max_files: int = 2000
+) -> list[ArchiveRequested]:
+    """One request per aggregate: the files of each holding grouped by ``plan_aggregates``,
+    at most ``max_files`` each (an aggregate's events must fit a Kafka record)."""
     run = uuid.uuid4().hex  # a sweep of its own: a file that failed before may go again
     by_holding: dict[int, list[Unarchived]] = {}
     for item in files:
@@ -113,7 +116,12 @@ def plan(files: Sequence[Unarchived], target_bytes: int) -> list[ArchiveRequeste
                 continue
             archive_members[item.member["file_id"]] = item.member
         owner = items[0]
-        for group in plan_aggregates(members, target_bytes):
+        groups = [
+            group[start : start + max_files]
+            for group in plan_aggregates(members, target_bytes)
+            for start in range(0, len(group), max_files)
+        ]
+        for group in groups:
             ids = [m.file_id for m in group]
             transaction_id = event_id_for(run, aggregate_name(holding_id, ids))
             requests.append(

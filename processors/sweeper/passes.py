@@ -31,7 +31,9 @@ def archive_sweep(
     them unless ``producer`` is None."""
     with engine.connect() as conn:
         files = sweep.unarchived(conn, settings.archive.max_files_per_sweep, holding_ids)
-    requests = sweep.plan(files, settings.archive.aggregate_bytes)
+    requests = sweep.plan(
+        files, settings.archive.aggregate_bytes, settings.archive.max_files_per_aggregate
+    )
     if producer is not None:
         publish(producer, [(REQUESTS, r.user.encode(), r) for r in requests])
     return requests

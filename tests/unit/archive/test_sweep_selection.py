@@ -139,3 +139,11 @@ def test_a_file_no_tar_can_name_stays_out_of_the_plan(conn):
     add_file(conn, 2, 1, b"/../escape")
     [request] = plan(unarchived(conn, 100), target_bytes=10**6)
     assert [m["file_id"] for m in request.members] == [1]
+
+
+def test_an_aggregate_holds_at_most_max_files(conn):
+    add_holding(conn, 1)
+    for i in range(5):
+        add_file(conn, 100 + i, 1, b"/f%d" % i, size=10)
+    requests = plan(unarchived(conn, 100), target_bytes=10**9, max_files=2)
+    assert [[m["file_id"] for m in r.members] for r in requests] == [[100, 101], [102, 103], [104]]
