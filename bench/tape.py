@@ -47,14 +47,14 @@ def cache_files(store: ObjectStore, folder: Path, prefix: str, sizes: list[int])
         items.append((os.fsencode(path), f"{prefix}/f{n:05d}", Expected(size, status.st_mtime_ns)))
     results = store.upload_many(items)
     members = []
-    for n, ((path, key, expected), result) in enumerate(zip(items, results, strict=True)):
+    for n, ((source, key, expected), result) in enumerate(zip(items, results, strict=True)):
         if not isinstance(result, Stored):
-            raise SystemExit(f"upload of {path!r} failed: {result}")
-        os.unlink(path)
+            raise SystemExit(f"upload of {source!r} failed: {result}")
+        os.unlink(source)
         members.append(
             Member(
                 n + 1,
-                path,
+                source,
                 key,
                 expected.size,
                 0o644,
