@@ -344,3 +344,35 @@ def _tape_running(settings: Settings) -> Iterator[None]:
     yield
     if not xrootd.healthy(settings):
         xrootd.start(settings)
+
+
+def test_operator_commands_show_what_archive_and_evict_would_do(
+    settings, engine, put, catalog_url, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from client.cli import app
+    from nearline import settings as settings_module
+    from nearline.admin import commands  # noqa: F401  (registers the admin commands)
+
+    holding_id = put({"one.dat": os.urandom(100), "two.dat": os.urandom(200)})
+    monkeypatch.setenv("NEARLINE_CATALOG__URL", catalog_url)
+    settings_module.get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        shown = runner.invoke(app, ["admin", "archive", "--holding", str(holding_id)])
+        assert shown.exit_code == 0, shown.output
+        assert f"holding {holding_id} (" in shown.output
+        assert "2 files, 300 bytes" in shown.output
+        assert "would send (run with --now to send): 1 aggregates of 2 files" in shown.output
+        # Nothing was sent: the files are neither in flight nor on tape.
+        assert pending(engine, holding_id) == set()
+        assert all(
+            set(f["locations"]) == {"OBJECT_STORAGE"}
+            for f in regular_files(engine, holding_id).values()
+        )
+        evict = runner.invoke(app, ["admin", "evict", "--dry-run"])
+        assert evict.exit_code == 0, evict.output
+        assert "cache use" in evict.output and "would evict 0 cache copies" in evict.output
+    finally:
+        settings_module.get_settings.cache_clear()
