@@ -20,6 +20,8 @@ from processors.app import now_ms
 from processors.archive import sweep
 from processors.eviction import policy, selection
 
+EVICT_BATCH = 1000  # files per evict request
+
 
 def archive_sweep(
     settings: Settings,
@@ -55,22 +57,25 @@ def eviction_pass(settings: Settings, engine: Engine, producer: Producer | None)
     run = uuid.uuid4().hex
     requests = []
     for holding_id, files in policy.by_holding(chosen.chosen).items():
-        transaction_id = event_id_for(run, "evict", str(holding_id))
-        requests.append(
-            EvictRequested(
-                event_id=event_id_for(transaction_id, "evict-requested"),
-                transaction_id=transaction_id,
-                user=files[0].user,
-                group=files[0].group,
-                cause_id=None,
-                occurred_at=now_ms(),
-                holding_id=holding_id,
-                files=[
-                    {"file_id": c.file_id, "path": c.path, "object_key": c.object_key}
-                    for c in files
-                ],
+        # Bounded requests: each lists its files, and a Kafka record is bounded too.
+        for start in range(0, len(files), EVICT_BATCH):
+            batch = files[start : start + EVICT_BATCH]
+            transaction_id = event_id_for(run, "evict", str(holding_id), str(start))
+            requests.append(
+                EvictRequested(
+                    event_id=event_id_for(transaction_id, "evict-requested"),
+                    transaction_id=transaction_id,
+                    user=batch[0].user,
+                    group=batch[0].group,
+                    cause_id=None,
+                    occurred_at=now_ms(),
+                    holding_id=holding_id,
+                    files=[
+                        {"file_id": c.file_id, "path": c.path, "object_key": c.object_key}
+                        for c in batch
+                    ],
+                )
             )
-        )
     if producer is not None:
         publish(producer, [(EVICT, f"h{r.holding_id}".encode(), r) for r in requests])
     return EvictionPass(chosen, requests)
