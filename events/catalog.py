@@ -214,3 +214,66 @@ class HoldingTagsChanged(Event):
 
     holding_id: int
     tags: dict[str, str]
+
+
+class ArchivedMember(TypedDict):
+    """A file with a good copy in a tape aggregate: its data is at ``offset`` of the tar."""
+
+    file_id: int
+    path: bytes
+    offset: int
+    size: int
+    sha256: str
+    adler32: str
+
+
+class MemberFailure(TypedDict):
+    """A file that was not archived, and why."""
+
+    file_id: int
+    path: bytes
+    reason: str
+    retryable: bool
+
+
+class EvictedFile(TypedDict):
+    """A file whose cache copy is (to be) removed; its tape copy stays."""
+
+    file_id: int
+    path: bytes
+    object_key: str
+
+
+@event_type
+class ArchiveScheduled(Event):
+    """Files were sent to be archived as one aggregate: in flight until FilesArchived."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.ArchiveScheduled"
+
+    holding_id: int
+    aggregate: str
+    file_ids: list[int]
+
+
+@event_type
+class FilesArchived(Event):
+    """Files have a verified tape copy in an aggregate; failed members were not archived."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.FilesArchived"
+
+    holding_id: int
+    aggregate: str
+    size: int
+    adler32: str
+    members: list[ArchivedMember]
+    failed: list[MemberFailure]
+
+
+@event_type
+class FilesEvicted(Event):
+    """Files lost their cache copy: they are on tape only."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.FilesEvicted"
+
+    holding_id: int
+    files: list[EvictedFile]

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import ClassVar, TypedDict
 
 from events.base import Event, event_type
-from events.catalog import FileFailure, IndexedFile, RestoredFile
+from events.catalog import (
+    ArchivedMember,
+    EvictedFile,
+    FileFailure,
+    IndexedFile,
+    MemberFailure,
+    RestoredFile,
+)
 
 
 class StoredObject(TypedDict):
@@ -64,3 +71,36 @@ class ObjectsDeleted(Event):
     holding_id: int
     sub_batch: int
     object_keys: list[str]
+
+
+class EvictionFailure(TypedDict):
+    """A cache copy that was not removed, and why."""
+
+    file_id: int
+    path: bytes
+    reason: str
+
+
+@event_type
+class AggregateArchived(Event):
+    """Archive-put wrote (or found) an aggregate on tape and verified its adler32."""
+
+    schema_name: ClassVar[str] = "nearline.reports.AggregateArchived"
+
+    holding_id: int
+    aggregate: str
+    size: int
+    adler32: str
+    members: list[ArchivedMember]
+    failed: list[MemberFailure]
+
+
+@event_type
+class CacheCopiesRemoved(Event):
+    """The evict worker removed cache copies (an object already gone counts as removed)."""
+
+    schema_name: ClassVar[str] = "nearline.reports.CacheCopiesRemoved"
+
+    holding_id: int
+    files: list[EvictedFile]
+    failed: list[EvictionFailure]

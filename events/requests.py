@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from events.base import Event, event_type
+from events.work import ArchiveMember
 
 PutAction = Literal["put", "putlist"]
 GetAction = Literal["get", "getlist"]
@@ -76,3 +77,13 @@ class MetaRequested(Event):
     add_tags: dict[str, str]
     remove_tags: list[str]
     job_label: str
+
+
+@event_type
+class ArchiveRequested(Event):
+    """The archive sweep asks to archive cached files of one holding as one aggregate."""
+
+    schema_name: ClassVar[str] = "nearline.requests.ArchiveRequested"
+
+    holding_id: int
+    members: list[ArchiveMember]

@@ -60,7 +60,13 @@ class Topic:
 
 _REQUEST_EVENTS = tuple(
     f"nearline.requests.{name}"
-    for name in ("PutRequested", "GetRequested", "DeleteRequested", "MetaRequested")
+    for name in (
+        "PutRequested",
+        "GetRequested",
+        "DeleteRequested",
+        "MetaRequested",
+        "ArchiveRequested",
+    )
 )
 
 _CART_EVENTS = tuple(
@@ -79,7 +85,7 @@ _EVENT_TOPICS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (DELETE_OBJECTS, "transaction", ()),
     (ARCHIVE_PUT, "aggregate", ()),
     (ARCHIVE_GET, "aggregate", ()),
-    (EVICT, "aggregate", ()),
+    (EVICT, "holding", ()),
     (STATUS, "transaction", ()),
     (CARTS, "user", _CART_EVENTS),
     (RETRY, "key of the source record", ()),

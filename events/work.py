@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import ClassVar, TypedDict
 
 from events.base import Event, event_type
-from events.catalog import SelectedFile
+from events.catalog import EvictedFile, SelectedFile
 
 
 class TransferItem(TypedDict):
@@ -16,6 +16,19 @@ class TransferItem(TypedDict):
     size: int
     mtime_ns: int
     object_key: str
+
+
+class ArchiveMember(TypedDict):
+    """A cached file to archive, with what was recorded when it was PUT."""
+
+    file_id: int
+    path: bytes
+    object_key: str
+    size: int
+    mode: int
+    mtime_ns: int
+    sha256: str
+    adler32: str
 
 
 @event_type
@@ -63,3 +76,24 @@ class DeleteObjectsRequested(Event):
     holding_id: int
     sub_batch: int
     object_keys: list[str]
+
+
+@event_type
+class ArchivePutRequested(Event):
+    """Archive-put is asked to write one aggregate of a holding's cached files to tape."""
+
+    schema_name: ClassVar[str] = "nearline.work.ArchivePutRequested"
+
+    holding_id: int
+    aggregate: str
+    members: list[ArchiveMember]
+
+
+@event_type
+class EvictRequested(Event):
+    """The evict worker is asked to remove cache copies of files archived on tape."""
+
+    schema_name: ClassVar[str] = "nearline.work.EvictRequested"
+
+    holding_id: int
+    files: list[EvictedFile]

@@ -31,6 +31,9 @@ PROCESSES: dict[str, list[str]] = {
     "transfer-get-2": faust_worker("processors.transfer_get"),
     "delete-objects": faust_worker("processors.deletion"),
     "carts": faust_worker("processors.carts"),
+    "archive-put": faust_worker("processors.archive"),
+    "evict": faust_worker("processors.eviction"),
+    "sweeper": ["-m", "processors.sweeper"],
     "projections": ["-m", "projections"],
     "api": ["-m", "api"],
 }

@@ -120,6 +120,44 @@ class CartSettings(BaseModel):
     )
 
 
+class ArchiveSettings(BaseModel):
+    """The archive sweep: cached files without a tape copy go to tape in aggregates."""
+
+    sweep_interval_s: float = Field(300, gt=0, description="seconds between two sweeps")
+    aggregate_bytes: int = Field(
+        8 * 1024**3, ge=1, description="target size of one tar aggregate on tape"
+    )
+    max_files_per_aggregate: int = Field(
+        2000, ge=1, description="members of one aggregate at most: its events stay small"
+    )
+    max_files_per_sweep: int = Field(
+        200_000, ge=1, description="files one sweep selects at most; the next takes the rest"
+    )
+
+
+class EvictionSettings(BaseModel):
+    """The eviction policy: cache copies of archived files go when the cache fills up."""
+
+    interval_s: float = Field(300, gt=0, description="seconds between two policy passes")
+    cache_capacity_bytes: int = Field(10 * 1024**4, ge=1)
+    high_watermark: float = Field(0.90, gt=0, le=1, description="evict above this fraction")
+    low_watermark: float = Field(0.75, ge=0, le=1, description="evict down to this fraction")
+    min_size_bytes: int = Field(0, ge=0, description="smaller files keep their cache copy")
+    keep_labels: list[str] = Field(
+        default_factory=list, description="fnmatch patterns of holding labels kept in cache"
+    )
+    keep_tags: list[str] = Field(
+        default_factory=lambda: ["cache:keep"],
+        description="holding tags key:value (or key alone: any value) kept in cache",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EvictionSettings:
+        if self.low_watermark > self.high_watermark:
+            raise ValueError("the low watermark must not be above the high watermark")
+        return self
+
+
 class LocalAuthSettings(BaseModel):
     """nearline issues its own tokens (OAuth2 password and refresh_token grants)."""
 
@@ -168,6 +206,8 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     tape: TapeSettings = TapeSettings()
     carts: CartSettings = CartSettings()
+    archive: ArchiveSettings = ArchiveSettings()
+    eviction: EvictionSettings = EvictionSettings()
     auth: AuthSettings = AuthSettings()
     quotas: QuotaSettings = QuotaSettings()
 

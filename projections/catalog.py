@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, delete, update
+from sqlalchemy import Connection, and_, delete, select, update
 
 from events.base import Event
 from events.catalog import (
+    ArchiveScheduled,
+    FilesArchived,
     FilesCataloged,
     FilesDeleted,
+    FilesEvicted,
     FilesReserved,
     FilesRetrieved,
     HoldingCreated,
@@ -104,6 +107,31 @@ def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
                     ],
                     keys=("holding_id", "key"),
                 )
+            case ArchiveScheduled():
+                insert_ignoring_duplicates(
+                    conn,
+                    t.archive_pending,
+                    [
+                        {
+                            "file_id": id_,
+                            "transaction_id": event.transaction_id,
+                            "since": event.occurred_at,
+                        }
+                        for id_ in event.file_ids
+                    ],
+                )
+            case FilesArchived():
+                _archived(conn, event)
+            case FilesEvicted():
+                for ids in _chunks([f["file_id"] for f in event.files]):
+                    conn.execute(
+                        delete(t.locations).where(
+                            and_(
+                                t.locations.c.file_id.in_(ids),
+                                t.locations.c.storage_type == "OBJECT_STORAGE",
+                            )
+                        )
+                    )
 
 
 def deleted_label(holding_id: int) -> str:
@@ -194,3 +222,68 @@ def _accessed(conn: Connection, fact: FilesRetrieved) -> None:
             )
             .values(access_time=fact.occurred_at)
         )
+
+
+def _archived(conn: Connection, fact: FilesArchived) -> None:
+    """Tape locations and member offsets of the archived files; no file is in flight any
+    more, archived or failed."""
+    settled = [m["file_id"] for m in fact.members] + [f["file_id"] for f in fact.failed]
+    known = _existing(conn, [m["file_id"] for m in fact.members])
+    members = [m for m in fact.members if m["file_id"] in known]
+    if members:
+        insert_ignoring_duplicates(
+            conn,
+            t.aggregates,
+            [
+                {
+                    "name": fact.aggregate,
+                    "holding_id": fact.holding_id,
+                    "size": fact.size,
+                    "adler32": fact.adler32,
+                    "created_at": fact.occurred_at,
+                }
+            ],
+        )
+        insert_ignoring_duplicates(
+            conn,
+            t.aggregate_members,
+            [
+                {
+                    "file_id": m["file_id"],
+                    "aggregate": fact.aggregate,
+                    "offset": m["offset"],
+                    "size": m["size"],
+                }
+                for m in members
+            ],
+        )
+        insert_ignoring_duplicates(
+            conn,
+            t.locations,
+            [
+                {
+                    "file_id": m["file_id"],
+                    "storage_type": "TAPE",
+                    "root": fact.aggregate,
+                    "path": m["path"].lstrip(b"/").decode("utf-8", "backslashreplace"),
+                    "access_time": fact.occurred_at,
+                }
+                for m in members
+            ],
+        )
+    for ids in _chunks(settled):
+        conn.execute(delete(t.archive_pending).where(t.archive_pending.c.file_id.in_(ids)))
+
+
+def _existing(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """The ids of files the catalog has (a fact may name files deleted since)."""
+    found: set[int] = set()
+    for chunk in _chunks(ids):
+        rows = conn.execute(select(t.files.c.id).where(t.files.c.id.in_(chunk)))
+        found.update(row.id for row in rows)
+    return found
+
+
+def _chunks(ids: Sequence[int], size: int = 5000) -> list[Sequence[int]]:
+    """Bounded IN lists: SQLite limits the parameters of one statement."""
+    return [ids[start : start + size] for start in range(0, len(ids), size)]

@@ -109,6 +109,39 @@ locations = Table(
     Column("access_time", BigInteger, nullable=False),
 )
 
+Index("ix_locations_type_access", locations.c.storage_type, locations.c.access_time)
+
+aggregates = Table(
+    "aggregates",
+    metadata,
+    Column("name", String(1024), primary_key=True),  # tape path under the endpoint's root
+    Column("holding_id", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("adler32", String(8), nullable=False),  # of the whole tar, as the endpoint has it
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_aggregates_holding", aggregates.c.holding_id)
+
+aggregate_members = Table(
+    "aggregate_members",
+    metadata,
+    # One tape copy per file: a re-run never makes a second one.
+    Column("file_id", BigInteger, ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("aggregate", String(1024), ForeignKey("aggregates.name"), nullable=False),
+    Column("offset", BigInteger, nullable=False),  # of the member's data in the tar
+    Column("size", BigInteger, nullable=False),
+)
+Index("ix_aggregate_members_aggregate", aggregate_members.c.aggregate)
+
+archive_pending = Table(
+    "archive_pending",
+    metadata,
+    # Files sent to tape whose outcome is not known yet: the sweep does not send them again.
+    Column("file_id", BigInteger, ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("transaction_id", String(64), nullable=False),
+    Column("since", BigInteger, nullable=False),
+)
+
 status_transactions = Table(
     "status_transactions",
     metadata,

@@ -26,7 +26,9 @@ catalog's business too.
 What can go wrong, and what it costs:
 
 - A member whose object is missing, has the wrong size or records another sha256 is found
-  by a HEAD of every object before anything is written, and is left out: it fails alone.
+  by its GET, before its header is written, and is left out: it fails alone. There is no
+  HEAD before: one request per member (small objects are read whole, several at a time,
+  ahead of the writing), because a request's latency, not its bytes, bounds small members.
 - A member whose bytes turn out not to match its sha256 (or adler32) is found only once
   they are on their way to tape, where they cannot be taken back. The aggregate is still a
   valid tar and is written, but the member is reported failed and the aggregate's index
@@ -34,18 +36,20 @@ What can go wrong, and what it costs:
   (reused); a re-run after the object was repaired would make other bytes under the same
   name, which the endpoint refuses (``TapeConflict``): failed members go into a later
   aggregate of their own, whose other members make another name.
-- Anything that would make the tar differ from one built from the same objects later (the
-  store failing mid-stream, an object changed or removed after its HEAD) aborts the whole
+- The store failing (unreachable, busy, or a stream cut mid-object) aborts the whole
   aggregate with a ``CacheFailure``; ``TapeEndpoint.write`` then removes the partial file.
 
-An aggregate's tape path is a function of its holding and members (``aggregate_name``) and
-its bytes a function of the members and their objects, so a re-run writes the same file,
-which the endpoint reuses instead of writing it again.
+An aggregate's tape path is a function of its holding and the members it was asked for
+(``aggregate_name``), and its bytes a function of those members and their objects, so a
+re-run writes the same file, which the endpoint reuses instead of writing it again. A
+re-run after an object went missing would make other bytes under the same name, which the
+endpoint refuses (``TapeConflict``); such members are then archived by a later sweep, in
+an aggregate whose member set, and so name, differs.
 """
 
 from __future__ import annotations
 
-import hashlib
+import itertools
 import queue
 import threading
 import zlib
@@ -58,6 +62,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from processors.archive import names
 from processors.archive.tape import TapeChecksumMismatch, TapeEndpoint
 from processors.transfer.checksums import Checksummer
 from processors.transfer.direct_s3 import ObjectHead
@@ -89,11 +94,10 @@ END_OF_ARCHIVE = bytes(2 * BLOCK)
 WRITE_SIZE = 8 * 1024 * 1024  # bytes per tape write: XRootD writes are round trips
 READ_SIZE = 1024 * 1024  # bytes per S3 body read
 SMALL_OBJECT = 1024 * 1024  # objects up to this size are fetched whole, ahead, in parallel
-PREFETCH_DEPTH = 16  # small objects fetched ahead: at most 16 MiB held
-PREFETCH_WORKERS = 8
+PREFETCH_DEPTH = 64  # small objects fetched ahead: at most 64 MiB held
+PREFETCH_WORKERS = 16  # GETs in flight: their latency, not their bytes, bounds small members
 HEAD_WORKERS = 8  # HEADs in flight: latency-bound against a remote store
 READ_AHEAD = 2  # write-size chunks built ahead of the tape writes
-LAYOUT = "nearline-tar-1"  # part of every aggregate name: a new layout never meets old files
 
 _USTAR_NAME = 100
 _MAX_OCTAL_11 = 8**11  # size and mtime fields: 11 octal digits
@@ -213,11 +217,8 @@ def tar_footprint(member: Member) -> int:
 
 
 def aggregate_name(holding_id: int, members: Sequence[Member]) -> str:
-    """The tape path of the aggregate of these members: the same for the same holding and
-    file ids (in any order), so that a re-run writes, and finds, the same file."""
-    ids = sorted(member.file_id for member in members)
-    digest = hashlib.sha256(f"{LAYOUT}:{holding_id}:{ids}".encode()).hexdigest()
-    return f"h{holding_id}/agg-{digest[:20]}.tar"
+    """The tape path of the aggregate of these members (``names.aggregate_name``)."""
+    return names.aggregate_name(holding_id, (member.file_id for member in members))
 
 
 def _in_tar_order(members: Sequence[Member]) -> list[Member]:
@@ -363,20 +364,11 @@ def stream_aggregate(
     holding_id: int,
     write_size: int = WRITE_SIZE,
 ) -> AggregateStream:
-    """Check every member's object (HEAD), then return the stream of the tar of those that
-    can be archived, in path order. Members that cannot are in ``failed`` already."""
+    """The stream of the tar of ``members``, in path order, named after all of them. A
+    member whose object cannot be its content is found when it is read, and left out."""
     ordered = _in_tar_order(members)
-    heads = head_objects(store, [member.object_key for member in ordered])
-    ready: list[Member] = []
-    failed: list[MemberFailure] = []
-    for member in ordered:
-        reason = _mismatch(member, heads[member.object_key])
-        if reason is None:
-            ready.append(member)
-        else:
-            failed.append(MemberFailure(member.file_id, reason))
-    name = aggregate_name(holding_id, ready)
-    return AggregateStream(store, name, ready, failed, write_size=write_size)
+    name = aggregate_name(holding_id, ordered)
+    return AggregateStream(store, name, ordered, [], write_size=write_size)
 
 
 class AggregateStream:
@@ -404,6 +396,7 @@ class AggregateStream:
         self._adler32 = zlib.adler32(b"")
         self._started = False
         self._finished = False
+        self.included = 0  # members whose headers went out so far
 
     def chunks(self) -> Iterator[bytes]:
         """The tar's bytes, in chunks of about ``write_size`` built ahead in a thread
@@ -437,6 +430,10 @@ class AggregateStream:
         try:
             for member in self.members:
                 fetched = next(objects)
+                if fetched.failure is not None:
+                    self._failed.append(MemberFailure(member.file_id, fetched.failure))
+                    continue
+                self.included += 1
                 try:
                     for piece in self._member_pieces(member, fetched):
                         pending += piece
@@ -512,9 +509,12 @@ def _take_all(pending: bytearray) -> bytes:
 class _Fetched:
     """One member's object, opened (a streaming GET) or, when small, already read."""
 
-    def __init__(self, body: Any = None, data: bytes | None = None) -> None:
+    def __init__(
+        self, body: Any = None, data: bytes | None = None, failure: str | None = None
+    ) -> None:
         self._body = body
         self._data = data
+        self.failure = failure  # why the object cannot be the member's content
 
     def pieces(self) -> Iterator[bytes]:
         if self._data is not None:
@@ -532,32 +532,49 @@ class _Fetched:
 
 
 def _open(store: CachedObjects, member: Member) -> _Fetched:
-    """GET the member's object; it must still be what its HEAD said."""
+    """GET the member's object, streaming; a failure if it cannot be the member's."""
     try:
         response = store.client.get_object(Bucket=store.bucket, Key=member.object_key)
     except ClientError as error:
         if is_missing(error):
-            raise CacheFailure(
-                f"member {member.file_id}: its object vanished after its check", True
-            ) from error
+            return _Fetched(failure=NOT_IN_STORE)
         raise _cache_failure(error) from error
     except BotoCoreError as error:
         raise _cache_failure(error) from error
     body = response["Body"]
     head = ObjectHead(response["ContentLength"], "", dict(response.get("Metadata", {})))
-    if _mismatch(member, head) is not None:
+    reason = _mismatch(member, head)
+    if reason is not None:
         body.close()
-        raise CacheFailure(f"member {member.file_id}: its object changed after its check", True)
+        return _Fetched(failure=reason)
     return _Fetched(body=body)
 
 
 def _read_whole(store: CachedObjects, member: Member) -> _Fetched:
-    fetched = _open(store, member)
+    """A small member's object in one request: the store's direct GET when it has one."""
+    get_small = getattr(store, "get_small", None)
+    if get_small is None:
+        fetched = _open(store, member)
+        if fetched.failure is not None:
+            return fetched
+        try:
+            data = b"".join(fetched.pieces())
+        finally:
+            fetched.close()
+        return _Fetched(data=data)
     try:
-        data = b"".join(fetched.pieces())
-    finally:
-        fetched.close()
-    return _Fetched(data=data)
+        found = get_small(member.object_key)
+    except ClientError as error:
+        if is_missing(error):
+            return _Fetched(failure=NOT_IN_STORE)
+        raise _cache_failure(error) from error
+    except BotoCoreError as error:
+        raise _cache_failure(error) from error
+    if found is None:
+        return _Fetched(failure=NOT_IN_STORE)
+    head, data = found
+    reason = _mismatch(member, head)
+    return _Fetched(failure=reason) if reason is not None else _Fetched(data=data)
 
 
 def _fetched(store: CachedObjects, members: Sequence[Member]) -> Generator[_Fetched]:
@@ -635,14 +652,18 @@ def archive(
 ) -> AggregateIndex:
     """Write the aggregate of ``members`` to tape; return its index.
 
-    Members that cannot be archived are in the index's ``failed``. Tape errors are raised
-    as they are (``TapeUnavailable`` is worth retrying, ``TapeError`` is not), like a
-    ``CacheFailure``; nothing is left on tape then.
+    Members that cannot be archived are in the index's ``failed``; when none is left,
+    nothing is written. Tape errors are raised as they are (``TapeUnavailable`` is worth
+    retrying, ``TapeError`` is not), like a ``CacheFailure``; nothing is left on tape then.
     """
     stream = stream_aggregate(store, members, holding_id=holding_id)
-    if not stream.members:
+    chunks = stream.chunks()
+    first = next(chunks)  # the first write-size chunk, or the whole tar if smaller
+    if stream.included == 0:  # every member failed: the chunk is the end of the archive
+        for _ in chunks:
+            pass
         return AggregateIndex(stream.name, 0, "00000001", (), stream.failed)
-    written = tape.write(stream.name, stream.chunks())
+    written = tape.write(stream.name, itertools.chain([first], chunks))
     index = stream.result()
     # The endpoint summed what it sent (and compared it with the server's sum); this checks
     # that the index describes those very bytes.

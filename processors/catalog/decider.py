@@ -7,7 +7,8 @@ ignore repeats) and finishes what a crash interrupted. (Group and tape quotas re
 projection: see ``quotas``; a redelivered input is never decided twice, so the state
 stays a fold of the log.)
 
-PUT is decided here, GET in ``get``, DELETE in ``deleting`` and META in ``relabeling``.
+PUT is decided here, GET in ``get``, DELETE in ``deleting``, META in ``relabeling``, and
+archive and eviction in ``archive``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,24 @@ from events.catalog import (
     IndexedFile,
     TransactionAccepted,
 )
-from events.reports import FilesIndexed, FilesRestored, FilesTransferred, ObjectsDeleted
-from events.requests import DeleteRequested, GetRequested, MetaRequested, PutRequested
+from events.reports import (
+    AggregateArchived,
+    CacheCopiesRemoved,
+    FilesIndexed,
+    FilesRestored,
+    FilesTransferred,
+    ObjectsDeleted,
+)
+from events.requests import (
+    ArchiveRequested,
+    DeleteRequested,
+    GetRequested,
+    MetaRequested,
+    PutRequested,
+)
 from events.topics import INDEX, TRANSFER_PUT
 from events.work import IndexRequested, TransferItem, TransferPutRequested
-from processors.catalog import get
+from processors.catalog import archive, get
 from processors.catalog.deleting import Deleting
 from processors.catalog.emitting import Limits, Outgoing
 from processors.catalog.relabeling import Relabeling
@@ -58,6 +72,12 @@ class Decider(Deleting, Relabeling):
                 return get.get(self, event)
             case FilesRestored():
                 return get.restored(self, event)
+            case ArchiveRequested():
+                return archive.schedule(self, event)
+            case AggregateArchived():
+                return archive.archived(self, event)
+            case CacheCopiesRemoved():
+                return archive.evicted(self, event)
         return []
 
     # -- PUT ---------------------------------------------------------------------------

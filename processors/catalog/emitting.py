@@ -12,15 +12,9 @@ from events.catalog import FileFailure, TransactionFinished, TransactionRejected
 from events.status import TransactionStateChanged
 from events.topics import CATALOG, STATUS
 from processors.catalog.get import Selector
+from processors.catalog.outgoing import Outgoing
 from processors.catalog.quotas import Quotas
 from processors.catalog.state import CatalogState, Transaction
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    topic: str
-    key: bytes
-    event: Event
 
 
 @dataclass(frozen=True)
@@ -48,6 +42,13 @@ class Emitting:
         self.clock = clock
         self.quotas = quotas or Quotas()
         self.select = select
+
+    # The public names the decision modules use.
+    def envelope(self, cause: Event, step: str) -> dict:
+        return self._envelope(cause, step)
+
+    def fact(self, out: list[Outgoing], fact: Event) -> None:
+        self._fact(out, fact)
 
     def _reject(self, out: list[Outgoing], request: Event, api_action: str, reason: str) -> None:
         """Refuse a request before any work began, saying why."""

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 
 from events.base import Event
 from events.catalog import (
+    ArchiveScheduled,
+    FilesArchived,
     FilesCataloged,
     FilesDeleted,
+    FilesEvicted,
     FilesReserved,
     FilesRetrieved,
     FilesSelected,
@@ -25,6 +28,7 @@ from events.catalog import (
     TransactionFinished,
     TransactionRejected,
 )
+from projections.writes import file_id
 
 
 @dataclass
@@ -46,6 +50,9 @@ class FileEntry:
     path_type: str = "FILE"
     stored: bool = False
     object_key: str | None = None
+    cached: bool = True  # the S3 cache holds its object (until evicted)
+    tape: str | None = None  # the aggregate holding its verified tape copy
+    pending: str | None = None  # the archive request it is in flight with
 
 
 @dataclass
@@ -87,6 +94,8 @@ class CatalogState:
     cache_bytes: dict[str, int] = field(default_factory=dict)  # per user: reserved or stored
     transactions: dict[str, Transaction] = field(default_factory=dict)
     applied: set[str] = field(default_factory=set)  # event ids folded so far
+    by_id: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # file id: key
+    archive_requests: dict[str, ArchiveScheduled] = field(default_factory=dict)
     next_sequence: int = 0
 
     def holding_files(self, holding_id: int) -> list[tuple[bytes, FileEntry]]:
@@ -141,6 +150,28 @@ class CatalogState:
                     transaction.reserved.clear()
                     transaction.deleting.clear()
                     transaction.selected.clear()
+            case ArchiveScheduled():
+                self.archive_requests[fact.transaction_id] = fact
+                for entry in self._entries(fact.holding_id, fact.file_ids):
+                    entry.pending = fact.transaction_id
+            case FilesArchived():
+                self.archive_requests.pop(fact.transaction_id, None)
+                for member in fact.members:
+                    archived = self.files.get((fact.holding_id, member["path"]))
+                    if archived is not None:
+                        archived.tape, archived.pending = fact.aggregate, None
+                failed = [f["file_id"] for f in fact.failed]
+                for entry in self._entries(fact.holding_id, failed):
+                    if entry.pending == fact.transaction_id:
+                        entry.pending = None
+            case FilesEvicted():
+                for evicted in fact.files:
+                    cached = self.files.get((fact.holding_id, evicted["path"]))
+                    if cached is not None and cached.cached:
+                        cached.cached = False
+                        self.cache_bytes[fact.user] = (
+                            self.cache_bytes.get(fact.user, 0) - cached.size
+                        )
             case FilesSelected():
                 self._select(fact)
             case FilesRetrieved():
@@ -198,7 +229,9 @@ class CatalogState:
         entry = self.files.pop((holding_id, path), None)
         if entry is not None:
             self.paths[holding_id].discard(path)
-            self.cache_bytes[user] = self.cache_bytes.get(user, 0) - entry.size
+            self.by_id.pop(file_id(holding_id, entry.transaction_id, path), None)
+            if entry.cached:
+                self.cache_bytes[user] = self.cache_bytes.get(user, 0) - entry.size
 
     def _delete(self, fact: FilesDeleted) -> None:
         transaction = self.transactions.get(fact.transaction_id)
@@ -230,6 +263,7 @@ class CatalogState:
                 fact.transaction_id, fact.sub_batch, entry["size"], entry["path_type"]
             )
             self.cache_bytes[fact.user] = self.cache_bytes.get(fact.user, 0) + entry["size"]
+            self.by_id[file_id(fact.holding_id, fact.transaction_id, entry["path"])] = key
 
     def _settle(self, fact: FilesCataloged) -> None:
         transaction = self.transactions.get(fact.transaction_id)
@@ -250,3 +284,20 @@ class CatalogState:
             if entry is not None and entry.transaction_id == fact.transaction_id:
                 # The reservation is released: the path is free again.
                 self._forget(fact.user, fact.holding_id, failure["path"])
+
+    def entry_of(self, holding_id: int, file_id_: int, path: bytes) -> FileEntry | None:
+        """The file with this catalog id, if it is still the one at ``path``."""
+        entry = self.files.get((holding_id, path))
+        if entry is None or self.by_id.get(file_id_) != (holding_id, path):
+            return None
+        if file_id(holding_id, entry.transaction_id, path) != file_id_:
+            return None  # another version of the path
+        return entry
+
+    def _entries(self, holding_id: int, file_ids: list[int]) -> list[FileEntry]:
+        found = []
+        for id_ in file_ids:
+            key = self.by_id.get(id_)
+            if key is not None and key[0] == holding_id and key in self.files:
+                found.append(self.files[key])
+        return found

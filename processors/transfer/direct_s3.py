@@ -1,4 +1,5 @@
-"""PUT and HEAD of single small objects without botocore, for the many-small-files path.
+"""PUT, HEAD and GET of single small objects without botocore, for the many-small-files
+path.
 
 botocore spends about 3 ms of CPU on each request (endpoint rules, hooks, validation,
 parsing), and CPU is what bounds uploads of small files: with the GIL, one process then
@@ -138,6 +139,22 @@ class DirectS3:
             return None
         if response.status != 200:
             raise _client_error(response, "HeadObject")
+        return self._object_head(response)
+
+    def get(self, key: str) -> tuple[ObjectHead, bytes] | None:
+        """The whole object at ``key`` (meant for small ones), or ``None`` if there is none."""
+        response = self._send("GET", key, {}, b"", EMPTY_SHA256)
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise _client_error(response, "GetObject")
+        head = self._object_head(response)
+        if head.size != len(response.body):
+            raise ConnectionClosedError(endpoint_url=self._endpoint)  # cut short
+        return head, response.body
+
+    @staticmethod
+    def _object_head(response: _Response) -> ObjectHead:
         metadata = {
             name.lower()[len(_METADATA_PREFIX) :]: value
             for name, value in response.headers.items()

@@ -21,6 +21,7 @@ import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Self, cast
 
@@ -202,6 +203,21 @@ class ObjectStore:
         if not (same_version and recorded):
             return None
         return Stored(key, expected.size, adler32, sha256, head.etag, reused=True)
+
+    def get_small(self, key: str) -> tuple[ObjectHead, bytes] | None:
+        """A small object read whole in one request, or ``None`` if there is none."""
+        if self._direct is not None:
+            return self._direct.get(key)
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if is_missing(error):
+                return None
+            raise
+        with closing(answer["Body"]) as body:
+            data = body.read()
+        etag = _etag(answer.get("ETag", ""))
+        return ObjectHead(answer["ContentLength"], etag, answer.get("Metadata", {})), data
 
     def _head(self, key: str) -> ObjectHead | None:
         if self._direct is not None:

@@ -60,7 +60,13 @@ def processors(settings: Settings, catalog_url: str) -> Iterator[dict[str, str]]
     from projections.db import make_engine
     from projections.migrate import upgrade
 
-    env = {"NEARLINE_CATALOG__URL": catalog_url, "NEARLINE_QUOTAS": json.dumps(TEST_QUOTAS)}
+    # Tests run the archive sweep and the eviction policy themselves, when they need them.
+    env = {
+        "NEARLINE_CATALOG__URL": catalog_url,
+        "NEARLINE_QUOTAS": json.dumps(TEST_QUOTAS),
+        "NEARLINE_ARCHIVE__SWEEP_INTERVAL_S": "86400",
+        "NEARLINE_EVICTION__INTERVAL_S": "86400",
+    }
     processes.stop(settings)
     engine = make_engine(catalog_url)
     upgrade(engine)  # before the projections start, so tests can query at once

@@ -10,6 +10,7 @@ from botocore.exceptions import ResponseStreamingError
 from processors.archive.aggregate import (
     AggregateStream,
     CacheFailure,
+    aggregate_name,
     archive,
     stream_aggregate,
 )
@@ -31,7 +32,9 @@ def test_a_missing_object_fails_alone_before_its_header(store):
     assert index.failed == ((2, NOT_IN_STORE),)
     assert [c.file_id for c in index.members] == [1, 3]
     assert [tarfile_name(i) for i in tarfile_members(data)] == [b"f/1", b"f/3"]
-    assert members[1].object_key not in store.client.gets
+    # One request per member: its GET tells that it is missing; no HEAD before.
+    assert store.client.heads == []
+    assert sorted(store.client.gets) == sorted(m.object_key for m in members)
 
 
 @pytest.mark.parametrize(
@@ -77,25 +80,28 @@ def test_content_found_wrong_while_streaming_is_written_but_not_indexed(store):
     assert [copies[1].offset, copies[3].offset] == [infos[0].offset_data, infos[2].offset_data]
 
 
-def test_an_object_removed_after_its_check_aborts_the_aggregate(store, tape):
+def test_an_object_removed_just_before_its_read_fails_alone(store, tape):
     members = three(store)
     key = members[2].object_key
     store.client.before_get[key] = lambda: store.client.objects.pop(key)
 
-    with pytest.raises(CacheFailure, match="vanished") as raised:
-        archive(store, tape, HOLDING, members)
+    index = archive(store, tape, HOLDING, members)
 
-    assert raised.value.retryable
-    assert tape.files == {}  # the endpoint drops a file whose stream failed
+    assert index.failed == ((3, NOT_IN_STORE),)
+    assert [c.file_id for c in index.members] == [1, 2]
+    # The name is the one of all three members: what the catalog scheduled.
+    assert index.name == aggregate_name(HOLDING, members)
 
 
-def test_an_object_replaced_after_its_check_aborts_the_aggregate(store, tape):
+def test_an_object_replaced_just_before_its_read_fails_alone(store, tape):
     members = three(store)
     key = members[0].object_key
     store.client.before_get[key] = lambda: store.put(key, b"other")
 
-    with pytest.raises(CacheFailure, match="changed"):
-        archive(store, tape, HOLDING, members)
+    index = archive(store, tape, HOLDING, members)
+
+    assert index.failed == ((1, "the cached object has 5 bytes, not 1000"),)
+    assert [c.file_id for c in index.members] == [2, 3]
 
 
 def test_a_store_failing_mid_object_aborts_the_aggregate(store, tape):
@@ -110,15 +116,19 @@ def test_a_store_failing_mid_object_aborts_the_aggregate(store, tape):
     assert all(body.closed for body in store.client.bodies)
 
 
-def test_a_store_refusing_the_checks_archives_nothing(store):
+def test_a_store_refusing_a_read_archives_nothing(store, tape):
     members = three(store)
-    store.client.head_faults[members[0].object_key] = client_error(503, "SlowDown", "HeadObject")
+
+    def refuse() -> None:
+        raise client_error(503, "SlowDown", "GetObject")
+
+    store.client.before_get[members[1].object_key] = refuse
 
     with pytest.raises(CacheFailure, match="SlowDown") as raised:
-        stream_aggregate(store, members, holding_id=HOLDING)
+        archive(store, tape, HOLDING, members)
 
     assert raised.value.retryable
-    assert store.client.gets == []
+    assert tape.files == {}
 
 
 def test_with_no_member_left_nothing_is_written(store, tape):

@@ -64,6 +64,7 @@ def test_requests_are_keyed_by_user_and_carry_the_request_events():
         "GetRequested",
         "DeleteRequested",
         "MetaRequested",
+        "ArchiveRequested",
     }
     for topic in TOPICS:
         for name in topic.carries:

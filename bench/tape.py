@@ -1,0 +1,141 @@
+"""Archive throughput to the local stack's tape endpoint, next to `xrdcp` of a pre-built tar
+of the same data to the same server, in the same run.
+
+Two data sets: many 64 KiB files and a few large ones, first cached in S3 as a PUT leaves
+them. nearline's time is archive-put's work for one aggregate: reading the members from
+S3, streaming the tar to XRootD with adler32, and checking the server's adler32. xrdcp's
+is `xrdcp --cksum adler32` of the same tar from local disk. Target: a ratio of at least
+0.80.
+
+    python bench/tape.py [--small 10000] [--large-mib 1024] [--large-count 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from nearline.settings import Settings
+from processors.archive.aggregate import Member, archive, stream_aggregate
+from processors.archive.tape import TapeEndpoint
+from processors.transfer.object_store import ObjectStore, Stored
+from processors.transfer.source_files import Expected
+
+MB = 1_000_000
+SMALL = 64 * 1024
+
+
+def cache_files(store: ObjectStore, folder: Path, prefix: str, sizes: list[int]) -> list[Member]:
+    """Write files of these sizes, upload them to S3 as a PUT does, delete the local
+    copies; the members to archive them as."""
+    block = os.urandom(64 * 1024**2 + SMALL)
+    items = []
+    for n, size in enumerate(sizes):
+        path = folder / f"f{n:05d}.bin"
+        with path.open("wb") as f:
+            written, start = 0, (n * 4099) % (64 * 1024**2)
+            while written < size:
+                piece = block[start : start + min(size - written, 64 * 1024**2)]
+                f.write(piece)
+                written += len(piece)
+        status = path.stat()
+        items.append((os.fsencode(path), f"{prefix}/f{n:05d}", Expected(size, status.st_mtime_ns)))
+    results = store.upload_many(items)
+    members = []
+    for n, ((source, key, expected), result) in enumerate(zip(items, results, strict=True)):
+        if not isinstance(result, Stored):
+            raise SystemExit(f"upload of {source!r} failed: {result}")
+        os.unlink(source)
+        members.append(
+            Member(
+                n + 1,
+                source,
+                key,
+                expected.size,
+                0o644,
+                expected.mtime_ns,
+                result.sha256,
+                result.adler32,
+            )
+        )
+    return members
+
+
+def remove_objects(store: ObjectStore, members: list[Member]) -> None:
+    for member in members:
+        store.delete(member.object_key)
+
+
+def run(
+    settings: Settings,
+    store: ObjectStore,
+    tape: TapeEndpoint,
+    label: str,
+    sizes: list[int],
+    folder: Path,
+) -> None:
+    holding = 800_000_000 + int(uuid.uuid4().int % 100_000_000)
+    members = cache_files(store, folder, f"bench-tape/{holding}", sizes)
+    tar = folder / "prebuilt.tar"
+    written: list[str] = []
+    try:
+        # The same tar, built from the same objects, on local disk for xrdcp.
+        with tar.open("wb") as f:
+            for chunk in stream_aggregate(store, members, holding_id=holding).chunks():
+                f.write(chunk)
+        size = tar.stat().st_size
+
+        start = time.perf_counter()
+        index = archive(store, tape, holding, members)
+        nearline_s = time.perf_counter() - start
+        written.append(index.name)
+        assert index.size == size and not index.failed and not index.reused
+
+        target = f"{tape.url}{tape.root}/bench/xrdcp-{uuid.uuid4().hex[:12]}.tar"
+        start = time.perf_counter()
+        subprocess.run(["xrdcp", "-s", "--cksum", "adler32", str(tar), target], check=True)
+        xrdcp_s = time.perf_counter() - start
+        written.append(target.removeprefix(f"{tape.url}{tape.root}/"))
+
+        ours, theirs = size / nearline_s / MB, size / xrdcp_s / MB
+        print(
+            f"{label}: {len(sizes)} files, {size / MB:.0f} MB tar\n"
+            f"  nearline archive-put  {nearline_s:7.2f} s  {ours:7.1f} MB/s\n"
+            f"  xrdcp of the tar      {xrdcp_s:7.2f} s  {theirs:7.1f} MB/s\n"
+            f"  ratio                 {ours / theirs:7.2f}  (target >= 0.80)",
+            flush=True,
+        )
+    finally:
+        tar.unlink(missing_ok=True)
+        for path in written:
+            try:
+                tape.delete(path)
+            except Exception as error:  # a benchmark's leftovers must not hide its figures
+                print(f"  could not remove {path}: {error}")
+        remove_objects(store, members)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=10_000, help="64 KiB files (0: skip)")
+    parser.add_argument("--large-mib", type=int, default=1024, help="size of each large file")
+    parser.add_argument("--large-count", type=int, default=5, help="large files (0: skip)")
+    args = parser.parse_args()
+    settings = Settings()
+    tape = TapeEndpoint(settings.tape.url, settings.tape.root)
+    with ObjectStore(settings) as store, tempfile.TemporaryDirectory(prefix="nl-bench-") as tmp:
+        folder = Path(tmp)
+        if args.small:
+            run(settings, store, tape, "small", [SMALL] * args.small, folder)
+        if args.large_count:
+            sizes = [args.large_mib * 1024**2] * args.large_count
+            run(settings, store, tape, "large", sizes, folder)
+
+
+if __name__ == "__main__":
+    main()

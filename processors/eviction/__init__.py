@@ -1,0 +1,1 @@
+"""Eviction: cache copies of files with a verified tape copy removed by policy."""

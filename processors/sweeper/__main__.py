@@ -1,0 +1,64 @@
+"""The sweeper process: ``python -m processors.sweeper``.
+
+Runs the archive sweep every ``archive.sweep_interval_s`` seconds and the eviction policy
+every ``eviction.interval_s`` seconds, until it is stopped. A pass that fails (the
+database or the broker unreachable) is logged and tried again at its next turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from nearline import bus
+from nearline.settings import get_settings
+from processors.sweeper.passes import archive_sweep, eviction_pass
+from projections.db import catalog_engine
+
+log = logging.getLogger("nearline.sweeper")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    bus.prepare(settings)
+    engine = catalog_engine(settings)
+    producer = bus.producer(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    # The first passes come one interval after the start, as every later one.
+    start = time.monotonic()
+    due = {
+        "archive": start + settings.archive.sweep_interval_s,
+        "evict": start + settings.eviction.interval_s,
+    }
+    while not stop.is_set():
+        now = time.monotonic()
+        if now >= due["archive"]:
+            due["archive"] = now + settings.archive.sweep_interval_s
+            try:
+                sent = archive_sweep(settings, engine, producer)
+                if sent:
+                    log.info("archive sweep sent %d aggregates", len(sent))
+            except Exception:
+                log.exception("archive sweep failed")
+        if now >= due["evict"]:
+            due["evict"] = now + settings.eviction.interval_s
+            try:
+                done = eviction_pass(settings, engine, producer)
+                if done.plan.chosen:
+                    log.info(
+                        "eviction: %d cache copies, %d bytes",
+                        len(done.plan.chosen),
+                        done.plan.freed,
+                    )
+            except Exception:
+                log.exception("eviction pass failed")
+        stop.wait(max(0.1, min(due.values()) - time.monotonic()))
+
+
+if __name__ == "__main__":
+    main()
