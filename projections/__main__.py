@@ -3,13 +3,13 @@ up to date with the log."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
 from events.base import Event
 from events.topics import CATALOG, STATUS
+from nearline.observe import logs, metrics, server
 from nearline.settings import get_settings
 from projections import catalog, status
 from projections.db import catalog_engine
@@ -18,8 +18,8 @@ from projections.runner import Projection, ProjectionRunner, run_until_signalled
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    logs.setup(settings, "projections")
     engine = catalog_engine(settings)
     upgrade(engine)
     bucket = settings.s3.bucket
@@ -31,6 +31,8 @@ def main() -> None:
     # One runner for both topics: a batch's catalog rows and its status are committed
     # together, so stat never shows an outcome that find cannot show yet.
     runners = [ProjectionRunner(Projection("catalog", (CATALOG, STATUS), apply), engine, settings)]
+    metrics.REGISTRY.register(metrics.LagCollector(settings, [r.group for r in runners]))
+    server.serve(settings)
     run_until_signalled(runners)
 
 

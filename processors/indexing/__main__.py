@@ -82,14 +82,13 @@ def report(request: IndexRequested, batch: SubBatch) -> FilesIndexed:
 
 @app.agent(requests, concurrency=1)
 async def index(stream: Any) -> None:
-    loop = asyncio.get_running_loop()
     async for event, _record in decoded(stream, app):
         if not isinstance(event, IndexRequested):
             continue
-        pending = await loop.run_in_executor(None, sub_batches, event)
+        pending = await asyncio.to_thread(sub_batches, event)
         while True:
             # The walk blocks on the file system: it runs in a thread, batch by batch.
-            batch = await loop.run_in_executor(None, next, pending, None)
+            batch = await asyncio.to_thread(next, pending, None)
             if batch is None:
                 break
             await send_all(app, [(REPORTS, event.user.encode(), report(event, batch))])
