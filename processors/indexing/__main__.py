@@ -8,6 +8,7 @@ deterministic and the reports carry deterministic ids, so the decider ignores re
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from processors.indexing.access import UnknownUser, requester_for
 from processors.indexing.batching import SubBatch, batches
 from processors.indexing.walk import FileRecord, Rejection, read_path_list, walk
 
+log = logging.getLogger("nearline.indexer")
 settings = get_settings()
 app = make_app("indexer", settings)
 requests = app.topic(INDEX)
@@ -92,6 +94,13 @@ async def index(stream: Any) -> None:
             if batch is None:
                 break
             await send_all(app, [(REPORTS, event.user.encode(), report(event, batch))])
+            log.info(
+                "indexed sub-batch %d: %d entries, %d refused%s",
+                batch.index,
+                len(batch.records),
+                len(batch.rejections),
+                " (last)" if batch.last else "",
+            )
 
 
 if __name__ == "__main__":

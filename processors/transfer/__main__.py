@@ -103,6 +103,14 @@ async def transfer(stream: Any) -> None:
 
 
 def count(results: list[Stored | Failure]) -> None:
+    stored = [r for r in results if isinstance(r, Stored)]
+    log.info(
+        "stored %d files (%d bytes, %d already there), %d failed",
+        len(stored),
+        sum(r.size for r in stored),
+        sum(1 for r in stored if r.reused),
+        len(results) - len(stored),
+    )
     # Objects reused from an earlier attempt moved nothing this time.
     metrics.moved(
         "object_storage",
