@@ -1,4 +1,4 @@
-"""``python -m api``: serve the API on ``127.0.0.1:{settings.ports.api}``."""
+"""``python -m api``: serve the API on ``{settings.api.host}:{settings.ports.api}``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def main() -> None:
     # AccessLog writes a scrubbed one instead.
     uvicorn.run(
         app,
-        host="127.0.0.1",
+        host=settings.api.host,
         port=settings.ports.api,
         access_log=False,
         log_config=None,  # keep nearline's handler (format, transaction ids, redaction)

@@ -139,6 +139,12 @@ class LogSettings(BaseModel):
     level: str = "INFO"
 
 
+class ApiSettings(BaseModel):
+    """Where ``python -m api`` listens; its port is ``ports.api``."""
+
+    host: str = "127.0.0.1"  # 0.0.0.0 in a container
+
+
 class MetricsSettings(BaseModel):
     """The small HTTP listener of each processor: ``/metrics`` (Prometheus), ``/healthz``
     and ``/readyz``. The API serves the same paths on its own port."""
@@ -164,6 +170,7 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     tape: TapeSettings = TapeSettings()
     auth: AuthSettings = AuthSettings()
+    api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
 
