@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -21,6 +21,7 @@ from nearline.settings import Settings
 
 log = logging.getLogger(__name__)
 
+disable_created_metrics()  # the *_created series double every counter for no use here
 REGISTRY = CollectorRegistry()
 
 EVENTS_PROCESSED = Counter(

@@ -51,13 +51,14 @@ def system_status(settings: Settings, engine: Engine, recent: int = 10) -> Syste
         status.dead_letters = [
             {
                 "source": "{}[{}]@{}".format(
-                    r.get("source_topic"), r.get("source_partition"), r.get("source_offset")
+                    e.get("source_topic"), e.get("source_partition"), e.get("source_offset")
                 ),
-                "kind": r.get("kind") or r.get("undecodable"),
-                "reason": r.get("reason", ""),
-                "at": r.get("occurred_at"),
+                "kind": e.get("kind") or r.get("undecodable"),
+                "reason": e.get("reason", ""),
+                "at": e.get("occurred_at"),
             }
             for r in read(settings, DEAD_LETTER, recent, timeout=5)
+            for e in [r.get("event") or {}]
         ]
     except Exception as error:
         status.problems.append(f"dead letters: {type(error).__name__}: {error}")

@@ -46,7 +46,7 @@ def record_view(
     except UndecodableRecord as error:
         return view | {"type": None, "undecodable": str(error), "value": readable(value)}
     fields = {f.name: readable(getattr(event, f.name)) for f in dataclasses.fields(event)}
-    return view | {"type": event.schema_name} | fields
+    return view | {"type": event.schema_name, "event": fields}
 
 
 def read(
