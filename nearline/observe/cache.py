@@ -21,9 +21,10 @@ class CacheUsage:
     watermarks: dict[str, float] = field(default_factory=dict)
 
     def share_of(self, name: str) -> float | None:
-        """Use against a watermark given in bytes (None if there is no such mark)."""
+        """Use against a watermark given in bytes; None for a missing mark or one given as
+        a fraction of a capacity (at most 1), which these figures cannot judge."""
         mark = self.watermarks.get(name)
-        return self.used_bytes / mark if mark else None
+        return self.used_bytes / mark if mark and mark > 1 else None
 
 
 def watermarks(settings: Settings) -> dict[str, float]:
