@@ -113,6 +113,7 @@ async def decoded(stream: faust.Stream, app: faust.App) -> AsyncIterator[tuple[E
         )
         yield event, record
         metrics.EVENTS_PROCESSED.labels(processor, record.topic, kind).inc()
+        logs.transaction_id.set(None)  # lines between events concern no transaction
 
 
 async def dead_letter(
