@@ -1,32 +1,37 @@
-"""``python -m api``: serve the API on ``127.0.0.1:{settings.ports.api}``."""
+"""``python -m api``: serve the API on ``{settings.api.host}:{settings.ports.api}``."""
 
 from __future__ import annotations
-
-import logging
-import sys
 
 import uvicorn
 
 from api.app import create_app
+from nearline.observe import logs
+from nearline.observe.metrics import REGISTRY, CacheCollector, LagCollector
 from nearline.settings import get_settings
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     settings = get_settings()
+    logs.setup(settings, "api")
+    app = create_app(settings)
+    # The API's /metrics also shows every consumer group's lag and the cache use.
+    REGISTRY.register(LagCollector(settings))
+    REGISTRY.register(CacheCollector(settings, app_engine(app)))
     # uvicorn's own access log would write query strings (object-store keys) verbatim;
     # AccessLog writes a scrubbed one instead.
     uvicorn.run(
-        create_app(settings),
-        host="127.0.0.1",
+        app,
+        host=settings.api.host,
         port=settings.ports.api,
         access_log=False,
-        log_level="info",
+        log_config=None,  # keep nearline's handler (format, transaction ids, redaction)
+        log_level=settings.log.level.lower(),
     )
+
+
+def app_engine(app: object) -> object:
+    """The catalog engine of the app ``create_app`` made (under the access log)."""
+    return app.app.state.services.engine  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nearline.observe import logs
+
 log = logging.getLogger("nearline.api.access")
 
 DROPPED = frozenset(
@@ -56,6 +58,9 @@ class AccessLog:
             return
         note: dict[str, Any] = {"user": None, "status": 500}
         scope[_NOTE] = note
+        # Routes run in other threads with a copy of this context: they write the
+        # transaction id they recorded into the shared note.
+        reset = logs.request_note.set(note)
         started = time.perf_counter()
 
         async def sending(message: Message) -> None:
@@ -66,6 +71,7 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
+            logs.request_note.reset(reset)
             client = scope.get("client")
             log.info(
                 json.dumps(
@@ -78,5 +84,6 @@ class AccessLog:
                         "user": note["user"],
                         "client": client[0] if client else None,
                     }
-                )
+                ),
+                extra={"transaction_id": note.get("transaction_id")},
             )

@@ -1,41 +1,126 @@
-"""Health: the liveness probe and a minimal status page (NLDS's ``/probe/healthz`` and
-``/system/status/``)."""
+"""Health and the status page: the liveness probes (NLDS's ``/probe/healthz``, and
+``/healthz`` and ``/readyz`` as every nearline process has them), Prometheus
+``/metrics``, and the operators' status page at NLDS's ``/system/status/``.
+
+These routes are open, as probes and scrapers need them to be: they show processors,
+counts and transaction ids, never paths, file names or credentials.
+"""
 
 from __future__ import annotations
 
 import html
+import time
+from collections.abc import Iterable
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep
+from nearline.observe.metrics import REGISTRY
+from nearline.observe.status import SystemStatus, system_status
 
 router = APIRouter(tags=["system"])
 
 
 @router.get("/probe/healthz")
+@router.get("/healthz")
 def healthz() -> dict[str, str]:
     """The process answers; nothing else is checked."""
     return {"status": "ok"}
 
 
-@router.get("/system/status/", response_class=HTMLResponse)
-def system_status(services: ServicesDep) -> HTMLResponse:
-    """Whether the API can read the catalog."""
+@router.get("/readyz")
+def readyz(services: ServicesDep) -> JSONResponse:
+    """Ready when the catalog database answers: every read route needs it."""
     try:
         with services.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        catalog = "reachable"
     except SQLAlchemyError as error:
-        catalog = f"unreachable ({type(error).__name__})"
-    rows = [("api", "up"), ("catalog database", catalog)]
-    cells = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{html.escape(state)}</td></tr>"
-        for name, state in rows
+        return JSONResponse(
+            {"ready": False, "reason": f"catalog unreachable ({type(error).__name__})"}, 503
+        )
+    return JSONResponse({"ready": True, "reason": "catalog reachable"})
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/system/status/", response_class=HTMLResponse)
+async def status_page(services: ServicesDep) -> HTMLResponse:
+    """Processors (up or down, with lag), cache use, the tape queue and recent failures;
+    the page reloads itself every ``metrics.status_refresh_s`` seconds."""
+    settings = services.settings
+    status = await run_in_threadpool(system_status, settings, services.engine)
+    return HTMLResponse(render(status, settings.metrics.status_refresh_s))
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable[object]], table_id: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
-    return HTMLResponse(
-        "<!doctype html><html><head><title>nearline status</title></head><body>"
-        f"<h1>nearline status</h1><table>{cells}</table></body></html>"
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _when(ms: object) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000)) if isinstance(ms, int) else ""
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def render(status: SystemStatus, refresh_s: int) -> str:
+    processors = _table(
+        ("processor", "state", "members", "lag", "consumer group"),
+        ((g.processor, "up" if g.up else "down", g.members, g.lag, g.group) for g in status.groups),
+        "processors",
+    )
+    cache = "unknown"
+    if status.cache is not None:
+        cache = f"{_size(status.cache.used_bytes)} in {status.cache.files} files"
+        for name, mark in status.cache.watermarks.items():
+            share = status.cache.share_of(name)
+            cache += f"; {name} {mark:g}" + (f" ({share:.0%} used)" if share else "")
+    tape = "unknown" if status.tape_queue is None else f"{status.tape_queue} waiting"
+    failed = _table(
+        ("transaction", "user", "action", "state", "when"),
+        (
+            (f["transaction_id"], f["user"], f["api_action"], f["state"], _when(f["last_updated"]))
+            for f in status.failed_transactions
+        ),
+        "failed-transactions",
+    )
+    letters = _table(
+        ("source record", "kind", "when"),
+        ((d["source"], d["kind"], _when(d["at"])) for d in status.dead_letters),
+        "dead-letters",
+    )
+    problems = "".join(f"<li>{html.escape(p)}</li>" for p in status.problems)
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<meta http-equiv='refresh' content='{refresh_s}'>"
+        "<title>nearline status</title>"
+        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}</style>"
+        "</head><body>"
+        "<h1>nearline status</h1>"
+        f"<p id='generated'>generated {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC;"
+        f" refreshes every {refresh_s} s</p>"
+        + (f"<ul id='problems'>{problems}</ul>" if problems else "")
+        + f"<h2>Processors</h2>{processors}"
+        + f"<h2>Cache</h2><p id='cache'>{html.escape(cache)}</p>"
+        + f"<h2>Tape queue</h2><p id='tape-queue'>{html.escape(tape)}</p>"
+        + f"<h2>Recent failed transactions</h2>{failed}"
+        + f"<h2>Recent dead letters</h2>{letters}"
+        + "</body></html>"
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -25,7 +26,10 @@ from events.requests import (
 )
 from events.topics import REQUESTS
 from nearline import bus
+from nearline.observe import logs
 from nearline.settings import Settings
+
+log = logging.getLogger("nearline.requests")
 
 FsPath = str | bytes
 """A path as given: text, or the bytes of a POSIX path that need not be UTF-8."""
@@ -46,6 +50,7 @@ class RequestLog:
     def record(self, event: Event, topic: str = REQUESTS) -> None:
         """Append ``event`` to ``topic`` (the requests topic unless another, such as the
         carts topic, takes it), keyed by user, and wait until the broker has it."""
+        logs.note_transaction(event.transaction_id)
         done = threading.Event()
         errors: list[KafkaError] = []
 
@@ -64,6 +69,7 @@ class RequestLog:
         if errors or not done.is_set():
             reason = errors[0].str() if errors else "no answer from the broker"
             raise RequestNotRecorded(f"the request could not be recorded: {reason}")
+        log.info("recorded %s", event.schema_name.rsplit(".", 1)[-1])
 
     def put(
         self,

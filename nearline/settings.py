@@ -191,6 +191,30 @@ class AuthSettings(BaseModel):
     oidc: OidcAuthSettings = OidcAuthSettings()
 
 
+class LogSettings(BaseModel):
+    """How every process logs: ``text`` for people, ``json`` (one object per line) for a
+    log collector. Lines about a transaction carry its id in both."""
+
+    format: Literal["text", "json"] = "text"
+    level: str = "INFO"
+
+
+class ApiSettings(BaseModel):
+    """Where ``python -m api`` listens; its port is ``ports.api``."""
+
+    host: str = "127.0.0.1"  # 0.0.0.0 in a container
+
+
+class MetricsSettings(BaseModel):
+    """The small HTTP listener of each processor: ``/metrics`` (Prometheus), ``/healthz``
+    and ``/readyz``. The API serves the same paths on its own port."""
+
+    port: int = Field(0, ge=0, le=65535, description="0: no listener")
+    host: str = "127.0.0.1"
+    lag_cache_s: float = Field(5, ge=0, description="how long a lag reading is reused")
+    status_refresh_s: int = Field(5, ge=1, description="refresh interval of the status page")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEARLINE_",
@@ -210,6 +234,9 @@ class Settings(BaseSettings):
     eviction: EvictionSettings = EvictionSettings()
     auth: AuthSettings = AuthSettings()
     quotas: QuotaSettings = QuotaSettings()
+    api: ApiSettings = ApiSettings()
+    log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @model_validator(mode="after")
     def _local_stack_defaults(self) -> Settings:

@@ -22,6 +22,7 @@ from events.base import Event
 from events.codec import UndecodableRecord, decode_message, encode
 from events.topics import DEAD_LETTER
 from nearline import bus
+from nearline.observe import logs, metrics, server
 from nearline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ def now_ms() -> int:
 
 
 def make_app(name: str, settings: Settings) -> faust.App:
-    """A faust app whose consumer group is ``nearline-<name>``."""
+    """A faust app whose consumer group is ``nearline-<name>``, with nearline's logging,
+    and its metrics and health listener on ``metrics.port`` (when not 0)."""
     bus.prepare(settings)
     datadir = settings.home / "processors" / name
     datadir.mkdir(parents=True, exist_ok=True)
@@ -56,13 +58,39 @@ def make_app(name: str, settings: Settings) -> faust.App:
         agent_supervisor=CrashingSupervisor,
         web_enabled=False,
         datadir=str(datadir),
+        # The worker configures logging when it starts: nearline's format and filters.
+        logging_config=logs.dict_config(settings, name),
     )
+    observe(app, settings)
     return app
+
+
+def observe(app: faust.App, settings: Settings) -> None:
+    """Readiness follows the consumer group: ready once partitions are assigned, not
+    ready while rebalancing or stopping. Lag is that of the app's own group."""
+    health = server.HEALTH
+    group = app.conf.id
+    metrics.REGISTRY.register(metrics.LagCollector(settings, [group]))
+    server.serve(settings, health)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def assigned(_sender: Any, assigned: set, **_: Any) -> None:
+        health.set(True, f"{len(assigned)} partitions assigned")
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def revoked(_sender: Any, revoked: set, **_: Any) -> None:
+        health.set(False, "rebalancing")
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    def stopping(_sender: Any, **_: Any) -> None:
+        health.set(False, "stopping")
 
 
 async def decoded(stream: faust.Stream, app: faust.App) -> AsyncIterator[tuple[Event, Any]]:
     """The stream's events, decoded; an undecodable record goes to the dead-letter topic
-    with its reason and position, and the stream goes on."""
+    with its reason and position, and the stream goes on. While an event is handled, the
+    log carries its transaction id; once handled, it is counted."""
+    processor = app.conf.id.removeprefix("nearline-")
     async for message in stream.events():
         record = message.message
         try:
@@ -73,10 +101,19 @@ async def decoded(stream: faust.Stream, app: faust.App) -> AsyncIterator[tuple[E
                 offset=record.offset,
             )
         except UndecodableRecord as error:
+            logs.transaction_id.set(None)
             log.error("dead-lettering %s", error)
+            metrics.EVENTS_FAILED.labels(processor, record.topic, "undecodable").inc()
             await dead_letter(app, error, record.value, record.key)
             continue
+        kind = event.schema_name.rsplit(".", 1)[-1]
+        logs.transaction_id.set(event.transaction_id)
+        metrics.STAGE_WAIT.labels(record.topic).observe(
+            max(0.0, time.time() - event.occurred_at / 1000)
+        )
         yield event, record
+        metrics.EVENTS_PROCESSED.labels(processor, record.topic, kind).inc()
+        logs.transaction_id.set(None)  # lines between events concern no transaction
 
 
 async def dead_letter(

@@ -3,13 +3,13 @@ up to date with the log."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
 from events.base import Event
 from events.topics import CARTS, CATALOG, STATUS
+from nearline.observe import logs, metrics, server
 from nearline.schema_log import learn_writer_schemas
 from nearline.settings import get_settings
 from projections import carts, catalog, status
@@ -19,8 +19,8 @@ from projections.runner import Projection, ProjectionRunner, run_until_signalled
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    logs.setup(settings, "projections")
     engine = catalog_engine(settings)
     upgrade(engine)
     learn_writer_schemas(settings)
@@ -35,6 +35,8 @@ def main() -> None:
     # together, so stat never shows an outcome that find cannot show yet.
     topics = (CATALOG, STATUS, CARTS)
     runners = [ProjectionRunner(Projection("catalog", topics, apply), engine, settings)]
+    metrics.REGISTRY.register(metrics.LagCollector(settings, [r.group for r in runners]))
+    server.serve(settings)
     run_until_signalled(runners)
 
 

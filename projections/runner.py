@@ -17,6 +17,8 @@ from sqlalchemy import Connection, Engine, select
 from events.base import Event
 from events.codec import UndecodableRecord, decode_message
 from nearline import bus
+from nearline.observe import metrics
+from nearline.observe.server import HEALTH
 from nearline.settings import Settings
 from projections import tables as t
 from projections.writes import upsert
@@ -67,6 +69,7 @@ class ProjectionRunner:
         for tp in partitions:
             tp.offset = known.get((tp.topic, tp.partition), 0)
         consumer.assign(partitions)
+        HEALTH.set(True, f"{len(partitions)} partitions assigned")
 
     def run(self) -> None:
         consumer = bus.consumer(self.settings, self.group)
@@ -79,10 +82,12 @@ class ProjectionRunner:
                     self.apply_batch(messages)
                     consumer.commit(asynchronous=True)
         finally:
-            consumer.close()
+            HEALTH.set(False, "stopping")
+            consumer.close()  # leaves the group at once: the status page shows it down
 
     def apply_batch(self, messages: Sequence[Message]) -> None:
         events: list[Event] = []
+        topics: list[str] = []
         ends: dict[tuple[str, int], int] = {}
         for message in messages:
             topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -96,6 +101,7 @@ class ProjectionRunner:
                         message.value() or b"", topic=topic, partition=partition, offset=offset
                     )
                 )
+                topics.append(topic)
             except UndecodableRecord as error:
                 # Undecodable records are dead-lettered by the processors that meet them
                 # first; a projection skips them and goes on.
@@ -117,6 +123,9 @@ class ProjectionRunner:
                 keys=("projection", "topic", "partition"),
             )
         self.applied += len(events)
+        for topic, event in zip(topics, events, strict=True):
+            kind = event.schema_name.rsplit(".", 1)[-1]
+            metrics.EVENTS_PROCESSED.labels(f"projection-{self.projection.name}", topic, kind).inc()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -100,6 +100,7 @@ async def decide(stream: Any) -> None:
         else:
             outgoing = decider.handle(event)
         await send_all(app, [(o.topic, o.key, o.event) for o in outgoing])
+        log.info("%s decided: %d events", event.schema_name.rsplit(".", 1)[-1], len(outgoing))
 
 
 if __name__ == "__main__":

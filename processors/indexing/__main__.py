@@ -8,6 +8,7 @@ deterministic and the reports carry deterministic ids, so the decider ignores re
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from processors.indexing.access import UnknownUser, requester_for
 from processors.indexing.batching import SubBatch, batches
 from processors.indexing.walk import FileRecord, Rejection, read_path_list, walk
 
+log = logging.getLogger("nearline.indexer")
 settings = get_settings()
 app = make_app("indexer", settings)
 requests = app.topic(INDEX)
@@ -82,17 +84,23 @@ def report(request: IndexRequested, batch: SubBatch) -> FilesIndexed:
 
 @app.agent(requests, concurrency=1)
 async def index(stream: Any) -> None:
-    loop = asyncio.get_running_loop()
     async for event, _record in decoded(stream, app):
         if not isinstance(event, IndexRequested):
             continue
-        pending = await loop.run_in_executor(None, sub_batches, event)
+        pending = await asyncio.to_thread(sub_batches, event)
         while True:
             # The walk blocks on the file system: it runs in a thread, batch by batch.
-            batch = await loop.run_in_executor(None, next, pending, None)
+            batch = await asyncio.to_thread(next, pending, None)
             if batch is None:
                 break
             await send_all(app, [(REPORTS, event.user.encode(), report(event, batch))])
+            log.info(
+                "indexed sub-batch %d: %d entries, %d refused%s",
+                batch.index,
+                len(batch.records),
+                len(batch.rejections),
+                " (last)" if batch.last else "",
+            )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from events.catalog import FileFailure
 from events.reports import FilesTransferred, StoredObject
 from events.topics import REPORTS, TRANSFER_PUT
 from events.work import TransferPutRequested
+from nearline.observe import metrics
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, now_ms, send_all
 from processors.indexing.access import UnknownUser, requester_for
@@ -81,12 +82,11 @@ def report(request: TransferPutRequested, results: list[Stored | Failure]) -> Fi
 
 @app.agent(requests, concurrency=1)
 async def transfer(stream: Any) -> None:
-    loop = asyncio.get_running_loop()
     store = ObjectStore(settings)
     async for event, _record in decoded(stream, app):
         if not isinstance(event, TransferPutRequested):
             continue
-        results = await loop.run_in_executor(None, upload, store, event)
+        results = await asyncio.to_thread(upload, store, event)
         for delay in RETRY_DELAYS:
             if not any(isinstance(r, Failure) and r.retryable for r in results):
                 break
@@ -97,8 +97,29 @@ async def transfer(stream: Any) -> None:
                 delay,
             )
             await asyncio.sleep(delay)
-            results = await loop.run_in_executor(None, upload, store, event)
+            results = await asyncio.to_thread(upload, store, event)
         await send_all(app, [(REPORTS, event.user.encode(), report(event, results))])
+        count(results)
+
+
+def count(results: list[Stored | Failure]) -> None:
+    stored = [r for r in results if isinstance(r, Stored)]
+    log.info(
+        "stored %d files (%d bytes, %d already there), %d failed",
+        len(stored),
+        sum(r.size for r in stored),
+        sum(1 for r in stored if r.reused),
+        len(results) - len(stored),
+    )
+    # Objects reused from an earlier attempt moved nothing this time.
+    metrics.moved(
+        "object_storage",
+        "put",
+        sum(r.size for r in results if isinstance(r, Stored) and not r.reused),
+    )
+    failed = sum(1 for r in results if isinstance(r, Failure))
+    if failed:
+        metrics.FILES_FAILED.labels("transfer-put").inc(failed)
 
 
 if __name__ == "__main__":

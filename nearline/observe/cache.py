@@ -1,0 +1,55 @@
+"""How full the S3 cache is, from the catalog: the bytes of every cataloged file that
+has an object-store copy. Cheaper than listing the bucket, and it counts what nearline
+decided, which is what eviction acts on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Engine, func, select
+
+from nearline.settings import Settings
+from projections import tables as t
+
+
+@dataclass(frozen=True)
+class CacheUsage:
+    used_bytes: int
+    files: int
+    watermarks: dict[str, float] = field(default_factory=dict)
+
+    def share_of(self, name: str) -> float | None:
+        """Use against a watermark given in bytes; None for a missing mark or one given as
+        a fraction of a capacity (at most 1), which these figures cannot judge."""
+        mark = self.watermarks.get(name)
+        return self.used_bytes / mark if mark and mark > 1 else None
+
+
+def watermarks(settings: Settings) -> dict[str, float]:
+    """Every numeric setting whose name contains ``watermark``, by dotted name."""
+    found: dict[str, float] = {}
+
+    def walk(model: BaseModel, prefix: str) -> None:
+        for name in type(model).model_fields:
+            value: Any = getattr(model, name)
+            if isinstance(value, BaseModel):
+                walk(value, f"{prefix}{name}.")
+            elif "watermark" in name and isinstance(value, int | float):
+                found[f"{prefix}{name}"] = float(value)
+
+    walk(settings, "")
+    return found
+
+
+def cache_usage(settings: Settings, engine: Engine) -> CacheUsage:
+    query = (
+        select(func.coalesce(func.sum(t.files.c.size), 0), func.count())
+        .select_from(t.files.join(t.locations, t.locations.c.file_id == t.files.c.id))
+        .where(t.locations.c.storage_type == "OBJECT_STORAGE")
+        .where(t.files.c.state == "CATALOGED")
+    )
+    with engine.connect() as conn:
+        used, count = conn.execute(query).one()
+    return CacheUsage(int(used), int(count), watermarks(settings))
