@@ -4,17 +4,12 @@ up to date with the log."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
-from sqlalchemy import Connection
-
-from events.base import Event
-from events.topics import CATALOG, STATUS
 from nearline.settings import get_settings
-from projections import catalog, status
 from projections.db import catalog_engine
+from projections.definitions import projection
 from projections.migrate import upgrade
-from projections.runner import Projection, ProjectionRunner, run_until_signalled
+from projections.runner import ProjectionRunner, run_until_signalled
 
 
 def main() -> None:
@@ -22,15 +17,9 @@ def main() -> None:
     settings = get_settings()
     engine = catalog_engine(settings)
     upgrade(engine)
-    bucket = settings.s3.bucket
-
-    def apply(conn: Connection, events: Sequence[Event]) -> None:
-        catalog.apply(conn, events, bucket)
-        status.apply(conn, events)
-
     # One runner for both topics: a batch's catalog rows and its status are committed
     # together, so stat never shows an outcome that find cannot show yet.
-    runners = [ProjectionRunner(Projection("catalog", (CATALOG, STATUS), apply), engine, settings)]
+    runners = [ProjectionRunner(projection("all", settings.s3.bucket), engine, settings)]
     run_until_signalled(runners)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Message, TopicPartition
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from events.base import Event
 from events.codec import UndecodableRecord, decode_message
@@ -55,6 +56,7 @@ class ProjectionRunner:
         self.batch_size = batch_size or settings.catalog.batch_size
         self.stopping = threading.Event()
         self.applied = 0
+        self.failures = 0
         self.consumer: Consumer | None = None
 
     @property
@@ -75,11 +77,32 @@ class ProjectionRunner:
         try:
             while not self.stopping.is_set():
                 messages = consumer.consume(self.batch_size, timeout=0.5)
-                if messages:
+                if not messages:
+                    continue
+                try:
                     self.apply_batch(messages)
-                    consumer.commit(asynchronous=True)
+                except DBAPIError as error:
+                    self._rewind(consumer, messages, error)
+                    continue
+                self.failures = 0
+                consumer.commit(asynchronous=True)
         finally:
             consumer.close()
+
+    def _rewind(self, consumer: Consumer, messages: Sequence[Message], error: Exception) -> None:
+        """The database refused the batch (down, or locked by a replay's swap): nothing
+        of it was committed, so read it again after a growing pause."""
+        firsts: dict[tuple[str, int], int] = {}
+        for message in messages:
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if topic is not None and partition is not None and offset is not None:
+                firsts.setdefault((topic, partition), offset)
+        for (topic, partition), offset in firsts.items():
+            consumer.seek(TopicPartition(topic, partition, offset))
+        self.failures += 1
+        delay = self.settings.retry.delay_s(self.failures)
+        log.warning("database error, batch retried in %.1fs: %s", delay, error)
+        self.stopping.wait(delay)
 
     def apply_batch(self, messages: Sequence[Message]) -> None:
         events: list[Event] = []

@@ -1,1 +1,3 @@
 """The ``nearline admin`` commands; each lives in a module of its own, imported here."""
+
+from nearline.admin import replay  # noqa: F401
