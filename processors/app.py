@@ -20,9 +20,11 @@ from mode import CrashingSupervisor
 
 from events.base import Event
 from events.codec import UndecodableRecord, decode_message, encode
+from events.ops import RecordDeadLettered
 from events.topics import DEAD_LETTER
 from nearline import bus
 from nearline.settings import Settings
+from processors.validity import impossible
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +62,14 @@ def make_app(name: str, settings: Settings) -> faust.App:
     return app
 
 
-async def decoded(stream: faust.Stream, app: faust.App) -> AsyncIterator[tuple[Event, Any]]:
-    """The stream's events, decoded; an undecodable record goes to the dead-letter topic
-    with its reason and position, and the stream goes on."""
+async def decoded(
+    stream: faust.Stream, app: faust.App, accepts: tuple[str, ...] = ("nearline.",)
+) -> AsyncIterator[tuple[Event, Any]]:
+    """The stream's events, decoded and plausible. An undecodable record, an event this
+    processor does not take (``accepts``: prefixes of the schema names it reads, such
+    as a family ``nearline.reports.``), or one with impossible content
+    (``processors.validity``) goes to the dead-letter topic with its reason and
+    position, and the stream goes on."""
     async for message in stream.events():
         record = message.message
         try:
@@ -76,17 +83,44 @@ async def decoded(stream: faust.Stream, app: faust.App) -> AsyncIterator[tuple[E
             log.error("dead-lettering %s", error)
             await dead_letter(app, error, record.value, record.key)
             continue
+        if not event.schema_name.startswith(accepts):
+            await refuse(app, record, event, "unexpected", f"{event.schema_name} is not read here")
+            continue
+        problem = impossible(event)
+        if problem is not None:
+            await refuse(app, record, event, "impossible", problem)
+            continue
         yield event, record
 
 
 async def dead_letter(
     app: faust.App, error: UndecodableRecord, value: bytes | None, key: bytes | None
 ) -> None:
-    from events.ops import RecordDeadLettered
-
     letter = RecordDeadLettered.of(error, value or b"", key)
-    source = (error.topic or "").encode()
-    future = await app.topic(DEAD_LETTER).send(key=source, value=encode(letter))
+    await _send_letter(app, letter)
+
+
+async def refuse(app: faust.App, record: Any, event: Event, kind: str, reason: str) -> None:
+    """Dead-letter a decodable record that cannot be acted on, with ``reason``."""
+    place = f"{record.topic}[{record.partition}]@{record.offset}"
+    log.error("dead-lettering %s: %s", place, reason)
+    letter = RecordDeadLettered.refused(
+        record.topic,
+        record.partition,
+        record.offset,
+        kind=kind,
+        reason=f"{place}: {reason}",
+        value=record.value or b"",
+        key=record.key,
+        about=event,
+    )
+    await _send_letter(app, letter)
+
+
+async def _send_letter(app: faust.App, letter: RecordDeadLettered) -> None:
+    future = await app.topic(DEAD_LETTER).send(
+        key=letter.source_topic.encode(), value=encode(letter)
+    )
     await future
 
 

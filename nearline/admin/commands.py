@@ -1,3 +1,6 @@
 """The ``nearline admin`` commands; each lives in a module of its own, imported here."""
 
-from nearline.admin import replay  # noqa: F401
+from nearline.admin import (
+    dlq,  # noqa: F401
+    replay,  # noqa: F401
+)

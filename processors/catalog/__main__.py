@@ -18,7 +18,7 @@ from events.codec import UndecodableRecord, decode_message
 from events.topics import CATALOG, REPORTS, REQUESTS
 from nearline import bus
 from nearline.settings import get_settings
-from processors.app import decoded, make_app, send_all
+from processors.app import decoded, make_app, refuse, send_all
 from processors.catalog.decider import Decider, Limits
 from processors.catalog.state import CatalogState
 
@@ -82,8 +82,12 @@ async def forget(_sender: Any, revoked: set, **_: Any) -> None:
 
 @app.agent(inputs, concurrency=1)
 async def decide(stream: Any) -> None:
-    async for event, record in decoded(stream, app):
+    async for event, record in decoded(stream, app, ("nearline.requests.", "nearline.reports.")):
         decider = await decider_for(record.partition)
+        problem = decider.refusal(event)
+        if problem is not None:
+            await refuse(app, record, event, "unknown-transaction", problem)
+            continue
         outgoing = decider.handle(event)
         await send_all(app, [(o.topic, o.key, o.event) for o in outgoing])
 

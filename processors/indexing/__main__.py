@@ -83,7 +83,7 @@ def report(request: IndexRequested, batch: SubBatch) -> FilesIndexed:
 @app.agent(requests, concurrency=1)
 async def index(stream: Any) -> None:
     loop = asyncio.get_running_loop()
-    async for event, _record in decoded(stream, app):
+    async for event, _record in decoded(stream, app, (IndexRequested.schema_name,)):
         if not isinstance(event, IndexRequested):
             continue
         pending = await loop.run_in_executor(None, sub_batches, event)

@@ -83,7 +83,7 @@ def report(request: TransferPutRequested, results: list[Stored | Failure]) -> Fi
 async def transfer(stream: Any) -> None:
     loop = asyncio.get_running_loop()
     store = ObjectStore(settings)
-    async for event, _record in decoded(stream, app):
+    async for event, _record in decoded(stream, app, (TransferPutRequested.schema_name,)):
         if not isinstance(event, TransferPutRequested):
             continue
         results = await loop.run_in_executor(None, upload, store, event)
