@@ -39,7 +39,8 @@ def _fields(event: Event) -> dict[str, Any]:
 def _numbers(where: str, values: Mapping[str, Any]) -> str | None:
     for name in NON_NEGATIVE:
         value = values.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            if value < 0 or (name in POSITIVE and value < 1):
-                return f"{where} has an impossible {name} {value}"
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if value < 0 or (name in POSITIVE and value < 1):
+            return f"{where} has an impossible {name} {value}"
     return None

@@ -67,9 +67,7 @@ def redrive_command(
         raise typer.BadParameter("give --id (one or more) or --all")
     settings = Settings()
     wanted = set(ids or ())
-    chosen = [
-        letter for letter in letters(settings, topic) if everything or letter.id in wanted
-    ]
+    chosen = [letter for letter in letters(settings, topic) if everything or letter.id in wanted]
     missing = wanted - {letter.id for letter in chosen}
     if missing:
         typer.echo(f"no dead letter with id {', '.join(sorted(missing))}", err=True)

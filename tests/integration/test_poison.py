@@ -117,9 +117,7 @@ def impossible_records() -> dict[str, tuple[bytes, str]]:
                     **envelope("transfer"),
                     holding_id=1,
                     sub_batch=0,
-                    files=[
-                        {"path": b"/etc/passwd", "size": -1, "mtime_ns": 0, "object_key": "k"}
-                    ],
+                    files=[{"path": b"/etc/passwd", "size": -1, "mtime_ns": 0, "object_key": "k"}],
                 )
             ),
             "impossible",
@@ -238,9 +236,7 @@ def test_a_dead_letter_redriven_twice_is_acted_on_once(settings, processors, use
         time.sleep(2)  # time for a second handling to show, were there one
         with engine.connect() as conn:
             holdings = conn.execute(
-                select(func.count())
-                .select_from(t.holdings)
-                .where(t.holdings.c.label == put.label)
+                select(func.count()).select_from(t.holdings).where(t.holdings.c.label == put.label)
             ).scalar_one()
         assert holdings == 1
         assert set(holding_files(engine, outcome.holding_id)) == {
