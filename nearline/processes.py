@@ -26,6 +26,8 @@ PROCESSES: dict[str, list[str]] = {
     # so that consecutive sub-batches of one transaction upload at the same time.
     "transfer-put": faust_worker("processors.transfer"),
     "transfer-put-2": faust_worker("processors.transfer"),
+    # Sends records set aside by system errors back to their topic when due.
+    "retry": ["-m", "processors.retry"],
     "projections": ["-m", "projections"],
     "api": ["-m", "api"],
 }
