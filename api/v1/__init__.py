@@ -8,7 +8,17 @@ from fastapi.responses import JSONResponse
 
 from api.errors import ApiError, install_error_handlers
 from api.services import Services
-from api.v1 import deletes, files, gets, holdings, puts, token, transactions, whoami
+from api.v1 import (
+    deletes,
+    files,
+    gets,
+    history,
+    holdings,
+    puts,
+    token,
+    transactions,
+    whoami,
+)
 
 PREFIX = "/api/v1"
 
@@ -25,7 +35,7 @@ def v1_app(services: Services) -> FastAPI:
         version="1",
     )
     app.state.services = services
-    for module in (token, whoami, puts, gets, deletes, holdings, files, transactions):
+    for module in (token, whoami, puts, gets, deletes, holdings, files, transactions, history):
         app.include_router(module.router)
     # Naming a group you are not in is forbidden here; NLDS calls it "not found".
     install_error_handlers(app, _render, not_a_member_status=403)

@@ -2,5 +2,6 @@
 
 from nearline.admin import (
     dlq,  # noqa: F401
+    history,  # noqa: F401
     replay,  # noqa: F401
 )
