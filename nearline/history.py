@@ -149,7 +149,9 @@ class History:
                 entries.append(entry)
         if query.user is not None:
             entries = [e for e in entries if e.event.user == query.user]
-        return sorted(entries, key=lambda e: (e.occurred_at, e.topic != REQUESTS, e.offset))
+        # Same millisecond: the request, then the facts, then the status they caused.
+        rank = {REQUESTS: 0, CATALOG: 1, STATUS: 2}
+        return sorted(entries, key=lambda e: (e.occurred_at, rank[e.topic], e.offset))
 
 
 def history(settings: Settings, query: Query) -> list[Entry]:

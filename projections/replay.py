@@ -30,7 +30,7 @@ from nearline.settings import Settings
 from projections import tables as t
 from projections.db import make_engine
 from projections.definitions import LIVE, owned_tables, projection
-from projections.runner import ProjectionRunner, stored_positions
+from projections.runner import Projection, ProjectionRunner, stored_positions
 from projections.writes import upsert
 
 SCHEMA = "nearline_replay"
@@ -66,30 +66,30 @@ def open_catalog(url: str) -> Engine:
     return engine
 
 
-def replay_tables() -> dict[str, Table]:
+def replay_tables(schema: str = SCHEMA) -> dict[str, Table]:
     """The projected tables declared again in the replay namespace."""
     copy = MetaData()
     return {
-        name: table.to_metadata(copy, schema=SCHEMA) for name, table in t.metadata.tables.items()
+        name: table.to_metadata(copy, schema=schema) for name, table in t.metadata.tables.items()
     }
 
 
-def fresh_tables(engine: Engine, which: str) -> None:
+def fresh_tables(engine: Engine, which: str, schema: str = SCHEMA) -> None:
     """Drop and create the replay's tables for ``which`` and its positions table."""
-    copies = replay_tables()
+    copies = replay_tables(schema)
     wanted = [copies[table.name] for table in owned_tables(which)] + [copies[t.positions.name]]
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
         for table in reversed(wanted):
             table.drop(conn, checkfirst=True)
         for table in wanted:
             table.create(conn)
 
 
-def in_replay(engine: Engine) -> Engine:
+def in_replay(engine: Engine, schema: str = SCHEMA) -> Engine:
     """The same engine, writing the unqualified projected tables into the replay's."""
-    return engine.execution_options(schema_translate_map={None: SCHEMA})
+    return engine.execution_options(schema_translate_map={None: schema})
 
 
 def partitions_of(settings: Settings, topics: Iterable[str]) -> list[tuple[str, int]]:
@@ -131,18 +131,17 @@ class Progress:
 def replay_until(
     engine: Engine,
     settings: Settings,
-    which: str,
+    replayed: Projection,
     targets: Positions,
     report: Callable[[Progress], None] = lambda _p: None,
     batch_size: int | None = None,
+    schema: str = SCHEMA,
 ) -> Progress:
     """Apply records from the replay's own positions (zero when fresh) up to
     ``targets``, in poll batches, each with its positions in one transaction."""
-    target_engine = in_replay(engine)
-    runner = ProjectionRunner(
-        projection(which, settings.s3.bucket), target_engine, settings, batch_size
-    )
-    done = stored_positions(target_engine, LIVE)
+    target_engine = in_replay(engine, schema)
+    runner = ProjectionRunner(replayed, target_engine, settings, batch_size)
+    done = stored_positions(target_engine, replayed.name)
     pending = {tp: end for tp, end in targets.items() if done.get(tp, 0) < end}
     progress = Progress()
     if not pending:
@@ -293,9 +292,10 @@ def converge(
     """Run ``action`` once the replay stands where the live runner stands; if the live
     runner moved on meanwhile (or the swap lost a lock race), catch up and try again.
     With ``settled``, the live positions must also be unchanged after ``action``."""
-    topics = projection(which, settings.s3.bucket).topics
+    replayed = projection(which, settings.s3.bucket)
+    topics = replayed.topics
     for _ in range(attempts):
-        replay_until(engine, settings, which, live_targets(engine, settings, topics), report)
+        replay_until(engine, settings, replayed, live_targets(engine, settings, topics), report)
         before = live_targets(engine, settings, topics)
         try:
             result = action()

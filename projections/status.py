@@ -146,6 +146,10 @@ def _sub_record(
         # Retries only grow: a later state change keeps the count STAT shows.
         kept = max(retries, current_row.retries or 0)
         conn.execute(update(sub).where(key).values(state=state, retries=kept, last_updated=when))
+    elif retries > (current_row.retries or 0):
+        # A retry read after the outcome (a replay reads the catalog and status topics
+        # in its own interleaving) still counts, and changes nothing else.
+        conn.execute(update(sub).where(key).values(retries=retries))
 
 
 def _fail_files(

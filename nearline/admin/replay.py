@@ -51,9 +51,10 @@ def replay_command(
         upgrade(engine)
         fresh_tables(engine, which)
         typer.echo(f"replaying {which} into fresh tables")
-        topics = projection(which, settings.s3.bucket).topics
+        replayed = projection(which, settings.s3.bucket)
+        topics = replayed.topics
         progress = replay_until(
-            engine, settings, which, live_targets(engine, settings, topics), _report
+            engine, settings, replayed, live_targets(engine, settings, topics), _report
         )
         typer.echo(
             f"replayed {progress.events:,} events in {progress.seconds:.1f}s "
