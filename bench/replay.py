@@ -104,7 +104,7 @@ def transaction_events(n: int, files: int, partitions: int) -> list[tuple[bytes,
                     **e,  # type: ignore[typeddict-item]
                     "object_key": f"{holding}/{tx}/{i}",
                     "adler32": f"{i:08x}",
-                    "sha256": hashlib.sha256(e["path"]).hexdigest(),  # type: ignore[index]
+                    "sha256": hashlib.sha256(e["path"]).hexdigest(),
                 }
                 for i, e in enumerate(entries)
             ],
