@@ -9,7 +9,8 @@ from typing import Any
 
 from events.base import Event
 
-NON_NEGATIVE = ("holding_id", "sub_batch", "size", "mtime_ns", "max_files", "max_bytes")
+# Not mtime_ns: files dated before 1970 exist.
+NON_NEGATIVE = ("holding_id", "sub_batch", "size", "max_files", "max_bytes")
 POSITIVE = ("max_files", "max_bytes")
 FILE_LISTS = ("files", "stored", "rejected", "failed", "refused")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import TopicPartition
-from sqlalchemy import Connection, Engine, MetaData, Table, delete, event, func, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, delete, event, select, text
 from sqlalchemy.exc import DBAPIError
 
 from nearline import bus
@@ -305,8 +305,3 @@ def converge(
         if not settled or live_targets(engine, settings, topics) == before:
             return result
     raise ReplayError(f"the live projection kept moving; gave up after {attempts} attempts")
-
-
-def count_rows(engine: Engine, table: Table) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 COPY_FROM = 200
 """Rows from which PostgreSQL inserts go through COPY."""
@@ -39,6 +40,21 @@ def _copy_ignoring_duplicates(
     names = list(rows[0])
     columns = ", ".join(f'"{n}"' for n in names)
     cursor: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        _copy_rows(cursor, load, target, columns, names, rows)
+    except Exception as error:
+        # Callers (the runner's backoff, the replay's swap) handle SQLAlchemy's errors.
+        raise DBAPIError(f"COPY into {target}", None, error) from error
+
+
+def _copy_rows(
+    cursor: Any,
+    load: str,
+    target: str,
+    columns: str,
+    names: list[str],
+    rows: Sequence[dict[str, Any]],
+) -> None:
     with cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {load} (LIKE {target}) ON COMMIT DELETE ROWS"
