@@ -3,7 +3,7 @@ PYTHON ?= python3
 export NEARLINE_HOME ?= $(CURDIR)/.nearline
 PYTEST_ARGS ?=
 
-.PHONY: help install stack-up stack-down stack-status demo test test-unit lint schema-check bench clean
+.PHONY: help install stack-up stack-down stack-status demo test test-unit chaos lint schema-check bench clean
 
 help:
 	@echo "make demo          set up everything and run the main job"
@@ -11,6 +11,7 @@ help:
 	@echo "make stack-up      start Kafka, S3, PostgreSQL and XRootD (idempotent)"
 	@echo "make stack-down    stop them all"
 	@echo "make stack-status  health of each service"
+	@echo "make chaos         the long fault tests: broker failover, processors killed"
 	@echo "make lint          ruff and mypy"
 	@echo "make bench         run every benchmark in bench/"
 
@@ -37,6 +38,9 @@ test: stack-up schema-check
 
 test-unit: install schema-check
 	@$(PYTHON) -m pytest -q -m "not slow and not integration" $(PYTEST_ARGS)
+
+chaos: stack-up
+	@$(PYTHON) -m pytest -q -s -m slow tests/integration/test_broker_failover.py tests/integration/test_chaos.py $(PYTEST_ARGS)
 
 lint:
 	@ruff check .

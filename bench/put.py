@@ -79,9 +79,10 @@ def nearline_put(settings: Settings, engine, path: Path) -> float:
     return elapsed
 
 
-def rclone_copy(settings: Settings, path: Path, *extra: str) -> float:
+def rclone_env(settings: Settings) -> dict[str, str]:
+    """The environment that names the stack's S3 server to rclone as the remote ``bench``."""
     # A CA bundle meant for HTTPS elsewhere makes rclone refuse a plain-HTTP endpoint.
-    env = {
+    return {
         **{k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"},
         "RCLONE_CONFIG_BENCH_TYPE": "s3",
         "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
@@ -90,6 +91,10 @@ def rclone_copy(settings: Settings, path: Path, *extra: str) -> float:
         "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": settings.s3.secret_key.get_secret_value(),
         "RCLONE_CONFIG_BENCH_REGION": settings.s3.region,
     }
+
+
+def rclone_copy(settings: Settings, path: Path, *extra: str) -> float:
+    env = rclone_env(settings)
     target = f"bench:{settings.s3.bucket}/rclone-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
     subprocess.run(

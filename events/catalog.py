@@ -40,6 +40,21 @@ class CatalogedFile(IndexedFile):
     sha256: str | None
 
 
+class SelectedFile(CatalogedFile):
+    """A cataloged entry a GET restores: its catalog row and holding, and its content."""
+
+    file_id: int
+    holding_id: int
+
+
+class RestoredFile(TypedDict):
+    """An entry a GET restored."""
+
+    file_id: int
+    path: bytes
+    size: int
+
+
 @event_type
 class HoldingCreated(Event):
     """A new holding was created for a user."""
@@ -110,3 +125,28 @@ class TransactionFinished(Event):
     files_ok: int
     files_failed: int
     bytes_ok: int
+
+
+@event_type
+class FilesSelected(Event):
+    """One planned sub-batch of a GET: what it restores and what cannot be fetched."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.FilesSelected"
+
+    sub_batch: int
+    last: bool
+    target: bytes | None
+    overwrite: bool
+    files: list[SelectedFile]
+    unavailable: list[FileFailure]
+
+
+@event_type
+class FilesRetrieved(Event):
+    """A GET's sub-batch settled: entries restored and entries failed."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.FilesRetrieved"
+
+    sub_batch: int
+    restored: list[RestoredFile]
+    failed: list[FileFailure]

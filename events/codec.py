@@ -12,16 +12,18 @@ rather than send good records to the dead-letter topic.
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import fields
 from io import BytesIO
 from operator import attrgetter
-from typing import Literal
+from typing import Any, Literal
 
-from fastavro import schemaless_reader, schemaless_writer
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
+from fastavro.schema import fingerprint as schema_fingerprint
 
 from events.base import Event
 from events.compiled import Rejected, Unsupported, compile_decoder, compile_encoder
@@ -75,6 +77,9 @@ class UndecodableRecord(ValueError):
 
 Encoder = Callable[[Event], bytes]
 Decoder = Callable[[bytes], Event]
+WriterSchemas = Callable[[bytes], str | None]
+"""Fingerprint to Parsing Canonical Form of writer schemas this code lacks (``None`` if
+unknown there too): the ``_schemas`` topic, through ``nearline.schema_log``."""
 
 
 class Codec:
@@ -90,6 +95,8 @@ class Codec:
         self.compiled = compiled
         self._encoders: dict[type[Event], Encoder] = {}
         self._decoders: dict[bytes, Decoder] = {}
+        self.writer_schemas: WriterSchemas | None = None
+        """Where to look up a writer schema newer than this code (see ``_learned``)."""
 
     def encode(self, event: Event) -> bytes:
         """The single-object encoding of ``event``, with the latest version of its schema."""
@@ -155,33 +162,59 @@ class Codec:
             raise UndecodableRecord(
                 "not-avro", f"not an Avro single-object record ({_preview(data)})"
             )
-        writer = self.registry.find(data[2:HEADER_SIZE])
-        if writer is None:
-            raise UndecodableRecord(
-                "unknown-fingerprint", f"unknown schema fingerprint {data[2:HEADER_SIZE].hex()}"
-            )
+        fingerprint = data[2:HEADER_SIZE]
+        writer = self.registry.find(fingerprint)
+        decoder = self._learned(fingerprint) if writer is None else self._known(writer)
+        self._decoders[data[:HEADER_SIZE]] = decoder
+        return decoder
+
+    def _known(self, writer: SchemaVersion) -> Decoder:
         latest = self.registry.latest(writer.name)
         cls = self.registry.event_class(writer.name)
         _check_fields(cls, latest)
-        decoder: Decoder | None = None
         if self.compiled and writer is latest:
             with suppress(Unsupported):  # fastavro reads what the generator cannot
-                decoder = compile_decoder(latest.parsed, cls, HEADER_SIZE)
-        if decoder is None:
-            decoder = _fastavro_decoder(writer, latest, cls)
-        self._decoders[writer.header] = decoder
-        return decoder
+                return compile_decoder(latest.parsed, cls, HEADER_SIZE)
+        return _fastavro_decoder(writer.parsed, None if writer is latest else latest.parsed, cls)
+
+    def _learned(self, fingerprint: bytes) -> Decoder:
+        """A decoder for a writer schema this code does not have: a newer version of a
+        known event, published on ``_schemas`` by a newer writer. Its records are read as
+        the latest version known here (Avro resolution: fields added since are skipped),
+        so running processors read new versions before they are upgraded themselves."""
+        unknown = UndecodableRecord(
+            "unknown-fingerprint", f"unknown schema fingerprint {fingerprint.hex()}"
+        )
+        canonical = self.writer_schemas(fingerprint) if self.writer_schemas else None
+        if canonical is None:
+            raise unknown
+        try:
+            if schema_fingerprint(canonical, "CRC-64-AVRO") != fingerprint.hex():
+                raise ValueError("published under another fingerprint")
+            writer = parse_schema(json.loads(canonical), named_schemas={})
+            if not isinstance(writer, dict) or writer.get("type") != "record":
+                raise ValueError("not a record schema")
+            latest = self.registry.latest(writer["name"])
+            cls = self.registry.event_class(writer["name"])
+        except (ValueError, KeyError, LookupError) as error:  # foreign or damaged
+            raise UndecodableRecord(
+                "unknown-fingerprint",
+                f"schema fingerprint {fingerprint.hex()} on _schemas is unusable: {error}",
+            ) from None
+        _check_fields(cls, latest)
+        return _fastavro_decoder(writer, latest.parsed, cls)
 
 
-def _fastavro_decoder(writer: SchemaVersion, latest: SchemaVersion, cls: type[Event]) -> Decoder:
-    """Reading with fastavro, resolving an older writer version to the latest."""
-    reader_schema = None if writer is latest else latest.parsed
+def _fastavro_decoder(
+    writer: dict[str, Any], reader: dict[str, Any] | None, cls: type[Event]
+) -> Decoder:
+    """Reading with fastavro, resolving another writer version to ``reader`` if given."""
 
     def decode(data: bytes) -> Event:
         buffer = BytesIO(data)
         buffer.seek(HEADER_SIZE)
         try:
-            record = schemaless_reader(buffer, writer.parsed, reader_schema)
+            record = schemaless_reader(buffer, writer, reader)
         except IndexError as error:
             # fastavro raises IndexError both past the end of the data and for an
             # out-of-range union or enum index: only the first is truncation.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import ClassVar, TypedDict
 
 from events.base import Event, event_type
-from events.catalog import FileFailure, IndexedFile
+from events.catalog import FileFailure, IndexedFile, RestoredFile
 
 
 class StoredObject(TypedDict):
@@ -41,4 +41,15 @@ class FilesTransferred(Event):
     holding_id: int
     sub_batch: int
     stored: list[StoredObject]
+    failed: list[FileFailure]
+
+
+@event_type
+class FilesRestored(Event):
+    """Transfer-get restored a sub-batch of a GET: what was restored and what failed."""
+
+    schema_name: ClassVar[str] = "nearline.reports.FilesRestored"
+
+    sub_batch: int
+    restored: list[RestoredFile]
     failed: list[FileFailure]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import ClassVar, TypedDict
 
 from events.base import Event, event_type
+from events.catalog import SelectedFile
 
 
 class TransferItem(TypedDict):
@@ -39,3 +40,15 @@ class TransferPutRequested(Event):
     holding_id: int
     sub_batch: int
     files: list[TransferItem]
+
+
+@event_type
+class TransferGetRequested(Event):
+    """Transfer-get is asked to restore one sub-batch of a GET, as the requesting user."""
+
+    schema_name: ClassVar[str] = "nearline.work.TransferGetRequested"
+
+    sub_batch: int
+    target: bytes | None
+    overwrite: bool
+    files: list[SelectedFile]

@@ -111,6 +111,9 @@ def prepare(settings: Settings) -> None:
     if created:
         log.info("created topics %s", ", ".join(sorted(created)))
     publish_schemas(settings)
+    from nearline.schema_log import learn_writer_schemas
+
+    learn_writer_schemas(settings)
 
 
 def processor_broker_config(settings: Settings) -> dict[str, str]:

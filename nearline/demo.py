@@ -2,7 +2,8 @@
 
 It starts nearline's processes (catalog in the embedded SQLite database), PUTs a small
 tree with awkward names, follows the transaction to its end, and shows where every
-file now lives and with which checksum, checking each object in the S3 server.
+file now lives and with which checksum, checking each object in the S3 server. Then it
+GETs the tree back into another folder and compares it with the original.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
 import shutil
 import sys
 import time
@@ -107,6 +109,28 @@ def show_holding(engine: Engine, settings: Settings, transaction_id: str) -> int
     return problems
 
 
+def differences(original: Path, restored: Path) -> list[str]:
+    """What differs between two trees: entries, kinds, contents, link targets, modes, mtimes."""
+    problems = []
+    for folder, dirnames, filenames in os.walk(original):
+        for name in dirnames + filenames:
+            a = Path(folder) / name
+            b = restored / a.relative_to(original)
+            if not b.exists() and not b.is_symlink():
+                problems.append(f"missing {b}")
+                continue
+            sa, sb = a.lstat(), b.lstat()
+            if a.is_symlink():
+                same = b.is_symlink() and os.readlink(a) == os.readlink(b)
+            elif a.is_dir():
+                same = b.is_dir() and sa.st_mode == sb.st_mode
+            else:
+                same = a.read_bytes() == b.read_bytes() and sa.st_mode == sb.st_mode
+            if not same or sa.st_mtime_ns != sb.st_mtime_ns:
+                problems.append(f"differs: {b}")
+    return problems
+
+
 def main() -> int:
     settings = Settings()
     engine = catalog_engine(settings)
@@ -131,12 +155,31 @@ def main() -> int:
         print(f"  transaction {put.transaction_id}")
         state = follow(engine, put.transaction_id)
         problems = show_holding(engine, settings, put.transaction_id)
+        restored = settings.home / "demo-get"
+        shutil.rmtree(restored, ignore_errors=True)
+        restored.mkdir()
+        pattern = "^" + re.escape(str(run)) + "(/|$)"
+        print(f"\nGET every entry matching {pattern!r} into {restored}")
+        requests = RequestLog(settings)
+        get = requests.get(user=user, group=group, regex=pattern, target=str(restored))
+        requests.close()
+        print(f"  transaction {get.transaction_id}")
+        got = follow(engine, get.transaction_id)
+        mismatches = differences(run, restored / run.relative_to("/"))
+        for line in mismatches:
+            print(f"  {line}")
     finally:
         processes.stop(settings)
-    if state != "COMPLETE" or problems:
-        print(f"\ndemo FAILED: state {state}, {problems} object(s) wrong")
+    if state != "COMPLETE" or problems or got != "COMPLETE" or mismatches:
+        print(
+            f"\ndemo FAILED: PUT {state}, {problems} object(s) wrong; "
+            f"GET {got}, {len(mismatches)} entr(ies) differ"
+        )
         return 1
-    print("\ndemo finished: every file is cataloged and stored in the object store")
+    print(
+        "\ndemo finished: every file is cataloged and stored in the object store, "
+        "and came back identical"
+    )
     return 0
 
 

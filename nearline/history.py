@@ -20,6 +20,7 @@ from events.codec import UndecodableRecord, decode_message
 from events.topics import CATALOG, REQUESTS, STATUS
 from nearline import bus
 from nearline.partitioning import partition_for
+from nearline.schema_log import learn_writer_schemas
 from nearline.settings import Settings
 
 FILE_LISTS = ("files", "refused", "failed", "stored", "rejected")
@@ -97,6 +98,7 @@ class History:
         self.settings = settings
         self.partitions = settings.kafka.partitions
         self.consumer = bus.consumer(settings, group="nearline-history")
+        learn_writer_schemas(settings)  # newer versions written since this code
 
     def close(self) -> None:
         self.consumer.close()

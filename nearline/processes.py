@@ -26,6 +26,9 @@ PROCESSES: dict[str, list[str]] = {
     # so that consecutive sub-batches of one transaction upload at the same time.
     "transfer-put": faust_worker("processors.transfer"),
     "transfer-put-2": faust_worker("processors.transfer"),
+    # GETs restore their sub-batches (keyed by transaction/sub-batch) in parallel too.
+    "transfer-get": faust_worker("processors.transfer_get"),
+    "transfer-get-2": faust_worker("processors.transfer_get"),
     # Sends records set aside by system errors back to their topic when due.
     "retry": ["-m", "processors.retry"],
     "projections": ["-m", "projections"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from nearline.schema_log import learn_writer_schemas
 from nearline.settings import get_settings
 from projections.db import catalog_engine
 from projections.definitions import projection
@@ -17,6 +18,7 @@ def main() -> None:
     settings = get_settings()
     engine = catalog_engine(settings)
     upgrade(engine)
+    learn_writer_schemas(settings)
     # One runner for both topics: a batch's catalog rows and its status are committed
     # together, so stat never shows an outcome that find cannot show yet.
     runners = [ProjectionRunner(projection("all", settings.s3.bucket), engine, settings)]

@@ -18,10 +18,12 @@ from events.base import Event
 from events.catalog import (
     FilesCataloged,
     FilesReserved,
+    FilesRetrieved,
     HoldingCreated,
     TransactionAccepted,
 )
 from projections import tables as t
+from projections.queries import chunked
 from projections.writes import file_id, insert_ignoring_duplicates, upsert
 
 NAME = "catalog"
@@ -107,6 +109,9 @@ def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
                 _reserve(rows, event)
             case FilesCataloged():
                 _catalog(rows, event, bucket)
+            case FilesRetrieved() if event.restored:
+                rows.flush()  # its locations may be pending rows of this batch
+                _accessed(conn, event)
     rows.flush()
 
 
@@ -164,3 +169,20 @@ def _catalog(rows: CatalogRows, fact: FilesCataloged, bucket: str) -> None:
             rows.released.add(id_)
         elif pending["state"] == "RESERVED":
             del rows.files[id_]
+
+
+def _accessed(conn: Connection, fact: FilesRetrieved) -> None:
+    """A GET read these files' object-store copies: eviction's least-recently-accessed
+    policy goes by ``access_time``. Never moved back by a replayed older fact."""
+    loc = t.locations
+    ids = [r["file_id"] for r in fact.restored]
+    for chunk in chunked(ids):
+        conn.execute(
+            update(loc)
+            .where(
+                loc.c.file_id.in_(chunk)
+                & (loc.c.storage_type == "OBJECT_STORAGE")
+                & (loc.c.access_time < fact.occurred_at)
+            )
+            .values(access_time=fact.occurred_at)
+        )

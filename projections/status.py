@@ -19,6 +19,8 @@ from events.catalog import (
     FileFailure,
     FilesCataloged,
     FilesReserved,
+    FilesRetrieved,
+    FilesSelected,
     TransactionAccepted,
     TransactionFinished,
     TransactionRejected,
@@ -54,6 +56,17 @@ def apply(conn: Connection, events: Sequence[Event]) -> None:
                 _fail_files(conn, event.transaction_id, event.sub_batch, event.refused)
             case FilesCataloged():
                 _settle(conn, event)
+            case FilesSelected() if event.unavailable:
+                _fail_files(conn, event.transaction_id, event.sub_batch, event.unavailable)
+            case FilesRetrieved():
+                _fail_files(conn, event.transaction_id, event.sub_batch, event.failed)
+                _settle_sub(
+                    conn,
+                    event.transaction_id,
+                    event.sub_batch,
+                    bool(event.restored),
+                    event.occurred_at,
+                )
             case TransactionFinished():
                 _finish(conn, event, event.state)
 
@@ -172,17 +185,24 @@ def _fail_files(
 
 def _settle(conn: Connection, fact: FilesCataloged) -> None:
     _fail_files(conn, fact.transaction_id, fact.sub_batch, fact.failed)
+    _settle_sub(conn, fact.transaction_id, fact.sub_batch, bool(fact.files), fact.occurred_at)
+
+
+def _settle_sub(
+    conn: Connection, transaction_id: str, sub_id: int, any_done: bool, when: int
+) -> None:
+    """The final state of a sub-batch: its failed files so far, and whether any succeeded."""
     failed = (
         conn.execute(
             select(t.status_failed_files.c.path).where(
-                (t.status_failed_files.c.transaction_id == fact.transaction_id)
-                & (t.status_failed_files.c.sub_id == fact.sub_batch)
+                (t.status_failed_files.c.transaction_id == transaction_id)
+                & (t.status_failed_files.c.sub_id == sub_id)
             )
         ).first()
         is not None
     )
-    state = "COMPLETE" if not failed else ("COMPLETE_WITH_ERRORS" if fact.files else "FAILED")
-    _sub_record(conn, fact.transaction_id, fact.sub_batch, state, fact.occurred_at)
+    state = "COMPLETE" if not failed else ("COMPLETE_WITH_ERRORS" if any_done else "FAILED")
+    _sub_record(conn, transaction_id, sub_id, state, when)
 
 
 def _finish(conn: Connection, event: Event, state: str, warnings: list[str] | None = None) -> None:

@@ -6,12 +6,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, Select, and_, select
 
 from api.access import Scope
 from api.queries import chunked, database_errors
 from api.queries.filters import HoldingSelector, holding_conditions
 from projections import tables as t
+
+HoldingIds = Sequence[int] | Select[tuple[int]]
+"""Holdings given by id, or by a query selecting their ids."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,11 @@ def list_holdings(
     )
     with database_errors():
         rows = conn.execute(query).all()
-    ids = [r.id for r in rows]
-    tags = tags_of(conn, ids)
-    transactions = transactions_of(conn, ids)
+        # Tags and transactions of the same holdings, chosen again by the query itself:
+        # a thousand holdings are one subquery, not a thousand bound ids.
+        chosen = select(query.subquery().c.id)
+        tags = tags_of(conn, chosen)
+        transactions = transactions_of(conn, chosen)
     return [
         Holding(
             id=r.id,
@@ -60,20 +65,20 @@ def list_holdings(
     ]
 
 
-def tags_of(conn: Connection, holding_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+def tags_of(conn: Connection, holding_ids: HoldingIds) -> dict[int, dict[str, str]]:
     """The tags of each holding."""
     found: dict[int, dict[str, str]] = defaultdict(dict)
-    for chunk in chunked(holding_ids):
+    for chunk in _chunks(holding_ids):
         for row in conn.execute(select(t.tags).where(t.tags.c.holding_id.in_(chunk))):
             found[row.holding_id][row.key] = row.value
     return found
 
 
-def transactions_of(conn: Connection, holding_ids: Sequence[int]) -> dict[int, list[str]]:
+def transactions_of(conn: Connection, holding_ids: HoldingIds) -> dict[int, list[str]]:
     """The transactions that put files into each holding, oldest first."""
     tx = t.transactions
     found: dict[int, list[str]] = defaultdict(list)
-    for chunk in chunked(holding_ids):
+    for chunk in _chunks(holding_ids):
         rows = conn.execute(
             select(tx.c.holding_id, tx.c.transaction_id)
             .where(tx.c.holding_id.in_(chunk))
@@ -82,3 +87,9 @@ def transactions_of(conn: Connection, holding_ids: Sequence[int]) -> dict[int, l
         for row in rows:
             found[row.holding_id].append(row.transaction_id)
     return found
+
+
+def _chunks(holding_ids: HoldingIds) -> list[Sequence[int]] | list[Select[tuple[int]]]:
+    if isinstance(holding_ids, Select):
+        return [holding_ids]
+    return chunked(holding_ids)

@@ -143,14 +143,14 @@ class Daemon:
         self.pid_file.write_text(str(proc.pid))
         return proc.pid
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = 30, stop_signal: int | None = None) -> None:
         """Stop the process and its whole process group; escalate to SIGKILL."""
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, self.stop_signal)
+            os.killpg(pid, stop_signal or self.stop_signal)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and group_alive(pid):
             time.sleep(0.2)
@@ -159,6 +159,10 @@ class Daemon:
         while group_alive(pid):
             time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """Kill the process group at once (SIGKILL), as a crash would."""
+        self.stop(timeout=0, stop_signal=signal.SIGKILL)
 
 
 def group_alive(pgid: int) -> bool:

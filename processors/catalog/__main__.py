@@ -15,18 +15,23 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from events.codec import UndecodableRecord, decode_message
+from events.requests import GetRequested
 from events.topics import CATALOG, REPORTS, REQUESTS
 from nearline import bus
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, refuse, send_all
 from processors.catalog.decider import Decider, Limits
+from processors.catalog.selection import catalog_selector
 from processors.catalog.state import CatalogState
+from projections.queries.reader import catalog_reader
 
 log = logging.getLogger("nearline.catalog")
 settings = get_settings()
 app = make_app("catalog", settings)
 inputs = app.topic(REQUESTS, REPORTS)
 deciders: dict[int, Decider] = {}
+# GETs select their files from the catalog projection (D11), read-only.
+select = catalog_selector(catalog_reader(settings))
 
 
 def rebuild(partition: int) -> CatalogState:
@@ -69,7 +74,7 @@ async def decider_for(partition: int) -> Decider:
         await app.producer.flush()  # our own facts must be in the log before we read it
         state = await asyncio.get_running_loop().run_in_executor(None, rebuild, partition)
         limits = Limits(settings.index.max_files, settings.index.max_bytes)
-        decider = deciders[partition] = Decider(state, limits)
+        decider = deciders[partition] = Decider(state, limits, select=select)
     return decider
 
 
@@ -88,7 +93,11 @@ async def decide(stream: Any) -> None:
         if problem is not None:
             await refuse(app, record, event, "unknown-transaction", problem)
             continue
-        outgoing = decider.handle(event)
+        if isinstance(event, GetRequested):  # queries the database: off the event loop
+            loop = asyncio.get_running_loop()
+            outgoing = await loop.run_in_executor(None, decider.handle, event)
+        else:
+            outgoing = decider.handle(event)
         await send_all(app, [(o.topic, o.key, o.event) for o in outgoing])
 
 

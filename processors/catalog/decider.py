@@ -24,11 +24,12 @@ from events.catalog import (
     TransactionFinished,
     TransactionRejected,
 )
-from events.reports import FilesIndexed, FilesTransferred
-from events.requests import PutRequested
+from events.reports import FilesIndexed, FilesRestored, FilesTransferred
+from events.requests import GetRequested, PutRequested
 from events.status import TransactionStateChanged
 from events.topics import CATALOG, INDEX, STATUS, TRANSFER_PUT
 from events.work import IndexRequested, TransferItem, TransferPutRequested
+from processors.catalog import get
 from processors.catalog.state import CatalogState, Transaction
 from processors.transfer.object_keys import object_key
 
@@ -44,7 +45,7 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds of one indexing sub-batch."""
+    """Bounds of one sub-batch: of indexing for a PUT, of restoring for a GET."""
 
     max_files: int = 1000
     max_bytes: int = 4 * 1024**3
@@ -56,10 +57,14 @@ class Decider:
         state: CatalogState,
         limits: Limits | None = None,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        select: get.Selector | None = None,
     ) -> None:
+        """``select`` picks a GET's files from the catalog projection (decision D11);
+        without it GETs are refused."""
         self.state = state
         self.limits = limits or Limits()
         self.clock = clock
+        self.select = select
 
     def handle(self, event: Event) -> list[Outgoing]:
         match event:
@@ -69,6 +74,10 @@ class Decider:
                 return self._indexed(event)
             case FilesTransferred():
                 return self._transferred(event)
+            case GetRequested():
+                return get.get(self, event)
+            case FilesRestored():
+                return get.restored(self, event)
         return []
 
     def refusal(self, event: Event) -> str | None:

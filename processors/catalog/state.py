@@ -13,6 +13,8 @@ from events.base import Event
 from events.catalog import (
     FilesCataloged,
     FilesReserved,
+    FilesRetrieved,
+    FilesSelected,
     HoldingCreated,
     TransactionAccepted,
     TransactionFinished,
@@ -47,6 +49,7 @@ class Transaction:
     job_label: str
     holding_id: int | None
     reserved: dict[int, FilesReserved] = field(default_factory=dict)  # unsettled sub-batches
+    selected: dict[int, FilesSelected] = field(default_factory=dict)  # a GET's, unsettled
     settled: set[int] = field(default_factory=set)
     batch_count: int | None = None  # known once the last sub-batch was indexed
     files_ok: int = 0
@@ -114,11 +117,16 @@ class CatalogState:
                 self._reserve(fact)
             case FilesCataloged():
                 self._settle(fact)
+            case FilesSelected():
+                self._select(fact)
+            case FilesRetrieved():
+                self._retrieved(fact)
             case TransactionFinished():
                 transaction = self.transactions.get(fact.transaction_id)
                 if transaction:
                     transaction.finished = True
                     transaction.reserved.clear()
+                    transaction.selected.clear()
 
     def _reserve(self, fact: FilesReserved) -> None:
         transaction = self.transactions.get(fact.transaction_id)
@@ -151,3 +159,22 @@ class CatalogState:
             entry = self.files.get(key)
             if entry is not None and entry.transaction_id == fact.transaction_id:
                 del self.files[key]  # the reservation is released: the path is free again
+
+    def _select(self, fact: FilesSelected) -> None:
+        transaction = self.transactions.get(fact.transaction_id)
+        if transaction is None:
+            return
+        transaction.selected[fact.sub_batch] = fact
+        transaction.files_failed += len(fact.unavailable)
+        if fact.last:
+            transaction.batch_count = fact.sub_batch + 1
+
+    def _retrieved(self, fact: FilesRetrieved) -> None:
+        transaction = self.transactions.get(fact.transaction_id)
+        if transaction is None:
+            return
+        transaction.selected.pop(fact.sub_batch, None)
+        transaction.settled.add(fact.sub_batch)
+        transaction.files_ok += len(fact.restored)
+        transaction.files_failed += len(fact.failed)
+        transaction.bytes_ok += sum(r["size"] for r in fact.restored)

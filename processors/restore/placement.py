@@ -7,8 +7,9 @@ otherwise it goes back where it was.
 
 Lexical safety is not enough, since the service is root and follows whatever links are on
 disk: a link planted below the target (``target/data -> /etc``) would lead its writes
-out. These checks are made when planning and again just before each write; a user racing
-a link in between the check and the write is narrowed to that window, not excluded.
+out. These checks are made when planning and again just before each write, and a file is
+then written relative to its folder opened without following links (``open_folder``), so
+a folder swapped for a link after the checks fails the write instead of redirecting it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import stat
 
 from processors.indexing.access import Requester
 from processors.indexing.lookup import child_of, parent_of, printable
+
+_OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 # Linux gives up after 40 symlinks in one lookup (MAXSYMLINKS); so do we.
 _MAX_SYMLINKS = 40
@@ -90,6 +93,35 @@ def check_trusted_links(dest: bytes, who: Requester) -> None:
             raise UnsafePath(
                 f"{printable(link)} is a symbolic link owned by another user (uid {st.st_uid})"
             )
+
+
+def open_folder(dest: bytes, target: bytes | None) -> int:
+    """An open descriptor of the folder ``dest`` goes in, for writing relative to it.
+
+    Below ``target`` each folder is opened from the one above with ``O_NOFOLLOW``, so a
+    folder swapped for a symlink after the checks fails (``OSError`` ELOOP or ENOTDIR)
+    instead of leading outside; the target itself may be a link (the user's choice). For
+    the original place (``target`` None) the folder is opened by its path, whose links
+    ``check_trusted_links`` has judged. Raises ``UnsafePath`` if ``dest`` is not inside
+    ``target``.
+    """
+    folder = parent_of(dest)
+    if target is None:
+        return os.open(folder, _OPEN_FOLDER)
+    top = normal_directory(target)
+    if folder != top and not strictly_below(folder, top):
+        raise UnsafePath(f"{printable(dest)} is not inside {printable(top)}")
+    fd = os.open(top, _OPEN_FOLDER)
+    try:
+        for name in folder[len(top) :].split(b"/"):
+            if name:
+                below = os.open(name, _OPEN_FOLDER | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = below
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def strictly_below(path: bytes, top: bytes) -> bool:

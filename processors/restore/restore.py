@@ -22,6 +22,7 @@ files reports each file's fate.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Sequence
@@ -48,6 +49,7 @@ from processors.restore.placement import (
     check_trusted_links,
     destination,
     normal_directory,
+    open_folder,
     strictly_below,
 )
 from processors.transfer.outcomes import Failure, Stored
@@ -121,10 +123,15 @@ class RestorePlan(NamedTuple):
 
 
 class Downloader(Protocol):
-    """What restoring needs of ``ObjectStore``."""
+    """What restoring needs of ``ObjectStore``: ``target`` is a name in ``dir_fd``."""
 
     def download(
-        self, key: str, target: bytes, expected_sha256: str, expected_size: int
+        self,
+        key: str,
+        target: bytes,
+        expected_sha256: str,
+        expected_size: int,
+        dir_fd: int | None = None,
     ) -> Stored | Failure: ...
 
 
@@ -386,6 +393,9 @@ def fetch(store: Downloader, placement: Placement, made: Directories) -> Stored 
 
     The store writes a hidden partial file next to the destination and renames it into
     place only once verified, so a failure leaves nothing (and an existing file as it was).
+    Both are done relative to the destination's folder, opened once without following
+    links below the target (``open_folder``): a folder swapped for a link after the
+    checks cannot redirect the write.
     """
     reason = made.problem(placement.destination) or unsafe_place(placement)
     if reason is not None:
@@ -394,7 +404,20 @@ def fetch(store: Downloader, placement: Placement, made: Directories) -> Stored 
     key, sha256 = entry["object_key"], entry["sha256"]
     if key is None or sha256 is None:  # refused by plan already
         return Failure("the catalog has no stored copy of this file", False)
-    return store.download(key, placement.destination, sha256, entry["size"])
+    try:
+        folder = open_folder(placement.destination, placement.request.target)
+    except UnsafePath as unsafe:
+        return Failure(unsafe.reason, False)
+    except OSError as exc:
+        where = printable(parent_of(placement.destination))
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            return Failure(f"{where} is no longer a directory of the restore (a link?)", False)
+        return Failure(f"{where} could not be opened: {exc.strerror or exc}", False)
+    try:
+        name = os.path.basename(placement.destination)
+        return store.download(key, name, sha256, entry["size"], dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 def finish_file(placement: Placement, downloaded: Stored | Failure) -> Restored | Refusal:

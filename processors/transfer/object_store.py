@@ -314,9 +314,17 @@ class ObjectStore:
     # -- downloads -------------------------------------------------------------------
 
     def download(
-        self, key: str, target: bytes, expected_sha256: str, expected_size: int
+        self,
+        key: str,
+        target: bytes,
+        expected_sha256: str,
+        expected_size: int,
+        dir_fd: int | None = None,
     ) -> Stored | Failure:
         """Copy the object at ``key`` to the file ``target`` if it is the expected content.
+
+        With ``dir_fd``, ``target`` is a name in that open directory (see
+        ``write_verified``).
 
         The object is streamed into a hidden partial file next to ``target``, checked
         (size and sha256) while written, and renamed into place only if it matches (see
@@ -330,7 +338,9 @@ class ObjectStore:
                 if response["ContentLength"] != expected_size:
                     raise ContentMismatch
                 chunks = body.iter_chunks(DOWNLOAD_READ_SIZE)
-                checksums = write_verified(chunks, target, expected_sha256, expected_size)
+                checksums = write_verified(
+                    chunks, target, expected_sha256, expected_size, dir_fd=dir_fd
+                )
             finally:
                 body.close()
         except ContentMismatch:

@@ -23,21 +23,29 @@ class ContentMismatch(Exception):
     """The bytes are not the expected content: wrong size or wrong sha256."""
 
 
-def write_verified(chunks: Iterable[bytes], target: bytes, sha256: str, size: int) -> Checksummer:
+def write_verified(
+    chunks: Iterable[bytes], target: bytes, sha256: str, size: int, dir_fd: int | None = None
+) -> Checksummer:
     """Write ``chunks`` to ``target`` if they are ``size`` bytes with the hex ``sha256``.
 
     Returns their checksums; raises ``ContentMismatch`` (or the ``OSError`` of a failed
     write) and leaves no file behind otherwise. A crash can leave the partial file,
     ``.<name>.<random>.nearline-partial``, for a clean-up to find.
+
+    With ``dir_fd`` (an open directory), ``target`` is a name in that directory and every
+    step is made relative to it, so a folder on the way swapped for a symlink after it
+    was opened cannot send the file elsewhere.
     """
+    if dir_fd is not None and b"/" in target:
+        raise ValueError("with dir_fd, the target is a name in that directory")
     partial = partial_path(target)
     try:
-        checksums = _write(chunks, partial, sha256.lower(), size)
-        os.replace(partial, target)
+        checksums = _write(chunks, partial, sha256.lower(), size, dir_fd)
+        os.replace(partial, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         return checksums
     finally:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(partial)  # gone already after a successful rename
+            os.unlink(partial, dir_fd=dir_fd)  # gone already after a successful rename
 
 
 def partial_path(target: bytes) -> bytes:
@@ -47,10 +55,12 @@ def partial_path(target: bytes) -> bytes:
     return os.path.join(folder, b"." + name[:_KEPT_NAME_BYTES] + b"." + token + PARTIAL_SUFFIX)
 
 
-def _write(chunks: Iterable[bytes], partial: bytes, sha256: str, size: int) -> Checksummer:
+def _write(
+    chunks: Iterable[bytes], partial: bytes, sha256: str, size: int, dir_fd: int | None
+) -> Checksummer:
     checksums = Checksummer()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(partial, flags, 0o600)
+    fd = os.open(partial, flags, 0o600, dir_fd=dir_fd)
     try:
         for chunk in chunks:
             if checksums.size + len(chunk) > size:

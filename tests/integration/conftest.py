@@ -70,10 +70,12 @@ def processors(settings: Settings, catalog_url: str) -> Iterator[dict[str, str]]
 
 @pytest.fixture(scope="session")
 def users() -> dict[str, tuple[str, str]]:
-    """Two real accounts on this host, in different groups: the file owners of tests."""
+    """Real accounts on this host: alice and bob in different groups, the file owners of
+    tests, and carol in alice's group."""
     from tests.integration.accounts import ensure_account
 
     return {
         "alice": ensure_account("nl-alice", "nl-climate"),
         "bob": ensure_account("nl-bob", "nl-ocean"),
+        "carol": ensure_account("nl-carol", "nl-climate"),
     }

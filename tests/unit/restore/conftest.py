@@ -153,13 +153,20 @@ class FakeStore:
         return entry
 
     def download(
-        self, key: str, target: bytes, expected_sha256: str, expected_size: int
+        self,
+        key: str,
+        target: bytes,
+        expected_sha256: str,
+        expected_size: int,
+        dir_fd: int | None = None,
     ) -> Stored | Failure:
-        self.downloads.append(target)
+        self.downloads.append(target if dir_fd is None else _in(dir_fd, target))
         if key not in self.objects:
             return Failure(NOT_IN_STORE, False)
         try:
-            sums = write_verified([self.objects[key]], target, expected_sha256, expected_size)
+            sums = write_verified(
+                [self.objects[key]], target, expected_sha256, expected_size, dir_fd=dir_fd
+            )
         except ContentMismatch:
             return Failure(CORRUPT, False)
         except OSError as exc:
@@ -170,3 +177,8 @@ class FakeStore:
 @pytest.fixture
 def store() -> FakeStore:
     return FakeStore()
+
+
+def _in(dir_fd: int, name: bytes) -> bytes:
+    """The path of ``name`` in the open directory ``dir_fd``, as the kernel sees it now."""
+    return os.path.join(os.fsencode(os.readlink(f"/proc/self/fd/{dir_fd}")), name)

@@ -286,3 +286,22 @@ def test_set_file_metadata_is_exact_to_the_nanosecond(target):
     st = os.stat(path)
     assert (st.st_mtime_ns, stat.S_IMODE(st.st_mode)) == (1_700_000_000_987_654_321, 0o751)
     assert (st.st_uid, st.st_gid) == (ALICE_UID, 99)
+
+
+def test_a_folder_swapped_for_a_link_after_the_last_check_cannot_redirect_the_write(
+    store, public_dir, target, monkeypatch
+):
+    # planned and made while a/ is a real directory
+    entry = store.put(file_entry(b"/a/f.nc"), b"payload")
+    planned = plan([entry], target, ALICE, False)
+    made = make_directories(planned.placements)
+    # the user swaps a/ for a link to a folder outside the target, right after the
+    # last check (simulated by letting that check pass)
+    outside = made_dir(public_dir + b"/outside", 0o777)
+    os.rename(target + b"/a", target + b"/a.old")
+    os.symlink(outside, target + b"/a")
+    monkeypatch.setattr("processors.restore.restore.unsafe_place", lambda _p: None)
+    result = fetch(store, planned.placements[0], made)
+    # the write fails instead of following the link, and nothing lands outside
+    assert isinstance(result, Failure) and "no longer a directory" in result.reason
+    assert os.listdir(outside) == [] and os.listdir(target + b"/a.old") == []

@@ -1,0 +1,144 @@
+"""GET throughput through the local stack, next to `rclone copy` of the same objects out of
+the same S3 server, in the same run.
+
+Two data sets, PUT first: many files of 4 KiB (files/s) and one large file (MB/s).
+nearline's time runs from the GET being recorded to its COMPLETE state: selection from
+the catalog, planning, download with sha256 verification, restoring mode, mtime and
+owner, reports and projection, all through Kafka. rclone's is its copy command (no
+verification against a catalog, no metadata restored).
+
+    python bench/get.py [--files 2000] [--big-mib 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bench.put import MB, make_big_file, make_small_files, nearline_put, rclone_env
+from nearline import processes
+from nearline.requests import RequestLog
+from nearline.settings import Settings
+from processors.transfer.object_keys import key_prefix
+from projections import tables as t
+from projections.db import make_engine
+from projections.migrate import upgrade
+
+
+def put_transaction(engine, path: Path) -> tuple[int, str]:
+    """The holding and transaction of the PUT of ``path`` (the only one of that folder)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(t.files.c.holding_id, t.files.c.transaction_id).where(
+                t.files.c.path == str(path).encode()
+            )
+        ).one()
+    return row.holding_id, row.transaction_id
+
+
+def nearline_get(settings: Settings, engine, path: Path, target: Path) -> float:
+    requests = RequestLog(settings)
+    start = time.perf_counter()
+    request = requests.get(
+        user="root",
+        group="root",
+        regex="^" + re.escape(str(path)) + "(/|$)",
+        target=str(target),
+        api_action="get",
+    )
+    while True:
+        with engine.connect() as conn:
+            state = conn.execute(
+                select(t.status_transactions.c.state).where(
+                    t.status_transactions.c.transaction_id == request.transaction_id
+                )
+            ).scalar()
+        if state in ("COMPLETE", "COMPLETE_WITH_ERRORS", "FAILED"):
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    requests.close()
+    if state != "COMPLETE":
+        raise SystemExit(f"nearline GET ended {state}")
+    return elapsed
+
+
+def rclone_download(settings: Settings, prefix: str, target: Path, *extra: str) -> float:
+    """rclone copy of every object under ``prefix`` into ``target``."""
+    start = time.perf_counter()
+    subprocess.run(
+        ["rclone", "copy", f"bench:{settings.s3.bucket}/{prefix}", str(target), *extra],
+        env=rclone_env(settings),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--big-mib", type=float, default=512)
+    args = parser.parse_args()
+    if not shutil.which("rclone"):
+        print("rclone is needed for the comparison: apt-get install rclone", file=sys.stderr)
+        return 1
+    settings = Settings()
+    engine = make_engine(settings.postgres_url)
+    upgrade(engine)
+    env = {"NEARLINE_CATALOG__URL": settings.postgres_url}
+    processes.stop(settings)
+    processes.start(settings, env=env, log=lambda _line: None)
+    workdir = Path(tempfile.mkdtemp(prefix="nearline-bench-get-"))
+    try:
+        small = workdir / "small"
+        small.mkdir()
+        make_small_files(small, args.files)
+        big = workdir / "big"
+        big.mkdir()
+        big_bytes = make_big_file(big, args.big_mib / 1024)
+        time.sleep(5)  # let the processors settle into their partitions
+        nearline_put(settings, engine, small)
+        nearline_put(settings, engine, big)
+        concurrency = "16"  # as many downloads at once as a transfer-get worker makes
+
+        for name, folder in (("small", small), ("big", big)):
+            ours_target = workdir / f"{name}-nearline"
+            theirs_target = workdir / f"{name}-rclone"
+            ours_target.mkdir()
+            ours = nearline_get(settings, engine, folder, ours_target)
+            prefix = key_prefix(*put_transaction(engine, folder))
+            theirs = rclone_download(
+                settings, prefix, theirs_target, "--transfers", concurrency, "--checkers", "8"
+            )
+            if name == "small":
+                print(
+                    f"get {args.files} x 4 KiB: nearline {args.files / ours:8.0f} files/s   "
+                    f"rclone {args.files / theirs:8.0f} files/s   ratio {theirs / ours:.2f}"
+                )
+            else:
+                print(
+                    f"get 1 x {args.big_mib:g} MiB:  nearline {big_bytes / ours / MB:8.1f} MB/s"
+                    f"    rclone {big_bytes / theirs / MB:8.1f} MB/s    ratio "
+                    f"{theirs / ours:.2f}"
+                )
+        print(
+            "(nearline's figures include selection, sha256 verification, metadata and the "
+            "status through Kafka)"
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        processes.stop(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""What a GET fetches, chosen with FIND's query on the catalog projection (decision D11).
+
+Exact paths or a regular expression on the path text; the holding by label, id or tags
+(several tags: all of them). Without a holding selector each path comes from its newest
+version (the holding ingested last); ``groupall`` reads the group's holdings too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DataError, ProgrammingError
+
+from events.catalog import SelectedFile
+from events.requests import GetRequested
+from processors.catalog.get import Selection, Selector
+from projections.queries import InvalidQuery
+from projections.queries.access import Scope
+from projections.queries.files import FoundFile, find_files
+from projections.queries.filters import HoldingSelector
+
+OBJECT_STORAGE = "OBJECT_STORAGE"
+TAPE = "TAPE"
+
+
+def select_for_get(conn: Connection, request: GetRequested) -> Selection:
+    """The entries ``request`` selects among those its user may read."""
+    scope = Scope(request.user, request.group, request.groupall)
+    selector = HoldingSelector(
+        request.label, holding_id=request.holding_id, tags=dict(request.tags)
+    )
+    found: list[FoundFile] = []
+    not_found: list[bytes] = []
+    if request.regex is not None:
+        found = find_files(conn, scope, selector, regex=request.regex)
+    else:
+        for path in dict.fromkeys(request.paths):
+            matches = find_files(conn, scope, selector, path=path)
+            if not matches:
+                not_found.append(path)
+            found.extend(matches)
+    if not (selector.label or selector.holding_id is not None or selector.tags):
+        found = newest_versions(found)
+    return Selection(
+        files=[selected(f) for f in found],
+        on_tape=frozenset(f.id for f in found if _on_tape(f)),
+        not_found=not_found,
+    )
+
+
+def newest_versions(found: Iterable[FoundFile]) -> list[FoundFile]:
+    """One entry per path: the one ingested last (the higher holding id on a tie)."""
+    newest: dict[bytes, FoundFile] = {}
+    for f in found:
+        known = newest.get(f.path)
+        if known is None or (f.ingest_time, f.holding_id) > (known.ingest_time, known.holding_id):
+            newest[f.path] = f
+    return sorted(newest.values(), key=lambda f: (f.holding_id, f.path))
+
+
+def selected(f: FoundFile) -> SelectedFile:
+    """A found entry as the GET records it, with its object-store copy if it has one."""
+    in_store = next((loc for loc in f.locations if loc.storage_type == OBJECT_STORAGE), None)
+    return SelectedFile(
+        file_id=f.id,
+        holding_id=f.holding_id,
+        path=f.path,
+        path_type=f.path_type,
+        link_path=f.link_path,
+        size=f.size,
+        mode=f.mode,
+        uid=f.uid,
+        gid=f.gid,
+        mtime_ns=f.mtime_ns,
+        object_key=in_store.path if in_store else None,
+        adler32=f.checksums.get("ADLER32"),
+        sha256=f.checksums.get("SHA256"),
+    )
+
+
+def _on_tape(f: FoundFile) -> bool:
+    return any(loc.storage_type == TAPE for loc in f.locations)
+
+
+def catalog_selector(engine: Engine) -> Selector:
+    """A ``Selector`` reading the catalog through ``engine`` (read-only).
+
+    The database refusing this request's query (bad data, a query it cannot run) rejects
+    the GET rather than stop the decider on it; losing the connection raises, so that
+    the request is handled again once the database is back.
+    """
+
+    def select(request: GetRequested) -> Selection:
+        try:
+            with engine.connect() as conn:
+                return select_for_get(conn, request)
+        except (DataError, ProgrammingError) as error:
+            code = getattr(error.orig, "sqlstate", None) or type(error.orig).__name__
+            raise InvalidQuery(
+                f"The catalog could not answer this request ({code}); check its paths, "
+                "regular expression, label and tags."
+            ) from None
+
+    return select

@@ -1,0 +1,77 @@
+"""The transfer-get process: ``python -m processors.transfer_get worker``.
+
+Restores each sub-batch of a GET from the object store onto POSIX disk as the requesting
+user (``restoring``), every file verified against the catalog's sha256, and reports what
+was restored and what failed to the decider. Files failing because the object store is
+unreachable are tried again, with growing pauses, for as long as it stays unreachable:
+the work item is only done (and its offset committed) once every file has an outcome
+that retrying cannot change, so an outage delays a GET but never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+from typing import Any
+
+from events.base import event_id_for
+from events.reports import FilesRestored
+from events.topics import REPORTS, TRANSFER_GET
+from events.work import TransferGetRequested
+from nearline.settings import get_settings
+from processors.app import decoded, make_app, now_ms, send_all
+from processors.indexing.access import UnknownUser, requester_for
+from processors.transfer.object_store import ObjectStore
+from processors.transfer_get.restoring import Outcome, all_failed, restore_batch, until_settled
+
+log = logging.getLogger("nearline.transfer-get")
+settings = get_settings()
+app = make_app("transfer-get", settings)
+requests = app.topic(TRANSFER_GET)
+
+
+def restore(store: ObjectStore, request: TransferGetRequested, paths: set[bytes] | None) -> Outcome:
+    """Restore the request's entries (only ``paths`` when given) as its user."""
+    files = [f for f in request.files if paths is None or f["path"] in paths]
+    try:
+        who = requester_for(request.user)
+    except UnknownUser:
+        return all_failed(files, f"user {request.user} is not known on the file servers")
+    return restore_batch(store, files, request.target, who, request.overwrite)
+
+
+def report(request: TransferGetRequested, outcome: Outcome) -> FilesRestored:
+    return FilesRestored(
+        event_id=event_id_for(request.transaction_id, f"restored/{request.sub_batch}"),
+        transaction_id=request.transaction_id,
+        user=request.user,
+        group=request.group,
+        cause_id=request.event_id,
+        occurred_at=now_ms(),
+        sub_batch=request.sub_batch,
+        restored=list(outcome.restored),
+        failed=list(outcome.failed),
+    )
+
+
+async def _attempt(
+    store: ObjectStore, request: TransferGetRequested, paths: set[bytes] | None
+) -> Outcome:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, restore, store, request, paths)
+
+
+@app.agent(requests, concurrency=1)
+async def transfer_get(stream: Any) -> None:
+    store = ObjectStore(settings)
+    async for event, _record in decoded(stream, app):
+        if not isinstance(event, TransferGetRequested):
+            continue
+        name = f"{event.transaction_id}/{event.sub_batch}"
+        outcome = await until_settled(partial(_attempt, store, event), asyncio.sleep, name)
+        await send_all(app, [(REPORTS, event.user.encode(), report(event, outcome))])
+
+
+if __name__ == "__main__":
+    app.main()

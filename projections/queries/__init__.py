@@ -1,0 +1,50 @@
+"""Read-only queries on the projection tables, each taking a SQLAlchemy connection and a
+``Scope``: the API renders their results, and the decider selects a GET's files with the
+same query as FIND (decision D11)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+
+T = TypeVar("T")
+
+
+class InvalidQuery(ValueError):
+    """A filter the caller gave cannot be used; the message says how to fix it."""
+
+
+class QueryTooSlow(RuntimeError):
+    """The database cancelled the query at the API's statement time limit."""
+
+
+_INVALID_REGEX = "2201B"
+_QUERY_CANCELED = "57014"
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn the database's verdicts on a caller's input into errors the caller can act on."""
+    try:
+        yield
+    except DBAPIError as error:
+        code = getattr(error.orig, "sqlstate", None)
+        if code == _INVALID_REGEX:
+            raise InvalidQuery(
+                f"The database cannot use this regular expression ({error.orig}); "
+                "use POSIX syntax, without named groups or backreferences to them."
+            ) from None
+        if code == _QUERY_CANCELED:
+            raise QueryTooSlow(
+                "The search took too long and was stopped; narrow it with a label, a holding "
+                "id, tags or a more specific regular expression."
+            ) from None
+        raise
+
+
+def chunked(ids: Sequence[T], size: int = 1000) -> list[Sequence[T]]:
+    """Bounded IN lists: SQLite limits the bound parameters of a statement."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]

@@ -1,0 +1,137 @@
+"""FIND: the cataloged files of the holdings a caller sees, each with its checksums and
+locations, by exact path or by a regular expression on the path's text."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from sqlalchemy import Connection, and_, func, select
+
+from projections import tables as t
+from projections.queries import chunked, database_errors
+from projections.queries.access import Scope
+from projections.queries.filters import HoldingSelector, checked_regex, holding_conditions
+
+
+@dataclass(frozen=True)
+class Location:
+    storage_type: str  # OBJECT_STORAGE or TAPE
+    root: str  # bucket, or tape aggregate
+    path: str  # object key, or member in the aggregate
+    access_time: int  # epoch milliseconds
+
+    def url(self, object_store: str) -> str | None:
+        """Where the copy is read over HTTP: object storage copies only."""
+        if self.storage_type != "OBJECT_STORAGE":
+            return None
+        return f"{object_store.rstrip('/')}/{quote(self.root)}/{quote(self.path)}"
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    id: int
+    holding_id: int
+    label: str
+    user: str
+    group: str
+    transaction_id: str
+    ingest_time: int  # epoch milliseconds
+    path: bytes
+    path_type: str
+    link_path: bytes | None
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    mtime_ns: int
+    checksums: dict[str, str] = field(default_factory=dict)
+    locations: list[Location] = field(default_factory=list)
+
+
+def find_files(
+    conn: Connection,
+    scope: Scope,
+    selector: HoldingSelector,
+    path: bytes | None = None,
+    regex: str | None = None,
+    limit: int | None = None,
+    descending: bool = False,
+) -> list[FoundFile]:
+    """Files ordered by holding and path (reversed with ``descending``), at most ``limit``.
+
+    The order follows the index on (holding_id, path), so a search that matches many
+    files stops as soon as ``limit`` are found, and one that matches few uses the
+    trigram index of the path text (PostgreSQL).
+    """
+    f, h, tx = t.files, t.holdings, t.transactions
+    conditions = [*holding_conditions(scope, selector), f.c.state == "CATALOGED"]
+    if path is not None:
+        conditions.append(f.c.path == path)
+    if regex is not None:
+        conditions.append(func.nearline_path_text(f.c.path).regexp_match(checked_regex(regex)))
+    order = [f.c.holding_id.desc(), f.c.path.desc()] if descending else [f.c.holding_id, f.c.path]
+    query = (
+        select(
+            f.c.id,
+            f.c.holding_id,
+            h.c.label,
+            h.c.user,
+            h.c.group,
+            f.c.transaction_id,
+            func.coalesce(tx.c.ingest_time, f.c.created_at).label("ingest_time"),
+            f.c.path,
+            f.c.path_type,
+            f.c.link_path,
+            f.c.size,
+            f.c.mode,
+            f.c.uid,
+            f.c.gid,
+            f.c.mtime_ns,
+        )
+        .select_from(
+            f.join(h, h.c.id == f.c.holding_id).outerjoin(
+                tx, tx.c.transaction_id == f.c.transaction_id
+            )
+        )
+        .where(and_(*conditions))
+        .order_by(*order)
+        .limit(limit)
+    )
+    with database_errors():
+        rows = conn.execute(query).all()
+    ids = [r.id for r in rows]
+    checksums = _checksums(conn, ids)
+    locations = _locations(conn, ids)
+    return [
+        FoundFile(
+            **r._asdict(),
+            checksums=checksums.get(r.id, {}),
+            locations=locations.get(r.id, []),
+        )
+        for r in rows
+    ]
+
+
+def _checksums(conn: Connection, file_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    found: dict[int, dict[str, str]] = defaultdict(dict)
+    for chunk in chunked(file_ids):
+        for row in conn.execute(select(t.checksums).where(t.checksums.c.file_id.in_(chunk))):
+            found[row.file_id][row.algorithm] = row.value
+    return found
+
+
+def _locations(conn: Connection, file_ids: Sequence[int]) -> dict[int, list[Location]]:
+    loc = t.locations
+    found: dict[int, list[Location]] = defaultdict(list)
+    for chunk in chunked(file_ids):
+        rows = conn.execute(
+            select(loc).where(loc.c.file_id.in_(chunk)).order_by(loc.c.storage_type)
+        )
+        for row in rows:
+            found[row.file_id].append(
+                Location(row.storage_type, row.root, row.path, row.access_time)
+            )
+    return found
