@@ -13,8 +13,11 @@ the replay catches up again first.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -25,12 +28,13 @@ from confluent_kafka import TopicPartition
 from sqlalchemy import Connection, Engine, MetaData, Table, delete, event, select, text
 from sqlalchemy.exc import DBAPIError
 
+from events.base import Event
 from nearline import bus
 from nearline.settings import Settings
 from projections import tables as t
 from projections.db import make_engine
 from projections.definitions import LIVE, owned_tables, projection
-from projections.runner import Projection, ProjectionRunner, stored_positions
+from projections.runner import Projection, ProjectionRunner, decode_batch, stored_positions
 from projections.writes import upsert
 
 SCHEMA = "nearline_replay"
@@ -128,6 +132,41 @@ class Progress:
         return self.events / self.seconds if self.seconds else 0.0
 
 
+def _read_batches(
+    settings: Settings,
+    done: Positions,
+    pending: Positions,
+    batch_size: int,
+    batches: queue.Queue[tuple[list[Event], Positions] | None],
+    failure: list[BaseException],
+    halt: threading.Event,
+) -> None:
+    """Consume from ``done`` up to ``pending`` (exclusive), decoded, in poll batches,
+    until done or ``halt``."""
+    consumer = bus.consumer(settings, group=f"nearline-replay-{uuid.uuid4().hex[:8]}")
+    try:
+        consumer.assign([TopicPartition(tp[0], tp[1], done.get(tp, 0)) for tp in pending])
+        while pending and not halt.is_set():
+            wanted = []
+            for message in consumer.consume(batch_size, timeout=1.0):
+                tp = (message.topic() or "", message.partition() or 0)
+                offset = message.offset()
+                if message.error() or offset is None or tp not in pending:
+                    continue
+                if offset < pending[tp]:
+                    wanted.append(message)
+                if offset + 1 >= pending[tp]:
+                    del pending[tp]
+                    consumer.pause([TopicPartition(tp[0], tp[1])])
+            if wanted:
+                batches.put(decode_batch(wanted))
+    except BaseException as error:  # handed to the applying thread
+        failure.append(error)
+    finally:
+        consumer.close()
+        batches.put(None)
+
+
 def replay_until(
     engine: Engine,
     settings: Settings,
@@ -146,33 +185,36 @@ def replay_until(
     progress = Progress()
     if not pending:
         return progress
-    consumer = bus.consumer(settings, group=f"nearline-replay-{uuid.uuid4().hex[:8]}")
-    consumer.assign([TopicPartition(tp[0], tp[1], done.get(tp, 0)) for tp in pending])
+    batches: queue.Queue[tuple[list[Event], Positions] | None] = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+    halt = threading.Event()
+    reader = threading.Thread(
+        target=_read_batches,
+        args=(settings, done, pending, runner.batch_size, batches, failure, halt),
+        name="replay-reader",
+        daemon=True,
+    )
+    # Reading and decoding the next batch overlaps with writing this one.
+    reader.start()
     started = last_report = time.monotonic()
     try:
-        while pending:
-            messages = consumer.consume(runner.batch_size, timeout=1.0)
-            wanted = []
-            for message in messages:
-                tp = (message.topic(), message.partition())
-                offset = message.offset()
-                if message.error() or offset is None or tp not in pending:
-                    continue
-                if offset < pending[tp]:
-                    wanted.append(message)
-                if offset + 1 >= pending[tp]:
-                    del pending[tp]
-                    consumer.pause([TopicPartition(tp[0], tp[1])])
-            if wanted:
-                runner.apply_batch(wanted)
-                progress.events = runner.applied
+        while (batch := batches.get()) is not None:
+            runner.apply_decoded(*batch)
+            progress.events = runner.applied
             now = time.monotonic()
             progress.seconds = now - started
             if now - last_report >= 1.0:
                 report(progress)
                 last_report = now
     finally:
-        consumer.close()
+        # On an error here, let the reader stop: it may be waiting to hand a batch over.
+        halt.set()
+        while reader.is_alive():
+            with contextlib.suppress(queue.Empty):
+                batches.get(timeout=0.1)
+        reader.join()
+    if failure:
+        raise failure[0]
     progress.seconds = time.monotonic() - started
     return progress
 

@@ -105,24 +105,10 @@ class ProjectionRunner:
         self.stopping.wait(delay)
 
     def apply_batch(self, messages: Sequence[Message]) -> None:
-        events: list[Event] = []
-        ends: dict[tuple[str, int], int] = {}
-        for message in messages:
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            if message.error() or topic is None or partition is None or offset is None:
-                log.warning("consume error: %s", message.error())
-                continue
-            ends[(topic, partition)] = offset + 1
-            try:
-                events.append(
-                    decode_message(
-                        message.value() or b"", topic=topic, partition=partition, offset=offset
-                    )
-                )
-            except UndecodableRecord as error:
-                # Undecodable records are dead-lettered by the processors that meet them
-                # first; a projection skips them and goes on.
-                log.error("skipping undecodable record: %s", error)
+        self.apply_decoded(*decode_batch(messages))
+
+    def apply_decoded(self, events: Sequence[Event], ends: dict[tuple[str, int], int]) -> None:
+        """Apply decoded events and the positions after them in one transaction."""
         with self.engine.begin() as conn:
             self.projection.apply(conn, events)
             upsert(
@@ -143,6 +129,31 @@ class ProjectionRunner:
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+def decode_batch(
+    messages: Sequence[Message],
+) -> tuple[list[Event], dict[tuple[str, int], int]]:
+    """A poll batch's events, and the position after it in each partition."""
+    events: list[Event] = []
+    ends: dict[tuple[str, int], int] = {}
+    for message in messages:
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        if message.error() or topic is None or partition is None or offset is None:
+            log.warning("consume error: %s", message.error())
+            continue
+        ends[(topic, partition)] = offset + 1
+        try:
+            events.append(
+                decode_message(
+                    message.value() or b"", topic=topic, partition=partition, offset=offset
+                )
+            )
+        except UndecodableRecord as error:
+            # Undecodable records are dead-lettered by the processors that meet them
+            # first; a projection skips them and goes on.
+            log.error("skipping undecodable record: %s", error)
+    return events, ends
 
 
 def run_until_signalled(runners: Sequence[ProjectionRunner]) -> None:
