@@ -42,6 +42,10 @@ VOLATILE: Mapping[str, frozenset[str]] = {
     # A surrogate key drawn from a sequence: gaps left by rolled-back inserts make it
     # differ between two correct projections.
     "status_transactions": frozenset({"id"}),
+    # Eviction's recency hint, moved forward by GETs. A GET with groupall records it in
+    # the reader's partition, about files of another user's partition, so a replay that
+    # meets the GET before the files keeps the older time. Where files are is unaffected.
+    "locations": frozenset({"access_time"}),
 }
 Positions = dict[tuple[str, int], int]
 

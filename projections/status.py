@@ -100,6 +100,15 @@ def _open(
             }
         ],
     )
+    # Created by whichever event a reader meets first; the earliest time wins, so a
+    # replay reading the catalog and status topics in another interleaving agrees.
+    conn.execute(
+        update(tx)
+        .where(
+            (tx.c.transaction_id == event.transaction_id) & (tx.c.creation_time > event.occurred_at)
+        )
+        .values(creation_time=event.occurred_at)
+    )
     if label is not None:
         conn.execute(
             update(tx)
