@@ -27,20 +27,43 @@ class RecordDeadLettered(Event):
     @classmethod
     def of(cls, error: UndecodableRecord, value: bytes, key: bytes | None) -> RecordDeadLettered:
         """The dead letter for a record the codec refused."""
-        return cls(
-            event_id=event_id_for(
-                "dead-letter", error.topic or "", str(error.partition), str(error.offset)
-            ),
-            transaction_id="",
-            user="",
-            group="",
-            cause_id=None,
-            occurred_at=int(time.time() * 1000),
-            reason=str(error),
+        return cls.refused(
+            error.topic or "",
+            error.partition or 0,
+            error.offset or 0,
             kind=error.reason,
-            source_topic=error.topic or "",
-            source_partition=error.partition or 0,
-            source_offset=error.offset or 0,
+            reason=str(error),
+            value=value,
+            key=key,
+        )
+
+    @classmethod
+    def refused(
+        cls,
+        topic: str,
+        partition: int,
+        offset: int,
+        *,
+        kind: str,
+        reason: str,
+        value: bytes,
+        key: bytes | None,
+        about: Event | None = None,
+    ) -> RecordDeadLettered:
+        """The dead letter for the record at ``topic[partition]@offset``; ``about`` is
+        the decoded event, when there is one, whose envelope the letter keeps."""
+        return cls(
+            event_id=event_id_for("dead-letter", topic, str(partition), str(offset)),
+            transaction_id=about.transaction_id if about else "",
+            user=about.user if about else "",
+            group=about.group if about else "",
+            cause_id=about.event_id if about else None,
+            occurred_at=int(time.time() * 1000),
+            reason=reason,
+            kind=kind,
+            source_topic=topic,
+            source_partition=partition,
+            source_offset=offset,
             key=key,
             value=value,
         )

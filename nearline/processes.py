@@ -34,6 +34,8 @@ PROCESSES: dict[str, list[str]] = {
     "archive-put": faust_worker("processors.archive"),
     "evict": faust_worker("processors.eviction"),
     "sweeper": ["-m", "processors.sweeper"],
+    # Sends records set aside by system errors back to their topic when due.
+    "retry": ["-m", "processors.retry"],
     "projections": ["-m", "projections"],
     "api": ["-m", "api"],
 }

@@ -85,6 +85,21 @@ class CatalogSettings(BaseModel):
     batch_size: int = Field(5000, ge=1, description="rows written per projection commit")
 
 
+class RetrySettings(BaseModel):
+    """Backoff of system errors (object store, tape, database unreachable): attempt *n*
+    waits ``first_delay_s * factor**(n-1)``, at most ``max_delay_s``; after
+    ``max_attempts`` the items fail with the error as their reason."""
+
+    first_delay_s: float = Field(2.0, gt=0)
+    factor: float = Field(2.0, ge=1)
+    max_delay_s: float = Field(60.0, gt=0)
+    max_attempts: int = Field(8, ge=0)
+
+    def delay_s(self, attempt: int) -> float:
+        """The pause before retry number ``attempt`` (1 for the first)."""
+        return min(self.first_delay_s * self.factor ** max(attempt - 1, 0), self.max_delay_s)
+
+
 class IndexSettings(BaseModel):
     """Bounds of one indexing sub-batch: the unit of transfer, status and retry."""
 
@@ -228,6 +243,7 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     catalog: CatalogSettings = CatalogSettings()
     index: IndexSettings = IndexSettings()
+    retry: RetrySettings = RetrySettings()
     tape: TapeSettings = TapeSettings()
     carts: CartSettings = CartSettings()
     archive: ArchiveSettings = ArchiveSettings()

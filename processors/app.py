@@ -20,10 +20,12 @@ from mode import CrashingSupervisor
 
 from events.base import Event
 from events.codec import UndecodableRecord, decode_message, encode
+from events.ops import RecordDeadLettered
 from events.topics import DEAD_LETTER
 from nearline import bus
 from nearline.observe import logs, metrics, server
 from nearline.settings import Settings
+from processors.validity import impossible
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +88,15 @@ def observe(app: faust.App, settings: Settings) -> None:
         health.set(False, "stopping")
 
 
-async def decoded(stream: faust.Stream, app: faust.App) -> AsyncIterator[tuple[Event, Any]]:
-    """The stream's events, decoded; an undecodable record goes to the dead-letter topic
-    with its reason and position, and the stream goes on. While an event is handled, the
-    log carries its transaction id; once handled, it is counted."""
+async def decoded(
+    stream: faust.Stream, app: faust.App, accepts: tuple[str, ...] = ("nearline.",)
+) -> AsyncIterator[tuple[Event, Any]]:
+    """The stream's events, decoded and plausible. An undecodable record, an event this
+    processor does not take (``accepts``: prefixes of the schema names it reads, such
+    as a family ``nearline.reports.``), or one with impossible content
+    (``processors.validity``) goes to the dead-letter topic with its reason and
+    position, and the stream goes on. While an event is handled, the log carries its
+    transaction id; once handled, it is counted."""
     processor = app.conf.id.removeprefix("nearline-")
     async for message in stream.events():
         record = message.message
@@ -106,6 +113,15 @@ async def decoded(stream: faust.Stream, app: faust.App) -> AsyncIterator[tuple[E
             metrics.EVENTS_FAILED.labels(processor, record.topic, "undecodable").inc()
             await dead_letter(app, error, record.value, record.key)
             continue
+        if not event.schema_name.startswith(accepts):
+            metrics.EVENTS_FAILED.labels(processor, record.topic, "unexpected").inc()
+            await refuse(app, record, event, "unexpected", f"{event.schema_name} is not read here")
+            continue
+        problem = impossible(event)
+        if problem is not None:
+            metrics.EVENTS_FAILED.labels(processor, record.topic, "impossible").inc()
+            await refuse(app, record, event, "impossible", problem)
+            continue
         kind = event.schema_name.rsplit(".", 1)[-1]
         logs.transaction_id.set(event.transaction_id)
         metrics.STAGE_WAIT.labels(record.topic).observe(
@@ -119,11 +135,31 @@ async def decoded(stream: faust.Stream, app: faust.App) -> AsyncIterator[tuple[E
 async def dead_letter(
     app: faust.App, error: UndecodableRecord, value: bytes | None, key: bytes | None
 ) -> None:
-    from events.ops import RecordDeadLettered
-
     letter = RecordDeadLettered.of(error, value or b"", key)
-    source = (error.topic or "").encode()
-    future = await app.topic(DEAD_LETTER).send(key=source, value=encode(letter))
+    await _send_letter(app, letter)
+
+
+async def refuse(app: faust.App, record: Any, event: Event, kind: str, reason: str) -> None:
+    """Dead-letter a decodable record that cannot be acted on, with ``reason``."""
+    place = f"{record.topic}[{record.partition}]@{record.offset}"
+    log.error("dead-lettering %s: %s", place, reason)
+    letter = RecordDeadLettered.refused(
+        record.topic,
+        record.partition,
+        record.offset,
+        kind=kind,
+        reason=f"{place}: {reason}",
+        value=record.value or b"",
+        key=record.key,
+        about=event,
+    )
+    await _send_letter(app, letter)
+
+
+async def _send_letter(app: faust.App, letter: RecordDeadLettered) -> None:
+    future = await app.topic(DEAD_LETTER).send(
+        key=letter.source_topic.encode(), value=encode(letter)
+    )
     await future
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Message, TopicPartition
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from events.base import Event
 from events.codec import UndecodableRecord, decode_message
@@ -57,6 +58,7 @@ class ProjectionRunner:
         self.batch_size = batch_size or settings.catalog.batch_size
         self.stopping = threading.Event()
         self.applied = 0
+        self.failures = 0
         self.consumer: Consumer | None = None
 
     @property
@@ -78,34 +80,39 @@ class ProjectionRunner:
         try:
             while not self.stopping.is_set():
                 messages = consumer.consume(self.batch_size, timeout=0.5)
-                if messages:
+                if not messages:
+                    continue
+                try:
                     self.apply_batch(messages)
-                    consumer.commit(asynchronous=True)
+                except DBAPIError as error:
+                    self._rewind(consumer, messages, error)
+                    continue
+                self.failures = 0
+                consumer.commit(asynchronous=True)
         finally:
             HEALTH.set(False, "stopping")
             consumer.close()  # leaves the group at once: the status page shows it down
 
-    def apply_batch(self, messages: Sequence[Message]) -> None:
-        events: list[Event] = []
-        topics: list[str] = []
-        ends: dict[tuple[str, int], int] = {}
+    def _rewind(self, consumer: Consumer, messages: Sequence[Message], error: Exception) -> None:
+        """The database refused the batch (down, or locked by a replay's swap): nothing
+        of it was committed, so read it again after a growing pause."""
+        firsts: dict[tuple[str, int], int] = {}
         for message in messages:
             topic, partition, offset = message.topic(), message.partition(), message.offset()
-            if message.error() or topic is None or partition is None or offset is None:
-                log.warning("consume error: %s", message.error())
-                continue
-            ends[(topic, partition)] = offset + 1
-            try:
-                events.append(
-                    decode_message(
-                        message.value() or b"", topic=topic, partition=partition, offset=offset
-                    )
-                )
-                topics.append(topic)
-            except UndecodableRecord as error:
-                # Undecodable records are dead-lettered by the processors that meet them
-                # first; a projection skips them and goes on.
-                log.error("skipping undecodable record: %s", error)
+            if topic is not None and partition is not None and offset is not None:
+                firsts.setdefault((topic, partition), offset)
+        for (topic, partition), offset in firsts.items():
+            consumer.seek(TopicPartition(topic, partition, offset))
+        self.failures += 1
+        delay = self.settings.retry.delay_s(self.failures)
+        log.warning("database error, batch retried in %.1fs: %s", delay, error)
+        self.stopping.wait(delay)
+
+    def apply_batch(self, messages: Sequence[Message]) -> None:
+        self.apply_decoded(*decode_batch(messages))
+
+    def apply_decoded(self, events: Sequence[Event], ends: dict[tuple[str, int], int]) -> None:
+        """Apply decoded events and the positions after them in one transaction."""
         with self.engine.begin() as conn:
             self.projection.apply(conn, events)
             upsert(
@@ -123,12 +130,40 @@ class ProjectionRunner:
                 keys=("projection", "topic", "partition"),
             )
         self.applied += len(events)
-        for topic, event in zip(topics, events, strict=True):
+        processor = f"projection-{self.projection.name}"
+        for event in events:
             kind = event.schema_name.rsplit(".", 1)[-1]
-            metrics.EVENTS_PROCESSED.labels(f"projection-{self.projection.name}", topic, kind).inc()
+            # Each event family has its topic of the same name (nearline.catalog, ...).
+            topic = event.schema_name.rsplit(".", 1)[0]
+            metrics.EVENTS_PROCESSED.labels(processor, topic, kind).inc()
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+def decode_batch(
+    messages: Sequence[Message],
+) -> tuple[list[Event], dict[tuple[str, int], int]]:
+    """A poll batch's events, and the position after it in each partition."""
+    events: list[Event] = []
+    ends: dict[tuple[str, int], int] = {}
+    for message in messages:
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        if message.error() or topic is None or partition is None or offset is None:
+            log.warning("consume error: %s", message.error())
+            continue
+        ends[(topic, partition)] = offset + 1
+        try:
+            events.append(
+                decode_message(
+                    message.value() or b"", topic=topic, partition=partition, offset=offset
+                )
+            )
+        except UndecodableRecord as error:
+            # Undecodable records are dead-lettered by the processors that meet them
+            # first; a projection skips them and goes on.
+            log.error("skipping undecodable record: %s", error)
+    return events, ends
 
 
 def run_until_signalled(runners: Sequence[ProjectionRunner]) -> None:

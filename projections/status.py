@@ -107,6 +107,15 @@ def _open(
             }
         ],
     )
+    # Created by whichever event a reader meets first; the earliest time wins, so a
+    # replay reading the catalog and status topics in another interleaving agrees.
+    conn.execute(
+        update(tx)
+        .where(
+            (tx.c.transaction_id == event.transaction_id) & (tx.c.creation_time > event.occurred_at)
+        )
+        .values(creation_time=event.occurred_at)
+    )
     if label is not None:
         conn.execute(
             update(tx)
@@ -146,8 +155,9 @@ def _sub_record(
 ) -> None:
     sub = t.status_sub_records
     key = (sub.c.transaction_id == transaction_id) & (sub.c.sub_id == sub_id)
-    current = conn.execute(select(sub.c.state).where(key)).scalar_one_or_none()
-    if current is None:
+    current_row = conn.execute(select(sub.c.state, sub.c.retries).where(key)).first()
+    current = current_row.state if current_row is not None else None
+    if current_row is None:
         insert_ignoring_duplicates(
             conn,
             sub,
@@ -162,9 +172,13 @@ def _sub_record(
             ],
         )
     elif final or current not in TERMINAL:
-        conn.execute(
-            update(sub).where(key).values(state=state, retries=max(retries, 0), last_updated=when)
-        )
+        # Retries only grow: a later state change keeps the count STAT shows.
+        kept = max(retries, current_row.retries or 0)
+        conn.execute(update(sub).where(key).values(state=state, retries=kept, last_updated=when))
+    elif retries > (current_row.retries or 0):
+        # A retry read after the outcome (a replay reads the catalog and status topics
+        # in its own interleaving) still counts, and changes nothing else.
+        conn.execute(update(sub).where(key).values(retries=retries))
 
 
 def _fail_files(

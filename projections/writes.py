@@ -8,6 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+COPY_FROM = 200
+"""Rows from which PostgreSQL inserts go through COPY."""
 
 
 def insert_ignoring_duplicates(
@@ -17,8 +21,51 @@ def insert_ignoring_duplicates(
     if not rows:
         return
     dialect = conn.dialect.name
+    if dialect == "postgresql" and len(rows) >= COPY_FROM:
+        _copy_ignoring_duplicates(conn, table, rows)
+        return
     module = postgresql if dialect == "postgresql" else sqlite
     conn.execute(module.insert(table).on_conflict_do_nothing(), list(rows))
+
+
+def _copy_ignoring_duplicates(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
+) -> None:
+    """PostgreSQL: COPY the rows into a temporary table of the same shape, then insert
+    what is new. Several times faster than row-by-row inserts for big batches."""
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    schema = translate.get(table.schema, table.schema)
+    target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
+    load = f'"nearline_load_{schema or "public"}_{table.name}"'
+    names = list(rows[0])
+    columns = ", ".join(f'"{n}"' for n in names)
+    cursor: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        _copy_rows(cursor, load, target, columns, names, rows)
+    except Exception as error:
+        # Callers (the runner's backoff, the replay's swap) handle SQLAlchemy's errors.
+        raise DBAPIError(f"COPY into {target}", None, error) from error
+
+
+def _copy_rows(
+    cursor: Any,
+    load: str,
+    target: str,
+    columns: str,
+    names: list[str],
+    rows: Sequence[dict[str, Any]],
+) -> None:
+    with cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {load} (LIKE {target}) ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy(f"COPY {load} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
+        cursor.execute(
+            f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {load} ON CONFLICT DO NOTHING"
+        )
+        cursor.execute(f"TRUNCATE {load}")
 
 
 def upsert(

@@ -13,6 +13,7 @@ from api.v1 import (
     deletes,
     files,
     gets,
+    history,
     holdings,
     puts,
     quota,
@@ -48,6 +49,7 @@ def v1_app(services: Services) -> FastAPI:
         transactions,
         quota,
         carts,
+        history,
         system,
     ):
         app.include_router(module.router)

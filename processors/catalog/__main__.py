@@ -19,7 +19,7 @@ from events.requests import GetRequested
 from events.topics import CATALOG, REPORTS, REQUESTS
 from nearline import bus
 from nearline.settings import get_settings
-from processors.app import decoded, make_app, send_all
+from processors.app import decoded, make_app, refuse, send_all
 from processors.catalog.decider import Decider, Limits
 from processors.catalog.quotas import Quotas
 from processors.catalog.selection import catalog_selector
@@ -92,8 +92,12 @@ async def forget(_sender: Any, revoked: set, **_: Any) -> None:
 
 @app.agent(inputs, concurrency=1)
 async def decide(stream: Any) -> None:
-    async for event, record in decoded(stream, app):
+    async for event, record in decoded(stream, app, ("nearline.requests.", "nearline.reports.")):
         decider = await decider_for(record.partition)
+        problem = decider.refusal(event)
+        if problem is not None:
+            await refuse(app, record, event, "unknown-transaction", problem)
+            continue
         if isinstance(event, GetRequested):  # queries the database: off the event loop
             loop = asyncio.get_running_loop()
             outgoing = await loop.run_in_executor(None, decider.handle, event)

@@ -80,6 +80,26 @@ class Decider(Deleting, Relabeling):
                 return archive.evicted(self, event)
         return []
 
+    def refusal(self, event: Event) -> str | None:
+        """Why a report cannot belong to this partition's state (so it is dead-lettered
+        rather than dropped), or None. A repeat of a settled report is not refused: it
+        is a redelivery, and ``handle`` ignores it."""
+        if not isinstance(event, FilesIndexed | FilesTransferred):
+            return None
+        transaction = self.state.transactions.get(event.transaction_id)
+        if transaction is None:
+            return f"{type(event).__name__} for unknown transaction {event.transaction_id}"
+        if (
+            isinstance(event, FilesTransferred)
+            and not transaction.finished
+            and event.sub_batch not in transaction.indexed
+        ):
+            return (
+                f"FilesTransferred for sub-batch {event.sub_batch} of "
+                f"{event.transaction_id}, which was never reserved"
+            )
+        return None
+
     # -- PUT ---------------------------------------------------------------------------
 
     def _put(self, request: PutRequested) -> list[Outgoing]:

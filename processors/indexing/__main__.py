@@ -84,16 +84,16 @@ def report(request: IndexRequested, batch: SubBatch) -> FilesIndexed:
 
 @app.agent(requests, concurrency=1)
 async def index(stream: Any) -> None:
-    async for event, _record in decoded(stream, app):
+    async for event, _record in decoded(stream, app, (IndexRequested.schema_name,)):
         if not isinstance(event, IndexRequested):
             continue
         pending = await asyncio.to_thread(sub_batches, event)
         while True:
-            # The walk blocks on the file system: it runs in a thread, batch by batch.
+            # The walk blocks on the file system: it runs in a thread, batch by batch
+            # (to_thread: the thread's log lines keep the transaction id).
             batch = await asyncio.to_thread(next, pending, None)
             if batch is None:
                 break
-            await send_all(app, [(REPORTS, event.user.encode(), report(event, batch))])
             log.info(
                 "indexed sub-batch %d: %d entries, %d refused%s",
                 batch.index,
@@ -101,6 +101,7 @@ async def index(stream: Any) -> None:
                 len(batch.rejections),
                 " (last)" if batch.last else "",
             )
+            await send_all(app, [(REPORTS, event.user.encode(), report(event, batch))])
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 Uploads each sub-batch to the object store with concurrency and reports what was stored
 (with checksums) and what failed (with reasons) to the decider. Object keys are
 deterministic and existing objects are reused, so a redelivered sub-batch stores nothing
-twice. A system error (the object store unreachable) is retried with backoff before the
-files are reported failed.
+twice. A system error (the object store unreachable) sends the sub-batch to the retry
+topic (``processors.retry``) with a growing delay, and the partition moves on; after
+``settings.retry.max_attempts`` the files are reported failed with the error as reason.
+Each retry is recorded on the status topic, so STAT shows the sub-batch's retry count.
 """
 
 from __future__ import annotations
@@ -16,19 +18,20 @@ from typing import Any
 from events.base import event_id_for
 from events.catalog import FileFailure
 from events.reports import FilesTransferred, StoredObject
-from events.topics import REPORTS, TRANSFER_PUT
+from events.status import TransactionStateChanged
+from events.topics import REPORTS, STATUS, TRANSFER_PUT
 from events.work import TransferPutRequested
 from nearline.observe import metrics
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, now_ms, send_all
 from processors.indexing.access import UnknownUser, requester_for
+from processors.retry import attempt_of, schedule_retry
 from processors.transfer.object_store import Expected, Failure, ObjectStore, Stored
 
 log = logging.getLogger("nearline.transfer")
 settings = get_settings()
 app = make_app("transfer-put", settings)
 requests = app.topic(TRANSFER_PUT)
-RETRY_DELAYS = (1.0, 4.0, 15.0)
 
 
 def upload(store: ObjectStore, request: TransferPutRequested) -> list[Stored | Failure]:
@@ -80,26 +83,61 @@ def report(request: TransferPutRequested, results: list[Stored | Failure]) -> Fi
     )
 
 
+def retrying(request: TransferPutRequested, attempt: int) -> TransactionStateChanged:
+    """The sub-batch is still transferring, after ``attempt`` retries."""
+    return TransactionStateChanged(
+        event_id=event_id_for(
+            request.transaction_id, f"status/{request.sub_batch}/retry/{attempt}"
+        ),
+        transaction_id=request.transaction_id,
+        user=request.user,
+        group=request.group,
+        cause_id=request.event_id,
+        occurred_at=now_ms(),
+        api_action="put",
+        job_label="",
+        label=None,
+        holding_id=request.holding_id,
+        sub_id=request.sub_batch,
+        state="TRANSFER_PUTTING",
+        failures=[],
+        warnings=[],
+        retries=attempt,
+    )
+
+
+def system_error(results: list[Stored | Failure]) -> str | None:
+    """The first retryable failure's reason: the service, not the request, is at fault."""
+    for result in results:
+        if isinstance(result, Failure) and result.retryable:
+            return result.reason
+    return None
+
+
 @app.agent(requests, concurrency=1)
 async def transfer(stream: Any) -> None:
     store = ObjectStore(settings)
-    async for event, _record in decoded(stream, app):
+    async for event, record in decoded(stream, app, (TransferPutRequested.schema_name,)):
         if not isinstance(event, TransferPutRequested):
             continue
         results = await asyncio.to_thread(upload, store, event)
-        for delay in RETRY_DELAYS:
-            if not any(isinstance(r, Failure) and r.retryable for r in results):
-                break
+        count(results)
+        reason = system_error(results)
+        attempt = attempt_of(record) + 1
+        if reason is not None and attempt <= settings.retry.max_attempts:
+            delay = settings.retry.delay_s(attempt)
             log.warning(
-                "object store trouble in %s/%d; retrying in %.0fs",
+                "%s/%d: %s; retry %d in %.0fs",
                 event.transaction_id,
                 event.sub_batch,
+                reason,
+                attempt,
                 delay,
             )
-            await asyncio.sleep(delay)
-            results = await asyncio.to_thread(upload, store, event)
+            await schedule_retry(app, record, attempt, delay, reason)
+            await send_all(app, [(STATUS, event.transaction_id.encode(), retrying(event, attempt))])
+            continue
         await send_all(app, [(REPORTS, event.user.encode(), report(event, results))])
-        count(results)
 
 
 def count(results: list[Stored | Failure]) -> None:

@@ -1,0 +1,353 @@
+"""Rebuilds a projection from offset zero of its topics into fresh tables beside the
+live ones, compares the two, and can swap the rebuilt rows in.
+
+The fresh tables are the live tables' declarations in a second namespace: the schema
+``nearline_replay`` in PostgreSQL, or a database file attached under that name in SQLite
+(``<catalog file>.replay``). The projection code is the live code, run on a connection
+whose ``schema_translate_map`` sends its unqualified tables there.
+
+A replay reads each partition up to the live runner's stored position, so the two sides
+hold the same records when compared or swapped; if the live runner moves on meanwhile,
+the replay catches up again first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import TopicPartition
+from sqlalchemy import Connection, Engine, MetaData, Table, delete, event, select, text
+from sqlalchemy.exc import DBAPIError
+
+from events.base import Event
+from nearline import bus
+from nearline.settings import Settings
+from projections import tables as t
+from projections.db import make_engine
+from projections.definitions import LIVE, owned_tables, projection
+from projections.runner import Projection, ProjectionRunner, decode_batch, stored_positions
+from projections.writes import upsert
+
+SCHEMA = "nearline_replay"
+VOLATILE: Mapping[str, frozenset[str]] = {
+    # A surrogate key drawn from a sequence: gaps left by rolled-back inserts make it
+    # differ between two correct projections.
+    "status_transactions": frozenset({"id"}),
+    # Eviction's recency hint, moved forward by GETs. A GET with groupall records it in
+    # the reader's partition, about files of another user's partition, so a replay that
+    # meets the GET before the files keeps the older time. Where files are is unaffected.
+    "locations": frozenset({"access_time"}),
+}
+Positions = dict[tuple[str, int], int]
+
+
+class ReplayError(RuntimeError):
+    """The replay cannot run here (say, an in-memory SQLite catalog)."""
+
+
+class LiveMovedOn(RuntimeError):
+    """The live runner applied more records while a swap waited: catch up and retry."""
+
+
+def open_catalog(url: str) -> Engine:
+    """An engine on the catalog database that also sees the replay's namespace."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:":
+            raise ReplayError("an in-memory SQLite catalog cannot be replayed beside itself")
+        replay_file = f"{database}.replay"
+
+        def attach(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute(f"ATTACH DATABASE ? AS {SCHEMA}", (replay_file,))
+
+        event.listen(engine, "connect", attach)
+    return engine
+
+
+def replay_tables(schema: str = SCHEMA) -> dict[str, Table]:
+    """The projected tables declared again in the replay namespace."""
+    copy = MetaData()
+    return {
+        name: table.to_metadata(copy, schema=schema) for name, table in t.metadata.tables.items()
+    }
+
+
+def fresh_tables(engine: Engine, which: str, schema: str = SCHEMA) -> None:
+    """Drop and create the replay's tables for ``which`` and its positions table."""
+    copies = replay_tables(schema)
+    wanted = [copies[table.name] for table in owned_tables(which)] + [copies[t.positions.name]]
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+        for table in reversed(wanted):
+            table.drop(conn, checkfirst=True)
+        for table in wanted:
+            table.create(conn)
+
+
+def in_replay(engine: Engine, schema: str = SCHEMA) -> Engine:
+    """The same engine, writing the unqualified projected tables into the replay's."""
+    return engine.execution_options(schema_translate_map={None: schema})
+
+
+def partitions_of(settings: Settings, topics: Iterable[str]) -> list[tuple[str, int]]:
+    client = bus.admin(settings)
+    metadata = client.list_topics(timeout=10)
+    return [(name, p) for name in topics for p in sorted(metadata.topics[name].partitions)]
+
+
+def high_watermarks(settings: Settings, topics: Iterable[str]) -> Positions:
+    consumer = bus.consumer(settings, group="nearline-replay-watermarks")
+    try:
+        return {
+            (name, p): consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
+            for name, p in partitions_of(settings, topics)
+        }
+    finally:
+        consumer.close()
+
+
+def live_targets(engine: Engine, settings: Settings, topics: tuple[str, ...]) -> Positions:
+    """Where the live runner stands on ``topics``: the replay stops there. With no live
+    positions at all, the ends of the topics."""
+    live = {k: v for k, v in stored_positions(engine, LIVE).items() if k[0] in topics}
+    if not live:
+        return high_watermarks(settings, topics)
+    return {tp: live.get(tp, 0) for tp in partitions_of(settings, topics)}
+
+
+@dataclass
+class Progress:
+    events: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def _read_batches(
+    settings: Settings,
+    done: Positions,
+    pending: Positions,
+    batch_size: int,
+    batches: queue.Queue[tuple[list[Event], Positions] | None],
+    failure: list[BaseException],
+    halt: threading.Event,
+) -> None:
+    """Consume from ``done`` up to ``pending`` (exclusive), decoded, in poll batches,
+    until done or ``halt``."""
+    consumer = bus.consumer(settings, group=f"nearline-replay-{uuid.uuid4().hex[:8]}")
+    try:
+        consumer.assign([TopicPartition(tp[0], tp[1], done.get(tp, 0)) for tp in pending])
+        while pending and not halt.is_set():
+            wanted = []
+            for message in consumer.consume(batch_size, timeout=1.0):
+                tp = (message.topic() or "", message.partition() or 0)
+                offset = message.offset()
+                if message.error() or offset is None or tp not in pending:
+                    continue
+                if offset < pending[tp]:
+                    wanted.append(message)
+                if offset + 1 >= pending[tp]:
+                    del pending[tp]
+                    consumer.pause([TopicPartition(tp[0], tp[1])])
+            if wanted:
+                batches.put(decode_batch(wanted))
+    except BaseException as error:  # handed to the applying thread
+        failure.append(error)
+    finally:
+        consumer.close()
+        batches.put(None)
+
+
+def replay_until(
+    engine: Engine,
+    settings: Settings,
+    replayed: Projection,
+    targets: Positions,
+    report: Callable[[Progress], None] = lambda _p: None,
+    batch_size: int | None = None,
+    schema: str = SCHEMA,
+) -> Progress:
+    """Apply records from the replay's own positions (zero when fresh) up to
+    ``targets``, in poll batches, each with its positions in one transaction."""
+    target_engine = in_replay(engine, schema)
+    runner = ProjectionRunner(replayed, target_engine, settings, batch_size)
+    done = stored_positions(target_engine, replayed.name)
+    pending = {tp: end for tp, end in targets.items() if done.get(tp, 0) < end}
+    progress = Progress()
+    if not pending:
+        return progress
+    batches: queue.Queue[tuple[list[Event], Positions] | None] = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+    halt = threading.Event()
+    reader = threading.Thread(
+        target=_read_batches,
+        args=(settings, done, pending, runner.batch_size, batches, failure, halt),
+        name="replay-reader",
+        daemon=True,
+    )
+    # Reading and decoding the next batch overlaps with writing this one.
+    reader.start()
+    started = last_report = time.monotonic()
+    try:
+        while (batch := batches.get()) is not None:
+            runner.apply_decoded(*batch)
+            progress.events = runner.applied
+            now = time.monotonic()
+            progress.seconds = now - started
+            if now - last_report >= 1.0:
+                report(progress)
+                last_report = now
+    finally:
+        # On an error here, let the reader stop: it may be waiting to hand a batch over.
+        halt.set()
+        while reader.is_alive():
+            with contextlib.suppress(queue.Empty):
+                batches.get(timeout=0.1)
+        reader.join()
+    if failure:
+        raise failure[0]
+    progress.seconds = time.monotonic() - started
+    return progress
+
+
+@dataclass(frozen=True)
+class TableComparison:
+    table: str
+    live_rows: int
+    replay_rows: int
+    live_hash: str
+    replay_hash: str
+
+    @property
+    def same(self) -> bool:
+        return self.live_rows == self.replay_rows and self.live_hash == self.replay_hash
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, memoryview):
+        return bytes(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def content_hash(conn: Connection, table: Table) -> tuple[int, str]:
+    """Row count and an order-independent hash of a table's rows: the sum, modulo
+    2**128, of a digest of each row's non-volatile columns."""
+    skip = VOLATILE.get(table.name, frozenset())
+    columns = [c for c in table.c if c.name not in skip]
+    total = count = 0
+    result = conn.execution_options(yield_per=10_000).execute(select(*columns))
+    for row in result:
+        digest = hashlib.blake2b(repr(tuple(_value(v) for v in row)).encode(), digest_size=16)
+        total = (total + int.from_bytes(digest.digest(), "big")) % (1 << 128)
+        count += 1
+    return count, f"{total:032x}"
+
+
+def compare(engine: Engine, which: str) -> list[TableComparison]:
+    """Each owned table, live against replay."""
+    copies = replay_tables()
+    rows = []
+    with engine.connect() as conn:
+        for table in owned_tables(which):
+            live_count, live_hash = content_hash(conn, table)
+            replay_count, replay_hash = content_hash(conn, copies[table.name])
+            rows.append(
+                TableComparison(table.name, live_count, replay_count, live_hash, replay_hash)
+            )
+    return rows
+
+
+def _lock_live(conn: Connection, which: str) -> None:
+    """Keep the live runner out until the swap commits (it retries its batch)."""
+    if conn.dialect.name == "postgresql":
+        names = ", ".join(f'"{table.name}"' for table in (*owned_tables(which), t.positions))
+        conn.execute(text(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE"))
+    else:
+        # The first write takes SQLite's one write lock for the whole transaction.
+        conn.execute(
+            t.positions.update().where(t.positions.c.projection == "").values(next_offset=0)
+        )
+
+
+def swap(engine: Engine, which: str, topics: tuple[str, ...]) -> Positions:
+    """Replace the live rows of ``which`` with the replay's, and the live positions of
+    its topics with the replay's, in one transaction. Raises ``LiveMovedOn`` when the
+    live runner is past the replay's positions."""
+    copies = replay_tables()
+    with engine.begin() as conn:
+        _lock_live(conn, which)
+        live = {k: v for k, v in stored_positions_in(conn, t.positions).items() if k[0] in topics}
+        replayed = stored_positions_in(conn, copies[t.positions.name])
+        if any(replayed.get(tp, 0) != offset for tp, offset in live.items()):
+            raise LiveMovedOn("the live projection moved on during the replay")
+        for table in reversed(owned_tables(which)):
+            conn.execute(delete(table))
+        for table in owned_tables(which):
+            names = [c.name for c in table.c]
+            source = copies[table.name]
+            conn.execute(table.insert().from_select(names, select(*(source.c[n] for n in names))))
+        if conn.dialect.name == "postgresql" and t.status_transactions in owned_tables(which):
+            # Copied ids bypass the sequence: move it past them.
+            conn.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('status_transactions', 'id'), "
+                    "coalesce((SELECT max(id) FROM status_transactions), 0) + 1, false)"
+                )
+            )
+        upsert(
+            conn,
+            t.positions,
+            [
+                {"projection": LIVE, "topic": topic, "partition": p, "next_offset": offset}
+                for (topic, p), offset in replayed.items()
+            ],
+            keys=("projection", "topic", "partition"),
+        )
+        return replayed
+
+
+def stored_positions_in(conn: Connection, table: Table) -> Positions:
+    rows = conn.execute(select(table).where(table.c.projection == LIVE))
+    return {(r.topic, r.partition): r.next_offset for r in rows}
+
+
+def converge(
+    engine: Engine,
+    settings: Settings,
+    which: str,
+    action: Callable[[], Any],
+    report: Callable[[Progress], None],
+    attempts: int = 10,
+    settled: bool = True,
+) -> Any:
+    """Run ``action`` once the replay stands where the live runner stands; if the live
+    runner moved on meanwhile (or the swap lost a lock race), catch up and try again.
+    With ``settled``, the live positions must also be unchanged after ``action``."""
+    replayed = projection(which, settings.s3.bucket)
+    topics = replayed.topics
+    for _ in range(attempts):
+        replay_until(engine, settings, replayed, live_targets(engine, settings, topics), report)
+        before = live_targets(engine, settings, topics)
+        try:
+            result = action()
+        except (LiveMovedOn, DBAPIError):
+            time.sleep(0.5)
+            continue
+        if not settled or live_targets(engine, settings, topics) == before:
+            return result
+    raise ReplayError(f"the live projection kept moving; gave up after {attempts} attempts")
