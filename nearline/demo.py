@@ -1,9 +1,11 @@
-"""``make demo``: the main job on the local stack, as far as nearline goes today.
+"""``make demo``: the main job on the local stack, the whole round trip.
 
 It starts nearline's processes (catalog in the embedded SQLite database), PUTs a small
-tree with awkward names, follows the transaction to its end, and shows where every
-file now lives and with which checksum, checking each object in the S3 server. Then it
-GETs the tree back into another folder and compares it with the original.
+tree with awkward names and shows where every file lives and with which checksum,
+checking each cached object in the S3 server; archives the holding to tape (XRootD with
+tape semantics) and shows both copies; evicts every cache copy and shows tape only; then
+GETs the tree back from tape (staged, read by offset, put back in the cache, restored)
+into another folder, compares it with the original, and shows the locations again.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from nearline import processes
+from nearline import bus, processes
 from nearline.requests import RequestLog
 from nearline.settings import Settings
 from nearline.stack import s3
+from processors.sweeper.passes import archive_sweep, eviction_pass
 from projections import tables as t
 from projections.db import catalog_engine
 from projections.migrate import upgrade
@@ -67,6 +71,8 @@ def follow(engine: Engine, transaction_id: str, timeout: float = 120) -> str:
 
 
 def show_holding(engine: Engine, settings: Settings, transaction_id: str) -> int:
+    """Print the holding's entries with their checksum and every copy; check each cached
+    object in S3. Returns the number of wrong objects."""
     bucket = s3.client(settings)
     problems = 0
     with engine.connect() as conn:
@@ -81,7 +87,7 @@ def show_holding(engine: Engine, settings: Settings, transaction_id: str) -> int
                 select(t.tags.c.key, t.tags.c.value).where(t.tags.c.holding_id == holding.id)
             )
         }
-        print(f"\nholding {holding.id} {holding.label!r} of {holding.user}, tags {tags}")
+        print(f"  holding {holding.id} {holding.label!r} of {holding.user}, tags {tags}")
         files = conn.execute(
             select(t.files)
             .where(t.files.c.transaction_id == transaction_id)
@@ -93,20 +99,66 @@ def show_holding(engine: Engine, settings: Settings, transaction_id: str) -> int
                     (t.checksums.c.file_id == f.id) & (t.checksums.c.algorithm == "ADLER32")
                 )
             ).scalar()
-            location = conn.execute(
-                select(t.locations).where(t.locations.c.file_id == f.id)
-            ).first()
-            where = "-"
-            if location is not None:
-                head = bucket.head_object(Bucket=location.root, Key=location.path)
-                ok = head["ContentLength"] == f.size
-                problems += not ok
-                where = f"{location.storage_type} ({'verified' if ok else 'SIZE MISMATCH'})"
+            copies = []
+            for location in conn.execute(select(t.locations).where(t.locations.c.file_id == f.id)):
+                if location.storage_type == "OBJECT_STORAGE":
+                    head = bucket.head_object(Bucket=location.root, Key=location.path)
+                    ok = head["ContentLength"] == f.size
+                    problems += not ok
+                    copies.append("cache" + ("" if ok else " (SIZE MISMATCH)"))
+                else:
+                    copies.append(f"tape:{location.root.rsplit('/', 1)[-1][:16]}")
+            where = " + ".join(sorted(copies)) or "-"
             name = os.fsdecode(f.path)
             print(
-                f"  {f.path_type:9} {f.size:>8}  adler32 {checksum or '-':8}  {where:28} {name!r}"
+                f"  {f.path_type:9} {f.size:>8}  adler32 {checksum or '-':8}  {where:32} {name!r}"
             )
     return problems
+
+
+def copies_of(engine: Engine, transaction_id: str) -> dict[str, int]:
+    """How many of the transaction's files have each kind of copy."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.locations.c.storage_type)
+            .join(t.files, t.files.c.id == t.locations.c.file_id)
+            .where(t.files.c.transaction_id == transaction_id)
+        ).scalars()
+        counts: dict[str, int] = {}
+        for kind in rows:
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not happen within {timeout:.0f}s: see .nearline/run/")
+        time.sleep(0.5)
+
+
+def archive(
+    settings: Settings, engine: Engine, holding_id: int, transaction_id: str, files: int
+) -> None:
+    producer = bus.producer(settings)
+    sent = archive_sweep(settings, engine, producer, [holding_id])
+    producer.flush(15)
+    members = sum(len(r.members) for r in sent)
+    print(f"  {len(sent)} aggregate(s) of {members} files sent to tape")
+    wait_for(lambda: copies_of(engine, transaction_id).get("TAPE", 0) >= files, "the archive")
+
+
+def evict_everything(settings: Settings, engine: Engine, transaction_id: str) -> None:
+    """An eviction pass with a cache of one byte: every archived copy must go."""
+    tiny = settings.eviction.model_copy(
+        update={"cache_capacity_bytes": 1, "high_watermark": 0.5, "low_watermark": 0.0}
+    )
+    producer = bus.producer(settings)
+    done = eviction_pass(settings.model_copy(update={"eviction": tiny}), engine, producer)
+    producer.flush(15)
+    print(f"  {len(done.plan.chosen)} cache copies chosen, {done.plan.freed} bytes")
+    wait_for(lambda: "OBJECT_STORAGE" not in copies_of(engine, transaction_id), "the eviction")
 
 
 def differences(original: Path, restored: Path) -> list[str]:
@@ -143,7 +195,7 @@ def main() -> int:
         group = grp.getgrgid(os.getgid()).gr_name
         label = time.strftime("demo-%Y%m%d-%H%M%S")
         requests = RequestLog(settings)
-        print(f"\nPUT {run} as {user} into holding {label!r}")
+        print(f"\n1. PUT {run} as {user} into holding {label!r}")
         put = requests.put(
             user=user,
             group=group,
@@ -155,19 +207,42 @@ def main() -> int:
         print(f"  transaction {put.transaction_id}")
         state = follow(engine, put.transaction_id)
         problems = show_holding(engine, settings, put.transaction_id)
+        with engine.connect() as conn:
+            holding_id = conn.execute(
+                select(t.transactions.c.holding_id).where(
+                    t.transactions.c.transaction_id == put.transaction_id
+                )
+            ).scalar_one()
+            stored = conn.execute(
+                select(t.files.c.id).where(
+                    (t.files.c.transaction_id == put.transaction_id)
+                    & (t.files.c.path_type == "FILE")
+                )
+            ).all()
+
+        print("\n2. ARCHIVE: the holding's cached files go to tape in a tar aggregate")
+        archive(settings, engine, holding_id, put.transaction_id, len(stored))
+        problems += show_holding(engine, settings, put.transaction_id)
+
+        print("\n3. EVICT: cache copies of files safe on tape are removed")
+        evict_everything(settings, engine, put.transaction_id)
+        show_holding(engine, settings, put.transaction_id)
+
         restored = settings.home / "demo-get"
         shutil.rmtree(restored, ignore_errors=True)
         restored.mkdir()
         pattern = "^" + re.escape(str(run)) + "(/|$)"
-        print(f"\nGET every entry matching {pattern!r} into {restored}")
+        print(f"\n4. GET every entry matching {pattern!r} into {restored}, from tape")
         requests = RequestLog(settings)
         get = requests.get(user=user, group=group, regex=pattern, target=str(restored))
         requests.close()
         print(f"  transaction {get.transaction_id}")
-        got = follow(engine, get.transaction_id)
+        got = follow(engine, get.transaction_id, timeout=300)
         mismatches = differences(run, restored / run.relative_to("/"))
         for line in mismatches:
             print(f"  {line}")
+        print("  the files are in the cache again, beside their tape copies:")
+        problems += show_holding(engine, settings, put.transaction_id)
     finally:
         processes.stop(settings)
     if state != "COMPLETE" or problems or got != "COMPLETE" or mismatches:
@@ -177,8 +252,8 @@ def main() -> int:
         )
         return 1
     print(
-        "\ndemo finished: every file is cataloged and stored in the object store, "
-        "and came back identical"
+        "\ndemo finished: PUT to the cache, archived to tape, evicted from the cache, and "
+        "every entry came back from tape identical"
     )
     return 0
 

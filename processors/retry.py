@@ -26,6 +26,7 @@ from confluent_kafka import Message, TopicPartition
 
 from events.topics import RETRY
 from nearline import bus
+from nearline.observe import logs, server
 from nearline.settings import Settings, get_settings
 
 log = logging.getLogger("nearline.retry")
@@ -101,7 +102,7 @@ class Forwarder:
 
     def run(self) -> None:
         bus.prepare(self.settings)
-        self.consumer.subscribe([RETRY], on_revoke=self._forget)
+        self.consumer.subscribe([RETRY], on_assign=self._ready, on_revoke=self._forget)
         try:
             while not self.stopping:
                 for message in self.consumer.consume(500, timeout=self._wait_s()):
@@ -111,6 +112,9 @@ class Forwarder:
         finally:
             self.producer.flush(30)
             self.consumer.close()
+
+    def _ready(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        server.HEALTH.set(True, f"{len(partitions)} partitions assigned")
 
     def _forget(self, _consumer: Any, _partitions: list[TopicPartition]) -> None:
         # Another forwarder takes these from their committed offsets.
@@ -170,8 +174,10 @@ class Forwarder:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    forwarder = Forwarder(get_settings())
+    settings = get_settings()
+    logs.setup(settings, "retry")
+    server.serve(settings)
+    forwarder = Forwarder(settings)
 
     def stop(_signum: int, _frame: object) -> None:
         forwarder.stopping = True

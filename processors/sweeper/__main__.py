@@ -13,6 +13,7 @@ import threading
 import time
 
 from nearline import bus
+from nearline.observe import logs, server
 from nearline.settings import get_settings
 from processors.sweeper.passes import archive_sweep, eviction_pass
 from projections.db import catalog_engine
@@ -21,9 +22,10 @@ log = logging.getLogger("nearline.sweeper")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    logs.setup(settings, "sweeper")
     bus.prepare(settings)
+    server.serve(settings)
     engine = catalog_engine(settings)
     producer = bus.producer(settings)
     stop = threading.Event()
@@ -35,6 +37,7 @@ def main() -> None:
         "archive": start + settings.archive.sweep_interval_s,
         "evict": start + settings.eviction.interval_s,
     }
+    server.HEALTH.set(True, "sweeping on schedule")
     while not stop.is_set():
         now = time.monotonic()
         if now >= due["archive"]:

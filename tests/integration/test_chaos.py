@@ -1,6 +1,7 @@
-"""Chaos: while 20,000 files are PUT, nearline's processors are SIGKILLed at random
-moments (at least 20 times) and restarted. Afterwards every file must be cataloged once
-and stored once.
+"""Chaos: while 20,000 files are PUT and then archived, nearline's processors are
+SIGKILLed at random moments (at least 20 times) and restarted. Afterwards every file must
+be cataloged once, stored once in S3 and once on tape, and a replay of the log must
+reproduce the live catalog exactly.
 
 Bounded in time, loopback only. Slow: ``make chaos``. It prints its numbers.
 """
@@ -10,15 +11,21 @@ from __future__ import annotations
 import os
 import random
 import signal
+import tarfile
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
-from nearline import processes
+from client.cli import app
+from nearline import bus, processes
 from nearline.requests import RequestLog
+from nearline.stack.tape import TapeLayout
+from processors.sweeper.passes import archive_sweep
 from projections import tables as t
 from projections.db import make_engine
 from tests.integration.catalog_queries import TERMINAL, holding_files, wait_for_transaction
@@ -29,6 +36,45 @@ pytestmark = pytest.mark.slow
 FILES = 20_000
 KILLS = 20
 VICTIMS = ["catalog", "indexer", "transfer-put", "transfer-put-2", "projections"]
+ARCHIVE_VICTIMS = ["catalog", "archive-put", "projections"]
+ARCHIVE_KILLS = 6
+
+
+def kill_and_restart(settings, env, victim: str, pause: float) -> bool:
+    pid = processes.daemon(settings, victim, env).pid()
+    if pid is not None:
+        os.killpg(pid, signal.SIGKILL)
+    time.sleep(pause)
+    processes.start(settings, [victim], env=env, log=lambda _line: None)
+    return pid is not None
+
+
+def on_tape(engine, holding_id: int) -> int:
+    """Files of the holding with a tape copy, as the catalog shows them."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(func.count())
+            .select_from(t.locations.join(t.files, t.files.c.id == t.locations.c.file_id))
+            .where((t.files.c.holding_id == holding_id) & (t.locations.c.storage_type == "TAPE"))
+        ).scalar_one()
+
+
+def tape_copies(settings, holding_id: int) -> Counter[str]:
+    """How many times each member name is on the tape endpoint, over every aggregate
+    file of the holding (disk buffer or tape media, each aggregate counted once)."""
+    layout = TapeLayout.of(settings)
+    relative = Path(settings.tape.root.lstrip("/")) / f"h{holding_id}"
+    aggregates: dict[str, Path] = {}
+    for top in (layout.media, layout.buffer):  # the buffer copy is the same file
+        folder = top / relative
+        if folder.is_dir():
+            for path in folder.glob("*.tar"):
+                aggregates.setdefault(path.name, path)
+    copies: Counter[str] = Counter()
+    for path in aggregates.values():
+        with tarfile.open(path) as tar:
+            copies.update(m.name for m in tar.getmembers() if m.isfile())
+    return copies
 
 
 def transaction_state(engine, transaction_id: str) -> str | None:
@@ -110,6 +156,45 @@ def test_processors_killed_at_random_lose_and_double_nothing(
             f"({', '.join(f'{v} {n}' for v, n in sorted(kills.items()))}), "
             f"all COMPLETE in {elapsed:.0f} s; {rows:,} catalog rows, {len(in_s3):,} objects"
         )
+
+        # Archive the holding while the decider, archive-put and the projection die.
+        producer = bus.producer(settings)
+        archive_kills: Counter[str] = Counter()
+        started = time.monotonic()
+        sweeps, last_sweep = 0, 0.0
+        while on_tape(engine, holding_id) < FILES:
+            assert time.monotonic() - started < 900, "the archive never completed"
+            if time.monotonic() - last_sweep > 30:
+                # A sweep leaves out files in flight; one after a failure takes them again.
+                archive_sweep(settings, engine, producer, [holding_id])
+                producer.flush(15)
+                sweeps += 1
+                last_sweep = time.monotonic()
+            if sum(archive_kills.values()) < ARCHIVE_KILLS:
+                time.sleep(chance.uniform(0.5, 3.0))
+                victim = chance.choice(ARCHIVE_VICTIMS)
+                if kill_and_restart(settings, processors, victim, chance.uniform(0.0, 1.0)):
+                    archive_kills[victim] += 1
+            else:
+                time.sleep(1)
+        archived_in = time.monotonic() - started
+        copies = tape_copies(settings, holding_id)
+        expected_names = {
+            os.fsdecode(p).lstrip("/") for p, f in files.items() if f["path_type"] == "FILE"
+        }
+        assert set(copies) == expected_names, "a file is missing from tape"
+        assert set(copies.values()) == {1}, "a file is on tape more than once"
+
+        # The log alone rebuilds the live catalog.
+        replay = CliRunner().invoke(app, ["admin", "replay", "all", "--database", catalog_url])
+        assert replay.exit_code == 0, replay.output
+        assert "\nidentical\n" in replay.output, replay.output
+        print(
+            f"chaos: archived {FILES:,} files in {archived_in:.0f} s over {sweeps} sweeps, "
+            f"{sum(archive_kills.values())} more SIGKILLs "
+            f"({', '.join(f'{v} {n}' for v, n in sorted(archive_kills.items()))}); "
+            f"each file once on tape; replay identical to the live catalog"
+        )
     finally:
         engine.dispose()
-        processes.start(settings, VICTIMS, env=processors, log=lambda _line: None)
+        processes.start(settings, VICTIMS + ARCHIVE_VICTIMS, env=processors, log=lambda _line: None)
