@@ -1,7 +1,8 @@
 """A broker dies and comes back: nearline's processors run against a three-node KRaft
-cluster (replication 3, min.insync.replicas 2) while two PUTs are under way; one node is
-SIGKILLed mid-flight and restarted later. No event may be lost and no transaction may be
-left unfinished: every file is cataloged once and stored once.
+cluster (replication 3, min.insync.replicas 2) while two PUTs are under way, and again
+while their files are archived; each time one node is SIGKILLed mid-flight and restarted
+later. No event may be lost and no transaction may be left unfinished: every file is
+cataloged once, stored once in S3 and once on tape.
 
 Slow (three more JVMs): ``make chaos``, or
 ``pytest -m slow tests/integration/test_broker_failover.py -s``.
@@ -9,6 +10,7 @@ Slow (three more JVMs): ``make chaos``, or
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -20,14 +22,16 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from nearline import processes
+from nearline import bus, processes
 from nearline.requests import RequestLog
 from nearline.settings import Settings, stack_file_path
 from nearline.stack.cluster import Cluster
+from processors.sweeper.passes import archive_sweep
 from projections import tables as t
 from projections.db import make_engine
 from projections.migrate import upgrade
 from tests.integration.catalog_queries import holding_files, wait_for_transaction
+from tests.integration.test_chaos import on_tape, tape_copies
 from tests.integration.test_put_recovery import many_files, objects_under, sub_batches_done
 
 pytestmark = pytest.mark.slow
@@ -77,6 +81,9 @@ def test_a_broker_killed_and_restarted_mid_put_loses_nothing(
         "NEARLINE_KAFKA__BOOTSTRAP_SERVERS": cluster.bootstrap_servers,
         "NEARLINE_KAFKA__REPLICATION": "3",
         "NEARLINE_CATALOG__URL": catalog,
+        # The test archives when it wants to, not on the sweeper's schedule.
+        "NEARLINE_ARCHIVE__SWEEP_INTERVAL_S": "86400",
+        "NEARLINE_EVICTION__INTERVAL_S": "86400",
     }
     on_cluster = Settings(
         home=home,
@@ -115,6 +122,7 @@ def test_a_broker_killed_and_restarted_mid_put_loses_nothing(
         cluster.start_node(1)
         requests.close()
 
+        holdings = {}
         for request, name in ((first, "before"), (second, "during")):
             outcome = wait_for_transaction(engine, request.transaction_id, timeout=600)
             assert outcome.state == "COMPLETE", (name, outcome)
@@ -137,7 +145,29 @@ def test_a_broker_killed_and_restarted_mid_put_loses_nothing(
             holding_prefix = f"h{outcome.holding_id}/"
             keys = set(objects_under(settings, holding_prefix)) & set(stored)
             assert keys == set(stored), f"{name}: objects missing from S3"
+            holdings[name] = (outcome.holding_id, stored, files)
             print(f"\n{name}: {len(expected)} entries cataloged once, 2,000 objects stored once")
+
+        # Archive both holdings; another node dies while the aggregates are written.
+        producer = bus.producer(on_cluster)
+        ids = [holding_id for holding_id, _, _ in holdings.values()]
+        sent = archive_sweep(on_cluster, engine, producer, ids)
+        assert producer.flush(30) == 0
+        time.sleep(2)
+        cluster.kill_node(2)
+        time.sleep(15)
+        cluster.start_node(2)
+        deadline = time.monotonic() + 600
+        while sum(on_tape(engine, h) for h in ids) < 4_000:
+            assert time.monotonic() < deadline, "the archive never completed"
+            time.sleep(1)
+        for name, (holding_id, _, files) in holdings.items():
+            copies = tape_copies(settings, holding_id)
+            names = {
+                os.fsdecode(p).lstrip("/") for p, f in files.items() if f["path_type"] == "FILE"
+            }
+            assert {copies[n] for n in names} == {1}, f"{name}: missing or doubled on tape"
+        print(f"archive: {len(sent)} aggregates, 4,000 files once on tape despite a broker lost")
     finally:
         processes.stop(on_cluster, workers)
         engine.dispose()

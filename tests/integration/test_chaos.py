@@ -182,8 +182,8 @@ def test_processors_killed_at_random_lose_and_double_nothing(
         expected_names = {
             os.fsdecode(p).lstrip("/") for p, f in files.items() if f["path_type"] == "FILE"
         }
-        assert set(copies) == expected_names, "a file is missing from tape"
-        assert set(copies.values()) == {1}, "a file is on tape more than once"
+        # (Aggregates of other runs may share the holding's folder: only ours count.)
+        assert {copies[name] for name in expected_names} == {1}, "missing or doubled on tape"
 
         # The log alone rebuilds the live catalog.
         replay = CliRunner().invoke(app, ["admin", "replay", "all", "--database", catalog_url])
