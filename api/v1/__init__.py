@@ -8,7 +8,19 @@ from fastapi.responses import JSONResponse
 
 from api.errors import ApiError, install_error_handlers
 from api.services import Services
-from api.v1 import carts, deletes, files, gets, holdings, puts, quota, token, transactions, whoami
+from api.v1 import (
+    carts,
+    deletes,
+    files,
+    gets,
+    holdings,
+    puts,
+    quota,
+    stages,
+    token,
+    transactions,
+    whoami,
+)
 
 PREFIX = "/api/v1"
 
@@ -18,14 +30,15 @@ def v1_app(services: Services) -> FastAPI:
         title="nearline",
         description=(
             "nearline's API. Authenticate with a bearer token from POST /token. Commands "
-            "(puts, gets, deletes, meta) are recorded and answered 202 at once; follow them "
-            "at /transactions/{id}. Paths are text, plus path_b64 (base64 of the exact "
+            "(puts, gets, stages, deletes, meta) are recorded and answered 202 at once; follow "
+            "them at /transactions/{id}. Paths are text, plus path_b64 (base64 of the exact "
             "bytes) when they are not valid UTF-8."
         ),
         version="1",
     )
     app.state.services = services
-    for module in (token, whoami, puts, gets, deletes, holdings, files, transactions, quota, carts):
+    routers = (token, whoami, puts, gets, stages, deletes, holdings, files, transactions, quota)
+    for module in (*routers, carts):
         app.include_router(module.router)
     # Naming a group you are not in is forbidden here; NLDS calls it "not found".
     install_error_handlers(app, _render, not_a_member_status=403)
