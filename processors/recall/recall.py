@@ -1,9 +1,10 @@
 """One recall: stage an aggregate, read the needed members by offset, verify them, and put
 them back into the S3 cache under their object keys; as a report for the decider.
 
-Members already in the cache with the archived checksums are not read, and when all are
-there nothing is staged: a second request for an aggregate that was just recalled finds
-its members in the cache (the worker serialises the requests of one aggregate).
+Members already in the cache with the archived checksums are not read. When all are
+there nothing is staged (nor when the endpoint still has the aggregate on disk): a second
+request for an aggregate that was just recalled finds its members in the cache (the
+worker serialises the requests of one aggregate).
 """
 
 from __future__ import annotations
@@ -67,10 +68,12 @@ def recall(
         for c in copies
     ):
         return report(request, [c.file_id for c in copies], [], staged=False)
-    stage(tape, request.aggregate, timeout_s, poll_s, sleep, clock)
+    staged = not tape.stat(request.aggregate).online  # a disk copy needs no tape mount
+    if staged:
+        stage(tape, request.aggregate, timeout_s, poll_s, sleep, clock)
     done = restore_members_to_cache(store, tape, request.aggregate, copies, keys)
     failed = [(f.file_id, f.reason) for f in done.failed]
-    return report(request, list(done.restored), failed, staged=True)
+    return report(request, list(done.restored), failed, staged=staged)
 
 
 def stage(

@@ -219,18 +219,22 @@ def test_s3_failing_during_the_put_back_is_retried(
 ):
     contents = {"s.dat": os.urandom(8000)}
     holding_id = put(contents)
-    archive_evict_and_purge(settings, engine, producer, tape, holding_id)
+    (name,) = archive_evict_and_purge(settings, engine, producer, tape, holding_id)
     alice, climate = users["alice"]
     target = target_folder(users["alice"])
     folders.append(target)
 
+    request = requests.get(
+        user=alice, group=climate, regex=".*", holding_id=holding_id, target=str(target)
+    )
+    # The store goes away once the stage is asked for: during the tape's mount delay,
+    # before the members are put back.
+    wait_until(lambda: tape.stage_status("-", [name])[name].requested, 60, "the stage")
     s3.stop(settings)
     try:
-        request = requests.get(
-            user=alice, group=climate, regex=".*", holding_id=holding_id, target=str(target)
-        )
         with pytest.raises(TimeoutError):
             wait_for_transaction(engine, request.transaction_id, timeout=10)
+        assert tape.stat(name).online  # staged meanwhile, and waiting for the store
     finally:
         s3.start(settings)
     outcome = wait_for_transaction(engine, request.transaction_id, 240)
