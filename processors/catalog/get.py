@@ -250,7 +250,7 @@ def _plan(decider: Decider, request: GetRequested, out: list[Outgoing]) -> str |
     # Files to fetch first, then what cannot be fetched, each in bounded sub-batches
     # (a fact must stay well below Kafka's record size limit).
     batches = sub_batches(fetchable, decider.limits)
-    if len(batches) > 1:  # directories first, alone: see D34
+    if len(batches) > 1 or to_recall:  # directories first, alone: see D34
         folders = [f for f in fetchable if f["path_type"] == "DIRECTORY"]
         others = [f for f in fetchable if f["path_type"] != "DIRECTORY"]
         batches = sub_batches(folders, decider.limits) + sub_batches(others, decider.limits)

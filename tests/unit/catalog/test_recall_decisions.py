@@ -143,3 +143,17 @@ def test_a_stage_settles_cached_files_at_once_and_recalled_ones_when_back():
     [finished] = of(out, TransactionFinished)
     assert (finished.api_action, finished.state, finished.files_ok) == ("stage", "COMPLETE", 4)
     assert decider.state.transactions[TX].finished
+
+
+def test_recalled_files_wait_for_the_directories_of_their_get():
+    files = [selected(9, b"/d", "DIRECTORY"), selected(2, b"/d/t1", key=None)]
+    copies = {2: TapeCopy("h1/agg-a.tar", 512, "key-2")}
+    decider = decider_with(Selection(files, on_tape=frozenset({2}), tape_copies=copies))
+    out = decider.handle(get_request([b"/d", b"/d/t1"]))
+    [folders] = of(out, TransferGetRequested)  # the directory alone, first
+    assert [f["path"] for f in folders.files] == [b"/d"]
+    out = decider.handle(recall_report(1, [2]))
+    assert not of(out, TransferGetRequested)  # recalled, but the directory is not done
+    out = decider.handle(restored_report(0, [files[0]]))
+    [work] = of(out, TransferGetRequested)
+    assert [(f["path"], f["object_key"]) for f in work.files] == [(b"/d/t1", "key-2")]
