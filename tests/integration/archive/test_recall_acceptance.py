@@ -61,7 +61,7 @@ def sha256_of(path: Path) -> str:
 
 
 def test_three_gets_of_2000_small_and_5_large_files_from_tape(
-    settings, engine, producer, tape, users
+    settings, processors, engine, producer, tape, users
 ):
     alice, climate = users["alice"]
     folder = Path(tempfile.mkdtemp(prefix="nearline-accept-", dir="/tmp"))
