@@ -8,7 +8,7 @@ settles its sub-batch (``FilesRetrieved``), and the GET finishes once every sub-
 A GET of several sub-batches restores its directories first, in sub-batches of their
 own, and sends the others once those have settled (decision D34).
 Selected files without a copy in the object store but with one on tape are recalled
-first (``recall``, decision D80): their sub-batches hold the members of one aggregate
+first (``recalled``, decision D80): their sub-batches hold the members of one aggregate
 each, recorded as ``RecallScheduled`` and sent to the recall worker; they go to
 transfer-get once ``FilesRecalled`` says the members are back in the cache. A STAGE is
 planned the same way and settles its sub-batches as soon as the files are in the cache.
