@@ -3,7 +3,7 @@ PYTHON ?= python3
 export NEARLINE_HOME ?= $(CURDIR)/.nearline
 PYTEST_ARGS ?=
 
-.PHONY: help install stack-up stack-down stack-status demo test test-unit chaos lint schema-check bench clean
+.PHONY: help install stack-up stack-down stack-status demo test test-unit chaos recall-scale lint schema-check bench clean
 
 help:
 	@echo "make demo          set up everything and run the main job"
@@ -12,6 +12,7 @@ help:
 	@echo "make stack-down    stop them all"
 	@echo "make stack-status  health of each service"
 	@echo "make chaos         the long fault tests: broker failover, processors killed"
+	@echo "make recall-scale  recall at acceptance scale: 2,000 small + 5 large files, 3 GETs"
 	@echo "make lint          ruff and mypy"
 	@echo "make bench         run every benchmark in bench/"
 
@@ -41,6 +42,9 @@ test-unit: install schema-check
 
 chaos: stack-up
 	@$(PYTHON) -m pytest -q -s -m slow tests/integration/test_broker_failover.py tests/integration/test_chaos.py $(PYTEST_ARGS)
+
+recall-scale: stack-up
+	@$(PYTHON) -m pytest -q -s -m slow tests/integration/archive/test_recall_acceptance.py $(PYTEST_ARGS)
 
 lint:
 	@ruff check .

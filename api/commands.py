@@ -17,7 +17,13 @@ from api.queries.filters import HoldingSelector, checked_regex, is_plain_text
 from api.queries.holdings import Holding, list_holdings
 from events.base import event_id_for
 from events.carts import CartRequested
-from events.requests import DeleteRequested, GetRequested, MetaRequested, PutRequested
+from events.requests import (
+    DeleteRequested,
+    GetRequested,
+    MetaRequested,
+    PutRequested,
+    StageRequested,
+)
 from events.topics import CARTS
 from nearline.requests import RequestLog
 
@@ -94,6 +100,30 @@ def get(
         overwrite=overwrite,
         groupall=scope.groupall,
         api_action="get" if len(paths) <= 1 else "getlist",
+        **_options(options),
+    )
+
+
+def stage(
+    log: RequestLog,
+    scope: Scope,
+    given: Sequence[GivenPath],
+    selector: HoldingSelector,
+    regex: str | None = None,
+    options: Options = Options(),
+) -> StageRequested:
+    """Record a STAGE: bring files (the newest version, or the selected holding's) from
+    tape into the cache, without writing them anywhere."""
+    paths = _subject(given, regex)
+    return log.stage(
+        user=scope.user,
+        group=_group(scope),
+        paths=paths,
+        regex=regex,
+        label=_label(selector.label, "label"),
+        holding_id=_holding_id(selector.holding_id),
+        tags=_tags(selector.tags, "tags"),
+        groupall=scope.groupall,
         **_options(options),
     )
 

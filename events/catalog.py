@@ -277,3 +277,51 @@ class FilesEvicted(Event):
 
     holding_id: int
     files: list[EvictedFile]
+
+
+class RecallMember(TypedDict):
+    """A member of an aggregate to put back into the S3 cache, read by its offset."""
+
+    file_id: int
+    path: bytes
+    object_key: str
+    offset: int
+    size: int
+    sha256: str
+    adler32: str
+
+
+class RecalledFile(TypedDict):
+    """A file whose verified copy is back in the S3 cache."""
+
+    file_id: int
+    path: bytes
+    object_key: str
+    size: int
+
+
+@event_type
+class RecallScheduled(Event):
+    """Members of one aggregate were sent to be recalled for a sub-batch of a GET or
+    STAGE: the recall is in flight until FilesRecalled."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.RecallScheduled"
+
+    sub_batch: int
+    holding_id: int
+    aggregate: str
+    members: list[RecallMember]
+
+
+@event_type
+class FilesRecalled(Event):
+    """Members of an aggregate are back in the S3 cache, verified; failed ones are not."""
+
+    schema_name: ClassVar[str] = "nearline.catalog.FilesRecalled"
+
+    sub_batch: int
+    holding_id: int
+    aggregate: str
+    recalled: list[RecalledFile]
+    failed: list[MemberFailure]
+    staged: bool

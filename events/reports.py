@@ -12,6 +12,7 @@ from events.catalog import (
     FileFailure,
     IndexedFile,
     MemberFailure,
+    RecalledFile,
     RestoredFile,
 )
 
@@ -104,3 +105,18 @@ class CacheCopiesRemoved(Event):
     holding_id: int
     files: list[EvictedFile]
     failed: list[EvictionFailure]
+
+
+@event_type
+class AggregateRecalled(Event):
+    """The recall worker staged an aggregate (or found its members cached) and put the
+    members back into the S3 cache."""
+
+    schema_name: ClassVar[str] = "nearline.reports.AggregateRecalled"
+
+    sub_batch: int
+    holding_id: int
+    aggregate: str
+    recalled: list[RecalledFile]
+    failed: list[MemberFailure]
+    staged: bool

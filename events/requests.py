@@ -50,6 +50,21 @@ class GetRequested(Event):
 
 
 @event_type
+class StageRequested(Event):
+    """A user asked to bring files from tape into the S3 cache, without getting them."""
+
+    schema_name: ClassVar[str] = "nearline.requests.StageRequested"
+
+    paths: list[bytes]
+    regex: str | None
+    label: str | None
+    holding_id: int | None
+    tags: dict[str, str]
+    job_label: str
+    groupall: bool
+
+
+@event_type
 class DeleteRequested(Event):
     """A user asked to delete files from their holdings."""
 

@@ -63,6 +63,7 @@ _REQUEST_EVENTS = tuple(
     for name in (
         "PutRequested",
         "GetRequested",
+        "StageRequested",
         "DeleteRequested",
         "MetaRequested",
         "ArchiveRequested",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import ClassVar, TypedDict
 
 from events.base import Event, event_type
-from events.catalog import EvictedFile, SelectedFile
+from events.catalog import EvictedFile, RecallMember, SelectedFile
 
 
 class TransferItem(TypedDict):
@@ -97,3 +97,15 @@ class EvictRequested(Event):
 
     holding_id: int
     files: list[EvictedFile]
+
+
+@event_type
+class RecallRequested(Event):
+    """The recall worker is asked to stage one aggregate and put members back in the cache."""
+
+    schema_name: ClassVar[str] = "nearline.work.RecallRequested"
+
+    sub_batch: int
+    holding_id: int
+    aggregate: str
+    members: list[RecallMember]

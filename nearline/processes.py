@@ -32,6 +32,8 @@ PROCESSES: dict[str, list[str]] = {
     "delete-objects": faust_worker("processors.deletion"),
     "carts": faust_worker("processors.carts"),
     "archive-put": faust_worker("processors.archive"),
+    # Recalls from tape (archive-get), keyed by aggregate: each is staged once.
+    "archive-get": faust_worker("processors.recall"),
     "evict": faust_worker("processors.eviction"),
     "sweeper": ["-m", "processors.sweeper"],
     # Sends records set aside by system errors back to their topic when due.

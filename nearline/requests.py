@@ -23,6 +23,7 @@ from events.requests import (
     MetaRequested,
     PutAction,
     PutRequested,
+    StageRequested,
 )
 from events.topics import REQUESTS
 from nearline import bus
@@ -130,6 +131,36 @@ class RequestLog:
             overwrite=overwrite,
             job_label=job_label or envelope["transaction_id"][:8],
             api_action=api_action,
+            groupall=groupall,
+        )
+        self.record(event)
+        return event
+
+    def stage(
+        self,
+        *,
+        user: str,
+        group: str,
+        paths: Iterable[FsPath] = (),
+        regex: str | None = None,
+        label: str | None = None,
+        holding_id: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        groupall: bool = False,
+        job_label: str | None = None,
+        transaction_id: str | None = None,
+    ) -> StageRequested:
+        """Record a STAGE: bring the files (paths, or a regex's matches) from tape into the
+        cache, without getting them; returns the recorded event."""
+        envelope = _envelope(user, group, transaction_id)
+        event = StageRequested(
+            **envelope,
+            paths=[os.fsencode(p) for p in paths],
+            regex=regex,
+            label=label,
+            holding_id=holding_id,
+            tags=dict(tags or {}),
+            job_label=job_label or envelope["transaction_id"][:8],
             groupall=groupall,
         )
         self.record(event)

@@ -150,6 +150,20 @@ class ArchiveSettings(BaseModel):
     )
 
 
+class RecallSettings(BaseModel):
+    """Recalls from tape: staging an aggregate and putting members back into the cache."""
+
+    stage_timeout_s: float = Field(
+        6 * 3600, gt=0, description="a stage not online by then expires: its files fail"
+    )
+    poll_interval_s: float = Field(1.0, gt=0, description="seconds between stage queries")
+    retry_delays_s: list[float] = Field(
+        default_factory=lambda: [2.0, 5.0, 15.0, 30.0, 60.0],
+        description="waits before retrying a failed stage or an unreachable store",
+    )
+    concurrency: int = Field(4, ge=1, description="aggregates one worker recalls at once")
+
+
 class EvictionSettings(BaseModel):
     """The eviction policy: cache copies of archived files go when the cache fills up."""
 
@@ -247,6 +261,7 @@ class Settings(BaseSettings):
     tape: TapeSettings = TapeSettings()
     carts: CartSettings = CartSettings()
     archive: ArchiveSettings = ArchiveSettings()
+    recall: RecallSettings = RecallSettings()
     eviction: EvictionSettings = EvictionSettings()
     auth: AuthSettings = AuthSettings()
     quotas: QuotaSettings = QuotaSettings()

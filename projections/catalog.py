@@ -21,6 +21,7 @@ from events.catalog import (
     FilesCataloged,
     FilesDeleted,
     FilesEvicted,
+    FilesRecalled,
     FilesReserved,
     FilesRetrieved,
     HoldingCreated,
@@ -167,6 +168,9 @@ def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
             case FilesArchived():
                 rows.flush()
                 _archived(conn, event)
+            case FilesRecalled() if event.recalled:
+                rows.flush()
+                _recalled(conn, event, bucket)
             case FilesEvicted():
                 rows.flush()
                 for ids in _chunks([f["file_id"] for f in event.files]):
@@ -269,6 +273,38 @@ def _delete_files(conn: Connection, fact: FilesDeleted) -> None:
     conn.execute(
         delete(loc).where(and_(loc.c.file_id.in_(ids), loc.c.storage_type == "OBJECT_STORAGE"))
     )
+
+
+def _recalled(conn: Connection, fact: FilesRecalled, bucket: str) -> None:
+    """Recalled files have their object-store copy again, accessed now (eviction's
+    least-recently-accessed policy keeps them a while)."""
+    known = _existing(conn, [r["file_id"] for r in fact.recalled])
+    insert_ignoring_duplicates(
+        conn,
+        t.locations,
+        [
+            {
+                "file_id": r["file_id"],
+                "storage_type": "OBJECT_STORAGE",
+                "root": bucket,
+                "path": r["object_key"],
+                "access_time": fact.occurred_at,
+            }
+            for r in fact.recalled
+            if r["file_id"] in known
+        ],
+    )
+    loc = t.locations
+    for chunk in _chunks(sorted(known)):
+        conn.execute(
+            update(loc)
+            .where(
+                loc.c.file_id.in_(chunk)
+                & (loc.c.storage_type == "OBJECT_STORAGE")
+                & (loc.c.access_time < fact.occurred_at)
+            )
+            .values(access_time=fact.occurred_at)
+        )
 
 
 def _archived(conn: Connection, fact: FilesArchived) -> None:

@@ -17,6 +17,7 @@ from api.v1 import (
     holdings,
     puts,
     quota,
+    stages,
     system,
     token,
     transactions,
@@ -31,8 +32,8 @@ def v1_app(services: Services) -> FastAPI:
         title="nearline",
         description=(
             "nearline's API. Authenticate with a bearer token from POST /token. Commands "
-            "(puts, gets, deletes, meta) are recorded and answered 202 at once; follow them "
-            "at /transactions/{id}. Paths are text, plus path_b64 (base64 of the exact "
+            "(puts, gets, stages, deletes, meta) are recorded and answered 202 at once; follow "
+            "them at /transactions/{id}. Paths are text, plus path_b64 (base64 of the exact "
             "bytes) when they are not valid UTF-8."
         ),
         version="1",
@@ -43,6 +44,7 @@ def v1_app(services: Services) -> FastAPI:
         whoami,
         puts,
         gets,
+        stages,
         deletes,
         holdings,
         files,

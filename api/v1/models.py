@@ -70,6 +70,10 @@ class GetIn(Selection):
     groupall: bool = Field(False, description="choose among your group's holdings too")
 
 
+class StageIn(Selection):
+    groupall: bool = Field(False, description="choose among your group's holdings too")
+
+
 class DeleteIn(Selection):
     """Paths, or a regex; with neither, the whole holdings that label, id and tags pick."""
 

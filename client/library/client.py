@@ -153,6 +153,22 @@ class Client:
         }
         return cast(Accepted, self._call("POST", "/gets", json=_command(body, options)))
 
+    def stage(
+        self,
+        paths: Sequence[PathLike] = (),
+        *,
+        regex: str | None = None,
+        label: str | None = None,
+        holding_id: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        groupall: bool = False,
+        **options: Any,
+    ) -> Accepted:
+        """Bring files from tape into the cache, without getting them (FIND then shows
+        both copies)."""
+        body = _selection(paths, regex, label, holding_id, tags) | {"groupall": groupall}
+        return cast(Accepted, self._call("POST", "/stages", json=_command(body, options)))
+
     def delete(
         self,
         paths: Sequence[PathLike] = (),

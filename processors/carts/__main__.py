@@ -3,6 +3,9 @@
 It reads ``nearline.carts`` (key: user, so one user's carts are handled in order),
 prepares each requested cart against the catalog projection and writes the cart's
 states back to ``nearline.carts``; then it purges the owner's least recently used carts.
+A cart of files only on tape stays ``staging`` while they are staged (``StageRequested``
+on ``nearline.requests``) and is prepared again once the stages have finished; the cart
+is acknowledged only then, so a crash in between asks for the same stages again.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from typing import Any
 
 from api.db import catalog_reader
 from events.carts import CartRequested, CartStateChanged
-from events.topics import CARTS
+from events.topics import CARTS, REQUESTS
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, send_all
 from processors.carts.prepare import prepare, purge
+from processors.carts.recall import recall_failed_message, stages_for_cart, wait_for_stages
 
 settings = get_settings()
 app = make_app("carts", settings)
@@ -23,14 +27,45 @@ carts = app.topic(CARTS)
 engine = catalog_reader(settings)
 
 
+STAGE_WAIT_S = settings.recall.stage_timeout_s + 600  # the recall's own deadline, and then some
+
+
 def decide(request: CartRequested) -> list[CartStateChanged]:
+    """Prepare the cart; files only on tape are staged first, and the cart prepared again."""
     with engine.connect() as conn:
-        decided = prepare(conn, request)
-        return decided + purge(conn, request, settings.carts.keep_per_user)
+        prepared = prepare(conn, request)
+    if prepared.on_tape:
+        stages = stages_for_cart(request, prepared.on_tape)
+        send(prepared.states + stages)
+        results = wait_for_stages(engine, [s.transaction_id for s in stages], STAGE_WAIT_S)
+        with engine.connect() as conn:
+            prepared = prepare(conn, request, recall_failed_message(results, STAGE_WAIT_S))
+    with engine.connect() as conn:
+        return prepared.states + purge(conn, request, settings.carts.keep_per_user)
 
 
-@app.agent(carts, concurrency=1)
+def send(events: list) -> None:
+    """Send from the worker thread, through the app's loop."""
+    future = asyncio.run_coroutine_threadsafe(_send(events), loop)
+    future.result(timeout=60)
+
+
+async def _send(events: list) -> None:
+    await send_all(
+        app,
+        [
+            (CARTS if isinstance(e, CartStateChanged) else REQUESTS, e.user.encode(), e)
+            for e in events
+        ],
+    )
+
+
+loop: asyncio.AbstractEventLoop
+
+
+@app.agent(carts, concurrency=4)
 async def handle(stream: Any) -> None:
+    global loop
     loop = asyncio.get_running_loop()
     async for event, _record in decoded(stream, app):
         if not isinstance(event, CartRequested):

@@ -10,6 +10,7 @@ facts again, which the projection ignores.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, func, select
 
@@ -24,7 +25,6 @@ from processors.archive.aggregate import Member
 from projections import tables as t
 
 CACHE = "OBJECT_STORAGE"
-ONLY_ON_TAPE = "only on tape"
 
 
 def state(
@@ -49,42 +49,59 @@ def state(
     )
 
 
-def prepare(conn: Connection, request: CartRequested) -> list[CartStateChanged]:
-    """The states the cart goes through: staging, then bundling and ready, or error."""
+@dataclass(frozen=True)
+class Preparation:
+    """What preparing a cart decided: its states so far, and the files it needs from tape
+    first (then it is prepared again once they are in the cache)."""
+
+    states: list[CartStateChanged]
+    on_tape: list[FoundFile] = field(default_factory=list)
+
+
+def prepare(conn: Connection, request: CartRequested, recalled: str | None = None) -> Preparation:
+    """The states the cart goes through: staging, then bundling and ready, or error.
+    Files only on tape are to be recalled first, unless that was tried (``recalled``
+    says why files are still on tape): then the cart fails with it."""
     decided = [state(request, "staging")]
     try:
         files = select_files(conn, request)
     except (InvalidQuery, QueryTooSlow) as error:
-        return [*decided, state(request, "error", str(error))]
+        return Preparation([*decided, state(request, "error", str(error))])
     if not files:
-        return [*decided, state(request, "error", "No file matches the cart's selection.")]
+        message = "No file matches the cart's selection."
+        return Preparation([*decided, state(request, "error", message)])
     if len(files) > request.max_files:
         message = (
             f"The selection has more than {request.max_files} files: narrow it "
             "(a label, a holding, tags or a regex) and ask again."
         )
-        return [*decided, state(request, "error", message)]
+        return Preparation([*decided, state(request, "error", message)])
     unnamable = [f for f in files if not _tar_member_name_ok(f)]
     if unnamable:
         message = f"{unnamable[0].path!r} cannot be named in a tar file."
-        return [*decided, state(request, "error", message)]
+        return Preparation([*decided, state(request, "error", message)])
     on_tape = [f for f in files if not any(loc.storage_type == CACHE for loc in f.locations)]
     if on_tape:
-        return [*decided, recall_for_cart(request, on_tape)]
+        if recalled is not None:
+            return Preparation([*decided, state(request, "error", recalled)])
+        return recall_for_cart(request, decided, on_tape)
     ids = [f.id for f in sorted(files, key=lambda f: (f.path, f.id))]
     total = sum(f.size for f in files)
-    return [
-        *decided,
-        state(request, "bundling", file_ids=ids, total_size=total),
-        state(request, "ready"),
-    ]
+    return Preparation(
+        [
+            *decided,
+            state(request, "bundling", file_ids=ids, total_size=total),
+            state(request, "ready"),
+        ]
+    )
 
 
-def recall_for_cart(request: CartRequested, on_tape: Sequence[FoundFile]) -> CartStateChanged:
-    """Files the cart needs that are only on tape. Recalls are not wired to carts yet:
-    the cart fails with the reason, and the tape work replaces this one function by a
-    recall request whose completion moves the cart on to bundling."""
-    return state(request, "error", f"{ONLY_ON_TAPE}: {len(on_tape)} file(s) must be recalled first")
+def recall_for_cart(
+    request: CartRequested, decided: list[CartStateChanged], on_tape: Sequence[FoundFile]
+) -> Preparation:
+    """Files the cart needs that are only on tape: the cart stays ``staging`` while they
+    are recalled (``processors.carts.recall``), then it is prepared again."""
+    return Preparation(decided, list(on_tape))
 
 
 def select_files(conn: Connection, request: CartRequested) -> list[FoundFile]:

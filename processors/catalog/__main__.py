@@ -15,7 +15,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from events.codec import UndecodableRecord, decode_message
-from events.requests import GetRequested
+from events.requests import GetRequested, StageRequested
 from events.topics import CATALOG, REPORTS, REQUESTS
 from nearline import bus
 from nearline.settings import get_settings
@@ -98,7 +98,7 @@ async def decide(stream: Any) -> None:
         if problem is not None:
             await refuse(app, record, event, "unknown-transaction", problem)
             continue
-        if isinstance(event, GetRequested):  # queries the database: off the event loop
+        if isinstance(event, (GetRequested, StageRequested)):  # queries: off the event loop
             loop = asyncio.get_running_loop()
             outgoing = await loop.run_in_executor(None, decider.handle, event)
         else:

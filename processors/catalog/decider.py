@@ -25,6 +25,7 @@ from events.catalog import (
 )
 from events.reports import (
     AggregateArchived,
+    AggregateRecalled,
     CacheCopiesRemoved,
     FilesIndexed,
     FilesRestored,
@@ -37,6 +38,7 @@ from events.requests import (
     GetRequested,
     MetaRequested,
     PutRequested,
+    StageRequested,
 )
 from events.topics import INDEX, TRANSFER_PUT
 from events.work import IndexRequested, TransferItem, TransferPutRequested
@@ -72,6 +74,10 @@ class Decider(Deleting, Relabeling):
                 return get.get(self, event)
             case FilesRestored():
                 return get.restored(self, event)
+            case StageRequested():
+                return get.stage(self, event)
+            case AggregateRecalled():
+                return get.recalled(self, event)
             case ArchiveRequested():
                 return archive.schedule(self, event)
             case AggregateArchived():

@@ -7,12 +7,16 @@ decision D11): nothing selected rejects it. Otherwise the selection is recorded 
 settles its sub-batch (``FilesRetrieved``), and the GET finishes once every sub-batch has.
 A GET of several sub-batches restores its directories first, in sub-batches of their
 own, and sends the others once those have settled (decision D34).
-Selected files without a copy in the object store go through ``_needs_recall``.
+Selected files without a copy in the object store but with one on tape are recalled
+first (``recalled``, decision D80): their sub-batches hold the members of one aggregate
+each, recorded as ``RecallScheduled`` and sent to the recall worker; they go to
+transfer-get once ``FilesRecalled`` says the members are back in the cache. A STAGE is
+planned the same way and settles its sub-batches as soon as the files are in the cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,34 +24,49 @@ from events.catalog import (
     FileFailure,
     FilesRetrieved,
     FilesSelected,
+    RecallMember,
+    RecallScheduled,
     RestoredFile,
     SelectedFile,
     TransactionAccepted,
     TransactionRejected,
 )
-from events.reports import FilesRestored
-from events.requests import GetRequested
+from events.reports import AggregateRecalled, FilesRestored
+from events.requests import GetRequested, StageRequested
 from events.topics import TRANSFER_GET
 from events.work import TransferGetRequested
 from projections.queries import InvalidQuery, QueryTooSlow
 
 if TYPE_CHECKING:
     from processors.catalog.decider import Decider, Limits, Outgoing
+    from processors.catalog.state import Transaction
 
-ONLY_ON_TAPE = "only on tape: recall is not available yet"
+ONLY_ON_TAPE = "only on tape, and the catalog records no aggregate member for it"
 NO_COPY = "the catalog has no stored copy of this file"
 NOT_FOUND = "not found in the holdings you can see"
 NO_RESULT = "transfer-get reported no result for this file"
 
 
 @dataclass(frozen=True)
+class TapeCopy:
+    """Where a file's tape copy is: its aggregate and the member's data offset in it, and
+    the object key its cache copy is put back under."""
+
+    aggregate: str
+    offset: int
+    object_key: str
+
+
+@dataclass(frozen=True)
 class Selection:
     """What a GET selected: the entries (newest versions unless a holding was chosen),
-    the ids of those with a tape copy, and the requested paths that matched nothing."""
+    the ids of those with a tape copy, and the requested paths that matched nothing;
+    ``tape_copies`` says where the tape copies of the files without a cache copy are."""
 
     files: list[SelectedFile]
     on_tape: frozenset[int] = frozenset()
     not_found: list[bytes] = field(default_factory=list)
+    tape_copies: Mapping[int, TapeCopy] = field(default_factory=dict)
 
 
 Selector = Callable[[GetRequested], Selection]
@@ -78,15 +97,82 @@ def get(decider: Decider, request: GetRequested) -> list[Outgoing]:
     if transaction.finished:
         return out
     for _, selected in sorted(transaction.selected.items()):
-        if not selected.files:  # nothing to fetch in it: it settles at once
-            _settle(decider, out, request, selected, [], [])
-        elif _directories_done(transaction.selected) or _only_directories(selected):
-            _send(decider, out, selected)
+        _advance(decider, out, request, transaction, selected, ask_recall=True)
     return out + decider._finish_if_complete(request, transaction)
 
 
-def _send(decider: Decider, out: list[Outgoing], selected: FilesSelected) -> None:
-    out.append(_work(decider, selected))
+def stage(decider: Decider, request: StageRequested) -> list[Outgoing]:
+    """A STAGE: planned as a GET of the regular files, which settles each sub-batch as
+    soon as its files are in the cache (at once for those already there)."""
+    return get(decider, as_get(request))
+
+
+def as_get(request: StageRequested) -> GetRequested:
+    """The GET a STAGE selects and plans as (nothing is written to disk)."""
+    return GetRequested(
+        event_id=request.event_id,
+        transaction_id=request.transaction_id,
+        user=request.user,
+        group=request.group,
+        cause_id=request.cause_id,
+        occurred_at=request.occurred_at,
+        paths=list(request.paths),
+        regex=request.regex,
+        label=request.label,
+        holding_id=request.holding_id,
+        tags=dict(request.tags),
+        target=None,
+        overwrite=False,
+        job_label=request.job_label,
+        api_action="stage",  # type: ignore[arg-type]
+        groupall=request.groupall,
+    )
+
+
+def _advance(
+    decider: Decider,
+    out: list[Outgoing],
+    cause: GetRequested | FilesRestored | AggregateRecalled,
+    transaction: Transaction,
+    selected: FilesSelected,
+    ask_recall: bool,
+) -> None:
+    """Move one unsettled sub-batch on: recall it, fetch it, or settle it."""
+    batch = selected.sub_batch
+    recall = transaction.recalls.get(batch)
+    if recall is not None and batch not in transaction.recalled:
+        if ask_recall:  # (again, if redelivered: the worker finds what it put back)
+            out.append(_recall_work(decider, recall))
+            decider._status(out, selected, "ARCHIVE_GETTING", batch)
+        return
+    files = _in_cache(transaction, selected)
+    if not files:  # nothing (left) to fetch in it: it settles at once
+        _settle(decider, out, cause, selected, [], [])
+    elif transaction.api_action == "stage":  # in the cache is all a STAGE asks for
+        done = [RestoredFile(file_id=f["file_id"], path=f["path"], size=f["size"]) for f in files]
+        _settle(decider, out, cause, selected, done, [])
+    elif _directories_done(transaction.selected) or _only_directories(selected):
+        _send(decider, out, selected, files)
+
+
+def _in_cache(transaction: Transaction, selected: FilesSelected) -> list[SelectedFile]:
+    """The entries of a sub-batch that can be fetched now; a recalled sub-batch's with
+    their cache copies' keys, its failed members left out."""
+    recalled = transaction.recalled.get(selected.sub_batch)
+    if recalled is None:
+        return list(selected.files)
+    keys = {r["file_id"]: r["object_key"] for r in recalled.recalled}
+    return [
+        SelectedFile(**{**f, "object_key": keys[f["file_id"]]})
+        for f in selected.files
+        if f["file_id"] in keys
+    ]
+
+
+def _send(
+    decider: Decider, out: list[Outgoing], selected: FilesSelected, files: list[SelectedFile]
+) -> None:
+    out.append(_work(decider, selected, files))
     decider._status(out, selected, "TRANSFER_GETTING", selected.sub_batch)
 
 
@@ -111,8 +197,25 @@ def restored(decider: Decider, report: FilesRestored) -> list[Outgoing]:
         _settle(decider, out, report, selected, list(report.restored), list(report.failed))
         if waiting and _directories_done(transaction.selected):  # the last ones came
             for batch in sorted(transaction.selected.values(), key=lambda s: s.sub_batch):
-                if batch.files:
-                    _send(decider, out, batch)
+                _advance(decider, out, report, transaction, batch, ask_recall=False)
+    return out + decider._finish_if_complete(report, transaction)
+
+
+def recalled(decider: Decider, report: AggregateRecalled) -> list[Outgoing]:
+    """Record the members the recall worker put back into the cache (``FilesRecalled``),
+    then fetch the sub-batch (a GET) or settle it (a STAGE)."""
+    from processors.catalog.recalling import files_recalled
+
+    out: list[Outgoing] = []
+    transaction = decider.state.transactions.get(report.transaction_id)
+    if transaction is None or transaction.finished:
+        return out
+    selected = transaction.selected.get(report.sub_batch)
+    if selected is None or report.sub_batch not in transaction.recalls:
+        return out
+    if report.sub_batch not in transaction.recalled:
+        decider._fact(out, files_recalled(decider, report))
+    _advance(decider, out, report, transaction, selected, ask_recall=False)
     return out + decider._finish_if_complete(report, transaction)
 
 
@@ -126,7 +229,11 @@ def _plan(decider: Decider, request: GetRequested, out: list[Outgoing]) -> str |
         return str(error)
     if not selection.files:
         return _nothing_selected(request)
-    fetchable, unavailable = _needs_recall(selection.files, selection.on_tape)
+    fetchable, to_recall, unavailable = _needs_recall(
+        selection.files, selection.on_tape, selection.tape_copies
+    )
+    if request.api_action == "stage":  # only regular files have anything to bring back
+        fetchable = [f for f in fetchable if f["path_type"] == "FILE"]
     unavailable += [
         FileFailure(path=p, reason=NOT_FOUND, retryable=False) for p in selection.not_found
     ]
@@ -143,11 +250,17 @@ def _plan(decider: Decider, request: GetRequested, out: list[Outgoing]) -> str |
     # Files to fetch first, then what cannot be fetched, each in bounded sub-batches
     # (a fact must stay well below Kafka's record size limit).
     batches = sub_batches(fetchable, decider.limits)
-    if len(batches) > 1:  # directories first, alone: see D34
+    if len(batches) > 1 or to_recall:  # directories first, alone: see D34
         folders = [f for f in fetchable if f["path_type"] == "DIRECTORY"]
         others = [f for f in fetchable if f["path_type"] != "DIRECTORY"]
         batches = sub_batches(folders, decider.limits) + sub_batches(others, decider.limits)
     planned: list[tuple[list[SelectedFile], list[FileFailure]]] = [(f, []) for f in batches]
+    recalls: dict[int, tuple[str, list[RecallMember]]] = {}
+    for aggregate, members in _by_aggregate(to_recall):
+        copies = {f["file_id"]: copy for f, copy in members}
+        for files in sub_batches([f for f, _ in members], decider.limits):
+            recalls[len(planned)] = (aggregate, [_member(f, copies[f["file_id"]]) for f in files])
+            planned.append((files, []))
     step = decider.limits.max_files
     planned += [([], unavailable[i : i + step]) for i in range(0, len(unavailable), step)]
     for number, (files, refused) in enumerate(planned):
@@ -163,30 +276,71 @@ def _plan(decider: Decider, request: GetRequested, out: list[Outgoing]) -> str |
                 unavailable=refused,
             ),
         )
+        if number in recalls:
+            decider._fact(
+                out,
+                RecallScheduled(
+                    **decider._envelope(request, f"recall-scheduled/{number}"),
+                    sub_batch=number,
+                    holding_id=files[0]["holding_id"],
+                    aggregate=recalls[number][0],
+                    members=recalls[number][1],
+                ),
+            )
     return None
 
 
 def _needs_recall(
-    files: Sequence[SelectedFile], on_tape: frozenset[int]
-) -> tuple[list[SelectedFile], list[FileFailure]]:
-    """The entries transfer-get can restore now, and the files it cannot fetch.
+    files: Sequence[SelectedFile],
+    on_tape: frozenset[int],
+    tape_copies: Mapping[int, TapeCopy],
+) -> tuple[list[SelectedFile], list[tuple[SelectedFile, TapeCopy]], list[FileFailure]]:
+    """The entries transfer-get can restore now, those to recall from tape first (with
+    their tape copy), and the files that cannot be fetched.
 
-    A file with no object-store copy but a tape copy needs a recall (stage) of its
-    aggregate first; until recalls exist it fails with ``ONLY_ON_TAPE``. Directories and
-    links need no copy: the catalog holds all of them.
+    Directories and links need no copy: the catalog holds all of them.
     """
     fetchable: list[SelectedFile] = []
+    to_recall: list[tuple[SelectedFile, TapeCopy]] = []
     unavailable: list[FileFailure] = []
     for entry in files:
+        copy = tape_copies.get(entry["file_id"])
         if entry["path_type"] != "FILE" or entry["object_key"]:
             fetchable.append(entry)
+        elif copy is not None and entry["sha256"] and entry["adler32"]:
+            to_recall.append((entry, copy))
         elif entry["file_id"] in on_tape:
             unavailable.append(
                 FileFailure(path=entry["path"], reason=ONLY_ON_TAPE, retryable=False)
             )
         else:
             unavailable.append(FileFailure(path=entry["path"], reason=NO_COPY, retryable=False))
-    return fetchable, unavailable
+    return fetchable, to_recall, unavailable
+
+
+def _by_aggregate(
+    to_recall: list[tuple[SelectedFile, TapeCopy]],
+) -> list[tuple[str, list[tuple[SelectedFile, TapeCopy]]]]:
+    """The files to recall grouped by aggregate (in name order), each group by offset:
+    one group is one stage, read front to back."""
+    groups: dict[str, list[tuple[SelectedFile, TapeCopy]]] = {}
+    for entry, copy in to_recall:
+        groups.setdefault(copy.aggregate, []).append((entry, copy))
+    return [
+        (name, sorted(groups[name], key=lambda pair: pair[1].offset)) for name in sorted(groups)
+    ]
+
+
+def _member(entry: SelectedFile, copy: TapeCopy) -> RecallMember:
+    return RecallMember(
+        file_id=entry["file_id"],
+        path=entry["path"],
+        object_key=copy.object_key,
+        offset=copy.offset,
+        size=entry["size"],
+        sha256=entry["sha256"] or "",
+        adler32=entry["adler32"] or "",
+    )
 
 
 def sub_batches(files: Sequence[SelectedFile], limits: Limits) -> list[list[SelectedFile]]:
@@ -208,7 +362,13 @@ def sub_batches(files: Sequence[SelectedFile], limits: Limits) -> list[list[Sele
     return batches
 
 
-def _work(decider: Decider, selected: FilesSelected) -> Outgoing:
+def _recall_work(decider: Decider, recall: RecallScheduled) -> Outgoing:
+    from processors.catalog.recalling import recall_work
+
+    return recall_work(decider, recall)
+
+
+def _work(decider: Decider, selected: FilesSelected, files: list[SelectedFile]) -> Outgoing:
     from processors.catalog.decider import Outgoing  # the decider imports this module
 
     batch = selected.sub_batch
@@ -220,7 +380,7 @@ def _work(decider: Decider, selected: FilesSelected) -> Outgoing:
             sub_batch=batch,
             target=selected.target,
             overwrite=selected.overwrite,
-            files=list(selected.files),
+            files=files,
         ),
     )
 
@@ -228,12 +388,20 @@ def _work(decider: Decider, selected: FilesSelected) -> Outgoing:
 def _settle(
     decider: Decider,
     out: list[Outgoing],
-    cause: GetRequested | FilesRestored,
+    cause: GetRequested | FilesRestored | AggregateRecalled,
     selected: FilesSelected,
     done: list[RestoredFile],
     failed: list[FileFailure],
 ) -> None:
-    """Record the outcome of one sub-batch; a selected entry without a result failed."""
+    """Record the outcome of one sub-batch; a selected entry without a result failed, as
+    did those its recall could not bring back."""
+    transaction = decider.state.transactions.get(selected.transaction_id)
+    recall = transaction.recalled.get(selected.sub_batch) if transaction else None
+    if recall is not None:
+        failed = [
+            FileFailure(path=f["path"], reason=f["reason"], retryable=f["retryable"])
+            for f in recall.failed
+        ] + failed
     reported = {r["path"] for r in done} | {f["path"] for f in failed}
     failed += [
         FileFailure(path=entry["path"], reason=NO_RESULT, retryable=True)

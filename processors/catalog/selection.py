@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DataError, ProgrammingError
 
 from events.catalog import SelectedFile
 from events.requests import GetRequested
-from processors.catalog.get import Selection, Selector
-from projections.queries import InvalidQuery
+from processors.catalog.get import Selection, Selector, TapeCopy
+from processors.transfer.object_keys import object_key
+from projections import tables as t
+from projections.queries import InvalidQuery, chunked
 from projections.queries.access import Scope
 from projections.queries.files import FoundFile, find_files
 from projections.queries.filters import HoldingSelector
@@ -42,11 +44,31 @@ def select_for_get(conn: Connection, request: GetRequested) -> Selection:
             found.extend(matches)
     if not (selector.label or selector.holding_id is not None or selector.tags):
         found = newest_versions(found)
+    tape_only = [f for f in found if _on_tape(f) and not _in_store(f)]
     return Selection(
         files=[selected(f) for f in found],
         on_tape=frozenset(f.id for f in found if _on_tape(f)),
         not_found=not_found,
+        tape_copies=tape_copies(conn, tape_only),
     )
+
+
+def tape_copies(conn: Connection, files: Iterable[FoundFile]) -> dict[int, TapeCopy]:
+    """Where the members of these files are on tape, and the keys their cache copies are
+    put back under (the keys they were PUT with)."""
+    wanted = {f.id: f for f in files}
+    m = t.aggregate_members
+    copies: dict[int, TapeCopy] = {}
+    for chunk in chunked(list(wanted)):
+        for row in conn.execute(select(m).where(m.c.file_id.in_(chunk))):
+            f = wanted[row.file_id]
+            key = object_key(f.holding_id, f.transaction_id, f.path)
+            copies[row.file_id] = TapeCopy(row.aggregate, row.offset, key)
+    return copies
+
+
+def _in_store(f: FoundFile) -> bool:
+    return any(loc.storage_type == OBJECT_STORAGE for loc in f.locations)
 
 
 def newest_versions(found: Iterable[FoundFile]) -> list[FoundFile]:

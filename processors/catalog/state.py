@@ -16,6 +16,7 @@ from events.catalog import (
     FilesCataloged,
     FilesDeleted,
     FilesEvicted,
+    FilesRecalled,
     FilesReserved,
     FilesRetrieved,
     FilesSelected,
@@ -24,6 +25,7 @@ from events.catalog import (
     HoldingRelabeled,
     HoldingTagsChanged,
     ObjectsRemoved,
+    RecallScheduled,
     TransactionAccepted,
     TransactionFinished,
     TransactionRejected,
@@ -66,6 +68,8 @@ class Transaction:
     reserved: dict[int, FilesReserved] = field(default_factory=dict)  # unsettled sub-batches
     deleting: dict[int, FilesDeleted] = field(default_factory=dict)  # objects not yet removed
     selected: dict[int, FilesSelected] = field(default_factory=dict)  # a GET's, unsettled
+    recalls: dict[int, RecallScheduled] = field(default_factory=dict)  # sub-batches from tape
+    recalled: dict[int, FilesRecalled] = field(default_factory=dict)  # ... back in the cache
     settled: set[int] = field(default_factory=set)
     batch_count: int | None = None  # known once the last sub-batch was indexed
     files_ok: int = 0
@@ -150,6 +154,8 @@ class CatalogState:
                     transaction.reserved.clear()
                     transaction.deleting.clear()
                     transaction.selected.clear()
+                    transaction.recalls.clear()
+                    transaction.recalled.clear()
             case ArchiveScheduled():
                 self.archive_requests[fact.transaction_id] = fact
                 for entry in self._entries(fact.holding_id, fact.file_ids):
@@ -172,6 +178,12 @@ class CatalogState:
                         self.cache_bytes[fact.user] = (
                             self.cache_bytes.get(fact.user, 0) - cached.size
                         )
+            case RecallScheduled():
+                transaction = self.transactions.get(fact.transaction_id)
+                if transaction is not None:
+                    transaction.recalls[fact.sub_batch] = fact
+            case FilesRecalled():
+                self._recalled(fact)
             case FilesSelected():
                 self._select(fact)
             case FilesRetrieved():
@@ -214,6 +226,19 @@ class CatalogState:
         transaction.files_failed += len(fact.unavailable)
         if fact.last:
             transaction.batch_count = fact.sub_batch + 1
+
+    def _recalled(self, fact: FilesRecalled) -> None:
+        """The files are cached again: in their owner's cache use, and evictable again."""
+        transaction = self.transactions.get(fact.transaction_id)
+        if transaction is not None:
+            transaction.recalled[fact.sub_batch] = fact
+        holding = self.holdings.get(fact.holding_id)
+        for recalled in fact.recalled:
+            entry = self.entry_of(fact.holding_id, recalled["file_id"], recalled["path"])
+            if holding is not None and entry is not None and not entry.cached:
+                entry.cached = True
+                entry.object_key = recalled["object_key"]
+                self.cache_bytes[holding.user] = self.cache_bytes.get(holding.user, 0) + entry.size
 
     def _retrieved(self, fact: FilesRetrieved) -> None:
         transaction = self.transactions.get(fact.transaction_id)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from XRootD import client
 
+from nearline import bus
+from nearline.requests import RequestLog
 from nearline.settings import Settings
 from nearline.stack import tape as stack_tape
 from processors.archive.aggregate import Member
@@ -20,6 +24,9 @@ from processors.transfer.object_keys import object_key
 from processors.transfer.object_store import ObjectStore
 from processors.transfer.outcomes import Stored
 from processors.transfer.source_files import Expected
+from projections.db import make_engine
+from tests.integration.accounts import chown
+from tests.integration.catalog_queries import wait_for_transaction
 
 
 class Cache:
@@ -139,3 +146,48 @@ def populated(
             data = os.urandom(20 * 1024 * 1024 + file_id)
             members.append(current.add(file_id, b"/archive/big/%d.bin" % file_id, data))
         yield current, members
+
+
+@pytest.fixture
+def engine(catalog_url):
+    engine = make_engine(catalog_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def producer(settings):
+    return bus.producer(settings)
+
+
+@pytest.fixture
+def put(settings, processors, users, engine) -> Iterator[Callable[..., int]]:
+    """PUT a folder of files as alice; returns the holding id once the PUT completed."""
+    log = RequestLog(settings)
+    folders: list[Path] = []
+    alice, climate = users["alice"]
+
+    def put_files(contents: dict[str, bytes], tags: dict[str, str] | None = None) -> int:
+        folder = Path(tempfile.mkdtemp(prefix="nearline-archive-", dir="/tmp"))
+        folders.append(folder)
+        folder.chmod(0o755)
+        for name, data in contents.items():
+            (folder / name).write_bytes(data)
+            chown(folder / name, alice, climate)
+        chown(folder, alice, climate)
+        request = log.put(
+            user=alice,
+            group=climate,
+            paths=[str(folder)],
+            label=f"archive-{uuid.uuid4().hex[:8]}",
+            tags=tags or {},
+        )
+        outcome = wait_for_transaction(engine, request.transaction_id, timeout=120)
+        assert outcome.state == "COMPLETE", outcome
+        assert outcome.holding_id is not None
+        return outcome.holding_id
+
+    yield put_files
+    log.close()
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)

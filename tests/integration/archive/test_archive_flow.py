@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka import TopicPartition
@@ -24,66 +21,12 @@ from events.catalog import FilesArchived, FilesEvicted
 from events.codec import decode
 from events.topics import CATALOG
 from nearline import bus
-from nearline.requests import RequestLog
 from nearline.settings import Settings
 from nearline.stack import s3, xrootd
-from processors.archive.tape import TapeEndpoint
 from processors.sweeper.passes import archive_sweep, eviction_pass
 from processors.transfer.failures import NOT_IN_STORE
 from projections import tables as t
-from projections.db import make_engine
-from tests.integration.accounts import chown
-from tests.integration.catalog_queries import holding_files, wait_for_transaction
-
-
-@pytest.fixture
-def engine(catalog_url):
-    engine = make_engine(catalog_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def producer(settings):
-    return bus.producer(settings)
-
-
-@pytest.fixture
-def tape(settings) -> TapeEndpoint:
-    return TapeEndpoint(settings.tape.url, settings.tape.root)
-
-
-@pytest.fixture
-def put(settings, processors, users, engine) -> Iterator[Callable[..., int]]:
-    """PUT a folder of files as alice; returns the holding id once the PUT completed."""
-    log = RequestLog(settings)
-    folders: list[Path] = []
-    alice, climate = users["alice"]
-
-    def put_files(contents: dict[str, bytes], tags: dict[str, str] | None = None) -> int:
-        folder = Path(tempfile.mkdtemp(prefix="nearline-archive-", dir="/tmp"))
-        folders.append(folder)
-        folder.chmod(0o755)
-        for name, data in contents.items():
-            (folder / name).write_bytes(data)
-            chown(folder / name, alice, climate)
-        chown(folder, alice, climate)
-        request = log.put(
-            user=alice,
-            group=climate,
-            paths=[str(folder)],
-            label=f"archive-{uuid.uuid4().hex[:8]}",
-            tags=tags or {},
-        )
-        outcome = wait_for_transaction(engine, request.transaction_id, timeout=120)
-        assert outcome.state == "COMPLETE", outcome
-        assert outcome.holding_id is not None
-        return outcome.holding_id
-
-    yield put_files
-    log.close()
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
+from tests.integration.catalog_queries import holding_files
 
 
 def regular_files(engine, holding_id: int) -> dict[bytes, dict]:

@@ -14,7 +14,8 @@ from api.db import catalog_reader
 from events.base import event_id_for
 from events.carts import CartDeleteRequested, CartDownloaded, CartRequested, CartStateChanged
 from nearline.settings import Settings
-from processors.carts.prepare import ONLY_ON_TAPE, prepare, purge
+from processors.carts.prepare import prepare, purge
+from processors.carts.recall import stages_for_cart
 from projections import carts, catalog
 from projections import tables as t
 from projections.db import make_engine
@@ -67,7 +68,7 @@ def request(
 
 def decide(reader: Engine, cart: CartRequested) -> list[CartStateChanged]:
     with reader.connect() as conn:
-        return prepare(conn, cart)
+        return prepare(conn, cart).states
 
 
 def test_cached_files_make_a_ready_cart_in_path_order(reader):
@@ -105,12 +106,23 @@ def test_a_bad_regex_is_an_error_not_a_crash(reader):
     assert decided[-1].state == "error" and decided[-1].message
 
 
-def test_files_only_on_tape_go_through_the_recall_hook(engine, reader):
+def test_files_only_on_tape_are_staged_first_then_the_cart_fails_if_they_stay_there(engine, reader):
     with engine.begin() as conn:  # a.nc leaves the cache
         a = conn.execute(select(t.files.c.id).where(t.files.c.path == b"/data/run/a.nc")).scalar()
         conn.execute(t.locations.delete().where(t.locations.c.file_id == a))
-    decided = decide(reader, request(label="run"))
-    assert decided[-1].state == "error" and decided[-1].message.startswith(ONLY_ON_TAPE)
+    cart = request(label="run")
+    with reader.connect() as conn:
+        prepared = prepare(conn, cart)
+    assert [d.state for d in prepared.states] == ["staging"]
+    assert [f.path for f in prepared.on_tape] == [b"/data/run/a.nc"]
+    [stage] = stages_for_cart(cart, prepared.on_tape)
+    assert (stage.user, stage.paths, stage.regex) == (cart.user, [b"/data/run/a.nc"], None)
+    assert stage.holding_id == prepared.on_tape[0].holding_id
+    assert stages_for_cart(cart, prepared.on_tape)[0].transaction_id == stage.transaction_id
+    # Prepared again after the recall, files still only on tape fail the cart with why.
+    with reader.connect() as conn:
+        again = prepare(conn, cart, recalled="only on tape: a.nc could not be recalled: x")
+    assert again.states[-1].state == "error" and "could not be recalled" in again.states[-1].message
 
 
 def apply(engine: Engine, *events) -> None:

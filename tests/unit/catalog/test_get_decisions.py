@@ -206,7 +206,7 @@ def test_an_invalid_query_rejects_the_get_with_the_query_message():
     assert rejected.reason == "bad regex: escape it"
 
 
-def test_tape_only_files_go_through_needs_recall_and_fail_for_now():
+def test_tape_only_files_without_a_recorded_member_fail():
     files = [selected(1, b"/a"), selected(2, b"/t", key=None)]
     decider = decider_with(Selection(files, on_tape=frozenset({2})))
     out = decider.handle(get_request([b"/a", b"/t"]))

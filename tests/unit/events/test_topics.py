@@ -62,6 +62,7 @@ def test_requests_are_keyed_by_user_and_carry_the_request_events():
     assert {n.rpartition(".")[2] for n in requests.carries} == {
         "PutRequested",
         "GetRequested",
+        "StageRequested",
         "DeleteRequested",
         "MetaRequested",
         "ArchiveRequested",

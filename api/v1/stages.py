@@ -1,0 +1,28 @@
+"""``POST /stages``: bring files from tape into the cache, without getting them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api import commands
+from api.deps import CurrentUser, RequestLogDep
+from api.queries.filters import HoldingSelector
+from api.v1.accepted import accepted, options, scope_of
+from api.v1.models import Accepted, StageIn, given_path
+
+router = APIRouter(tags=["commands"])
+
+
+@router.post("/stages", status_code=202)
+def create_stage(body: StageIn, identity: CurrentUser, log: RequestLogDep) -> Accepted:
+    """Record a STAGE of paths (or a regex's matches), selected as FIND and GET select
+    them: files only on tape are recalled into the cache; FIND then shows both copies."""
+    event = commands.stage(
+        log,
+        scope_of(identity, body, body.groupall),
+        [given_path(p) for p in body.paths],
+        HoldingSelector(body.label, holding_id=body.holding_id, tags=body.tags),
+        regex=body.regex,
+        options=options(body),
+    )
+    return accepted(event, "stage", event.job_label)

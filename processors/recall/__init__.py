@@ -1,0 +1,1 @@
+"""Recalls from tape: the archive-get worker (decision D80)."""

@@ -1,0 +1,242 @@
+"""Recalls end to end through the real stack: files PUT, archived, evicted from the cache
+and dropped from the tape endpoint's disk buffer (tape only), then brought back by GET and
+STAGE through the recall worker (stage, read by offset, verify, put back into the cache)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nearline.requests import RequestLog
+from nearline.stack import s3, xrootd
+from processors.archive.members import TAPE_CORRUPT
+from tests.integration.archive.recall_helpers import (
+    Recalls,
+    archive_evict_and_purge,
+    remove,
+    restored_files,
+    target_folder,
+)
+from tests.integration.archive.test_archive_flow import regular_files, wait_until
+from tests.integration.catalog_queries import wait_for_transaction
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def _stack_running(settings) -> Iterator[None]:
+    yield
+    if not xrootd.healthy(settings):
+        xrootd.start(settings)
+    if not s3.healthy(settings):
+        s3.start(settings)
+
+
+@pytest.fixture
+def requests(settings):
+    log = RequestLog(settings)
+    yield log
+    log.close()
+
+
+@pytest.fixture
+def folders():
+    made: list[Path] = []
+    yield made
+    remove(made)
+
+
+def small_and_large(small: int = 6, large: int = 2, large_bytes: int = 3 * MiB) -> dict[str, bytes]:
+    contents = {f"small-{i:02d}.dat": os.urandom(500 + 997 * i) for i in range(small)}
+    contents |= {f"large-{i}.bin": os.urandom(large_bytes + i) for i in range(large)}
+    contents["empty.dat"] = b""
+    return contents
+
+
+def get_all(requests, users, engine, holding_id, folders, count=1, timeout=180):
+    """``count`` GETs of the whole holding at the same time, each into a folder of its own."""
+    alice, climate = users["alice"]
+    targets = [target_folder(users["alice"]) for _ in range(count)]
+    folders.extend(targets)
+    sent = []
+
+    def one(target: Path) -> None:
+        sent.append(
+            requests.get(
+                user=alice, group=climate, regex=".*", holding_id=holding_id, target=str(target)
+            )
+        )
+
+    threads = [threading.Thread(target=one, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outcomes = [wait_for_transaction(engine, r.transaction_id, timeout) for r in sent]
+    return sent, outcomes, targets
+
+
+def test_three_gets_of_tape_only_files_stage_each_aggregate_once_and_restore_every_byte(
+    settings, engine, producer, tape, put, users, requests, folders
+):
+    contents = small_and_large()
+    holding_id = put(contents)
+    names = archive_evict_and_purge(settings, engine, producer, tape, holding_id)
+
+    recalls = Recalls(settings)
+    try:
+        sent, outcomes, targets = get_all(requests, users, engine, holding_id, folders, count=3)
+        assert [o.state for o in outcomes] == ["COMPLETE"] * 3, outcomes
+        facts = recalls.seen(r.transaction_id for r in sent)
+    finally:
+        recalls.close()
+
+    for target in targets:  # every file, byte for byte
+        restored = restored_files(target)
+        assert set(restored) == set(contents)
+        for name, data in contents.items():
+            assert hashlib.sha256(restored[name]).digest() == hashlib.sha256(data).digest(), name
+    # Each aggregate was staged exactly once, though three GETs wanted it at the same time.
+    staged = [f.aggregate for f in facts if f.staged]
+    assert sorted(staged) == sorted(names), facts
+    assert {f.aggregate for f in facts} == names
+    assert all(not f.failed for f in facts)
+    # The catalog shows the cache copies again, beside the tape copies.
+    wait_until(
+        lambda: all(
+            set(f["locations"]) == {"OBJECT_STORAGE", "TAPE"}
+            for f in regular_files(engine, holding_id).values()
+        ),
+        what="cache locations after the recall",
+    )
+
+
+def test_stage_brings_files_into_the_cache_and_a_get_mixing_cached_and_tape_files_works(
+    settings, engine, producer, tape, put, users, requests, folders
+):
+    alice, climate = users["alice"]
+    archived = put({"t1.dat": os.urandom(4000), "t2.dat": os.urandom(9000)})
+    archive_evict_and_purge(settings, engine, producer, tape, archived)
+    cached = put({"c1.dat": os.urandom(3000)})
+
+    # One GET of both holdings: the cached file comes from the cache, the others from tape.
+    files = {**regular_files(engine, archived), **regular_files(engine, cached)}
+    target = target_folder(users["alice"])
+    folders.append(target)
+    request = requests.get(user=alice, group=climate, paths=list(files), target=str(target))
+    outcome = wait_for_transaction(engine, request.transaction_id, 180)
+    assert outcome.state == "COMPLETE", outcome
+    assert set(restored_files(target)) == {"t1.dat", "t2.dat", "c1.dat"}
+
+    # STAGE of a holding evicted again: FIND then shows both copies.
+    archive_evict_and_purge(settings, engine, producer, tape, archived)
+    staged = requests.stage(user=alice, group=climate, regex=".*", holding_id=archived)
+    outcome = wait_for_transaction(engine, staged.transaction_id, 180)
+    assert outcome.state == "COMPLETE", outcome
+    wait_until(
+        lambda: all(
+            set(f["locations"]) == {"OBJECT_STORAGE", "TAPE"}
+            for f in regular_files(engine, archived).values()
+        ),
+        what="cache locations after STAGE",
+    )
+    bucket, client = settings.s3.bucket, s3.client(settings)
+    for row in regular_files(engine, archived).values():
+        key = row["locations"]["OBJECT_STORAGE"][1]
+        assert client.head_object(Bucket=bucket, Key=key)["ContentLength"] == row["size"]
+
+
+def test_tape_endpoint_down_during_a_recall_is_retried_and_completes_when_back(
+    settings, engine, producer, tape, put, users, requests, folders
+):
+    contents = {"x.dat": os.urandom(5000), "y.dat": os.urandom(7000)}
+    holding_id = put(contents)
+    archive_evict_and_purge(settings, engine, producer, tape, holding_id)
+    alice, climate = users["alice"]
+    target = target_folder(users["alice"])
+    folders.append(target)
+
+    xrootd.stop(settings)
+    try:
+        request = requests.get(
+            user=alice, group=climate, regex=".*", holding_id=holding_id, target=str(target)
+        )
+        # While the endpoint is down nothing is reported done and nothing is written.
+        with pytest.raises(TimeoutError):
+            wait_for_transaction(engine, request.transaction_id, timeout=8)
+        assert restored_files(target) == {}
+    finally:
+        xrootd.start(settings)
+    outcome = wait_for_transaction(engine, request.transaction_id, 240)
+    assert outcome.state == "COMPLETE", outcome
+    assert restored_files(target) == contents
+
+
+def test_an_aggregate_corrupted_on_tape_fails_its_file_and_never_serves_it(
+    settings, engine, producer, tape, put, users, requests, folders
+):
+    from nearline.stack.tape import TapeLayout
+    from tests.integration.archive.test_archive_flow import member_offsets
+    from tests.integration.tape.helpers import flip_a_byte
+
+    contents = {"good.dat": os.urandom(6000), "bad.dat": os.urandom(6000)}
+    holding_id = put(contents)
+    (name,) = archive_evict_and_purge(settings, engine, producer, tape, holding_id)
+    files = regular_files(engine, holding_id)
+    bad = next(f for p, f in files.items() if p.endswith(b"/bad.dat"))
+    _aggregate, offset, _size = member_offsets(engine, holding_id)[bad["id"]]
+    # A silent corruption: the endpoint's own catalogue agrees with the bad copy, so only
+    # the checksums recorded at PUT can catch it.
+    layout = TapeLayout.of(settings)
+    lfn = f"{tape.root}/{name}".lstrip("/")
+    flip_a_byte(layout.media / lfn, offset + 10)
+    import zlib
+
+    data = (layout.media / lfn).read_bytes()
+    (layout.catalogue / lfn).write_text(f"{zlib.adler32(data):08x} {len(data)}\n")
+
+    alice, climate = users["alice"]
+    target = target_folder(users["alice"])
+    folders.append(target)
+    request = requests.get(
+        user=alice, group=climate, regex=".*", holding_id=holding_id, target=str(target)
+    )
+    outcome = wait_for_transaction(engine, request.transaction_id, 180)
+    assert outcome.state == "COMPLETE_WITH_ERRORS", outcome
+    assert [r for p, r in outcome.failures.items() if p.endswith(b"/bad.dat")] == [TAPE_CORRUPT]
+    assert restored_files(target) == {"good.dat": contents["good.dat"]}
+    rows = regular_files(engine, holding_id)
+    assert set(rows[bad["path"]]["locations"]) == {"TAPE"}  # never put back into the cache
+
+
+def test_s3_failing_during_the_put_back_is_retried(
+    settings, engine, producer, tape, put, users, requests, folders
+):
+    contents = {"s.dat": os.urandom(8000)}
+    holding_id = put(contents)
+    (name,) = archive_evict_and_purge(settings, engine, producer, tape, holding_id)
+    alice, climate = users["alice"]
+    target = target_folder(users["alice"])
+    folders.append(target)
+
+    request = requests.get(
+        user=alice, group=climate, regex=".*", holding_id=holding_id, target=str(target)
+    )
+    # The store goes away once the stage is asked for: during the tape's mount delay,
+    # before the members are put back.
+    wait_until(lambda: tape.stage_status("-", [name])[name].requested, 60, "the stage")
+    s3.stop(settings)
+    try:
+        with pytest.raises(TimeoutError):
+            wait_for_transaction(engine, request.transaction_id, timeout=10)
+        assert tape.stat(name).online  # staged meanwhile, and waiting for the store
+    finally:
+        s3.start(settings)
+    outcome = wait_for_transaction(engine, request.transaction_id, 240)
+    assert outcome.state == "COMPLETE", outcome
+    assert restored_files(target) == contents
