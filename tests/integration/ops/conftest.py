@@ -107,6 +107,7 @@ class Api:
 def api(settings, catalog_url, workers, users, tmp_path_factory) -> Iterator[Api]:
     """``python -m api`` with JSON logs, a users file with alice, and its log file."""
     user, group = users["alice"]
+    port = settings.ports.api + 50
     password = "pw-" + secrets.token_urlsafe(16)
     folder = tmp_path_factory.mktemp("ops-api")
     users_file = folder / "users.toml"
@@ -118,9 +119,11 @@ def api(settings, catalog_url, workers, users, tmp_path_factory) -> Iterator[Api
         "NEARLINE_AUTH__LOCAL__USERS_FILE": str(users_file),
         "NEARLINE_LOG__FORMAT": "json",
         "NEARLINE_METRICS__STATUS_REFRESH_S": "3",
+        # A port of its own: the API tests' server may still hold the usual one.
+        "NEARLINE_PORTS__API": str(port),
     }
     log = folder / "api.log"
-    url = f"http://127.0.0.1:{settings.ports.api}"
+    url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "api"],
