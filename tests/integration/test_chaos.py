@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+import nearline.admin.commands  # noqa: F401  (registers the admin commands on the app)
 from client.cli import app
 from nearline import bus, processes
 from nearline.requests import RequestLog
