@@ -18,10 +18,17 @@ import subprocess
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from nearline.settings import Settings
-from processors.archive.aggregate import Member, archive, stream_aggregate
+from processors.archive.aggregate import (
+    PREFETCH_WORKERS,
+    SMALL_OBJECT,
+    Member,
+    archive,
+    stream_aggregate,
+)
 from processors.archive.tape import TapeEndpoint
 from processors.transfer.object_store import ObjectStore, Stored
 from processors.transfer.source_files import Expected
@@ -64,6 +71,16 @@ def cache_files(store: ObjectStore, folder: Path, prefix: str, sizes: list[int])
             )
         )
     return members
+
+
+def read_all(store: ObjectStore, members: list[Member]) -> float:
+    """Seconds to GET every member's object whole, as many at once as archive-put does."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(PREFETCH_WORKERS) as pool:
+        for found in pool.map(store.get_small, [m.object_key for m in members]):
+            if found is None:
+                raise SystemExit("an object went missing during the benchmark")
+    return time.perf_counter() - start
 
 
 def remove_objects(store: ObjectStore, members: list[Member]) -> None:
@@ -110,6 +127,16 @@ def run(
             f"  ratio                 {ours / theirs:7.2f}  (target >= 0.80)",
             flush=True,
         )
+        if all(s <= SMALL_OBJECT for s in sizes):
+            # What the S3 server alone allows: every object read, nothing else done.
+            get_s = read_all(store, members)
+            ceiling = sum(sizes) / get_s / MB
+            print(
+                f"  S3 GETs alone         {get_s:7.2f} s  {ceiling:7.1f} MB/s of data, "
+                f"{len(sizes) / get_s:,.0f} GETs/s\n"
+                f"  nearline / S3 alone   {ours / ceiling:7.2f}",
+                flush=True,
+            )
     finally:
         tar.unlink(missing_ok=True)
         for path in written:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from events.topics import DEAD_LETTER
+from nearline import bus
 from nearline.observe.cache import CacheUsage, cache_usage
 from nearline.observe.lag import TAPE_QUEUE_GROUP, GroupState, group_states
 from nearline.observe.tail import read
@@ -19,6 +20,17 @@ from projections import tables as t
 log = logging.getLogger(__name__)
 
 FAILED_STATES = ("FAILED", "COMPLETE_WITH_ERRORS")
+KAFKA_PROBE_S = 3.0  # a broker that does not answer this soon is shown as unreachable
+
+
+def kafka_answers(settings: Settings) -> str | None:
+    """None if a broker answers at once, else why not: the page is not held up by the
+    several Kafka queries it would otherwise wait out one by one."""
+    try:
+        bus.admin(settings).list_topics(timeout=KAFKA_PROBE_S)
+    except Exception as error:
+        return f"Kafka unreachable: {type(error).__name__}: {error}"
+    return None
 
 
 @dataclass
@@ -34,6 +46,20 @@ class SystemStatus:
 def system_status(settings: Settings, engine: Engine, recent: int = 10) -> SystemStatus:
     """Each part is read on its own: one unreachable service blanks only its part."""
     status = SystemStatus()
+    unreachable = kafka_answers(settings)
+    if unreachable:
+        status.problems.append(unreachable)
+    else:
+        _read_kafka_parts(settings, status, recent)
+    try:
+        status.cache = cache_usage(settings, engine)
+        status.failed_transactions = failed_transactions(engine, recent)
+    except Exception as error:
+        status.problems.append(f"catalog database: {type(error).__name__}")
+    return status
+
+
+def _read_kafka_parts(settings: Settings, status: SystemStatus, recent: int) -> None:
     try:
         status.groups = group_states(settings)
         tape = [g for g in status.groups if g.group == TAPE_QUEUE_GROUP]
@@ -42,11 +68,6 @@ def system_status(settings: Settings, engine: Engine, recent: int = 10) -> Syste
         )
     except Exception as error:
         status.problems.append(f"Kafka: {type(error).__name__}: {error}")
-    try:
-        status.cache = cache_usage(settings, engine)
-        status.failed_transactions = failed_transactions(engine, recent)
-    except Exception as error:
-        status.problems.append(f"catalog database: {type(error).__name__}")
     try:
         status.dead_letters = [
             {
@@ -62,7 +83,6 @@ def system_status(settings: Settings, engine: Engine, recent: int = 10) -> Syste
         ]
     except Exception as error:
         status.problems.append(f"dead letters: {type(error).__name__}: {error}")
-    return status
 
 
 def failed_transactions(engine: Engine, limit: int) -> list[dict[str, Any]]:

@@ -461,9 +461,11 @@ class AggregateStream:
         """Headers, data and padding of one member; records its copy or its failure."""
         yield self._counted(member_headers(member))
         offset = self._size
-        sums = Checksummer()
+        summed = fetched.sums
+        sums = summed if summed is not None else Checksummer()
         for piece in fetched.pieces():
-            sums.update(piece)
+            if summed is None:
+                sums.update(piece)
             if sums.size > member.size:
                 raise CacheFailure(
                     f"member {member.file_id}: its object grew while it was read", True
@@ -515,6 +517,12 @@ class _Fetched:
         self._body = body
         self._data = data
         self.failure = failure  # why the object cannot be the member's content
+        # Whole data is summed where it was read, in a prefetching thread: hashlib and
+        # zlib release the GIL, so members are summed on several cores at once.
+        self.sums: Checksummer | None = None
+        if data is not None:
+            self.sums = Checksummer()
+            self.sums.update(data)
 
     def pieces(self) -> Iterator[bytes]:
         if self._data is not None:

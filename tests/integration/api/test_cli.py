@@ -240,9 +240,11 @@ def test_the_library_streams_a_cart_chosen_by_regex(alice, accounts, shared_dir)
         assert extracted is not None and extracted.read() == b"two" * 1000
 
 
-def test_a_cart_that_matches_nothing_fails_with_a_reason(alice):
+def test_a_cart_that_matches_nothing_fails_with_a_reason(alice, tmp_path):
     cart = alice.json("cart", "create", "--label", f"cli-none-{uuid.uuid4().hex[:6]}")
     failed = wait_for_cart(alice, cart["cart_id"])
     assert failed["state"] == "error" and "No file matches" in failed["message"]
-    result = alice("cart", "download", cart["cart_id"])
+    target = tmp_path / "none.tar"
+    result = alice("cart", "download", cart["cart_id"], "--output", str(target))
     assert result.exit_code == 1 and "not ready" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # neither a tar nor half of one is left

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import logging
@@ -28,7 +29,8 @@ def logged(settings: Settings, emit) -> list[str]:
     logger.propagate = False
     logger.addHandler(logs.handler(settings, "test", stream))
     logger.setLevel(logging.INFO)
-    emit(logger)
+    # A fresh context: a transaction noted by an earlier test must not leak into this one.
+    contextvars.Context().run(emit, logger)
     return stream.getvalue().splitlines()
 
 
