@@ -244,7 +244,8 @@ def test_a_cart_that_matches_nothing_fails_with_a_reason(alice, tmp_path):
     cart = alice.json("cart", "create", "--label", f"cli-none-{uuid.uuid4().hex[:6]}")
     failed = wait_for_cart(alice, cart["cart_id"])
     assert failed["state"] == "error" and "No file matches" in failed["message"]
-    target = tmp_path / "none.tar"
-    result = alice("cart", "download", cart["cart_id"], "--output", str(target))
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    result = alice("cart", "download", cart["cart_id"], "--output", str(downloads / "none.tar"))
     assert result.exit_code == 1 and "not ready" in result.stderr
-    assert list(tmp_path.iterdir()) == []  # neither a tar nor half of one is left
+    assert list(downloads.iterdir()) == []  # neither a tar nor half of one is left
