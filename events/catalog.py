@@ -6,6 +6,7 @@ documented. The projection materialises them; the decider folds them into its st
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import ClassVar, TypedDict
 
 from events.base import Event, event_type
@@ -143,13 +144,16 @@ class FilesSelected(Event):
 
 @event_type
 class FilesRetrieved(Event):
-    """A GET's sub-batch settled: entries restored and entries failed."""
+    """A GET's sub-batch settled: entries restored and entries failed, and the directories
+    it made; a finishing pass (D34) settled: the directories finished, and those skipped."""
 
     schema_name: ClassVar[str] = "nearline.catalog.FilesRetrieved"
 
     sub_batch: int
     restored: list[RestoredFile]
     failed: list[FileFailure]
+    created: list[bytes] = field(default_factory=list)
+    finishing: bool = False
 
 
 class DeletedFile(TypedDict):

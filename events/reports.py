@@ -3,6 +3,7 @@ Fields are documented in ``schemas/reports/``."""
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import ClassVar, TypedDict
 
 from events.base import Event, event_type
@@ -54,13 +55,15 @@ class FilesTransferred(Event):
 
 @event_type
 class FilesRestored(Event):
-    """Transfer-get restored a sub-batch of a GET: what was restored and what failed."""
+    """Transfer-get restored a sub-batch of a GET: what was restored and what failed, and
+    which of its directories it made (rather than found)."""
 
     schema_name: ClassVar[str] = "nearline.reports.FilesRestored"
 
     sub_batch: int
     restored: list[RestoredFile]
     failed: list[FileFailure]
+    created: list[bytes] = field(default_factory=list)
 
 
 @event_type

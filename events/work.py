@@ -57,7 +57,8 @@ class TransferPutRequested(Event):
 
 @event_type
 class TransferGetRequested(Event):
-    """Transfer-get is asked to restore one sub-batch of a GET, as the requesting user."""
+    """Transfer-get is asked to restore one sub-batch of a GET, as the requesting user; or,
+    in a finishing pass, to give directories the GET made their mode and mtime again."""
 
     schema_name: ClassVar[str] = "nearline.work.TransferGetRequested"
 
@@ -65,6 +66,7 @@ class TransferGetRequested(Event):
     target: bytes | None
     overwrite: bool
     files: list[SelectedFile]
+    finishing: bool = False
 
 
 @event_type

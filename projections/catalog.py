@@ -117,7 +117,7 @@ def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
                 _reserve(rows, event)
             case FilesCataloged():
                 _catalog(rows, event, bucket)
-            case FilesRetrieved() if event.restored:
+            case FilesRetrieved() if event.restored and not event.finishing:
                 rows.flush()  # its locations may be pending rows of this batch
                 _accessed(conn, event)
             case FilesDeleted():

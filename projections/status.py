@@ -60,7 +60,7 @@ def apply(conn: Connection, events: Sequence[Event]) -> None:
                 _settle(conn, event)
             case FilesSelected() if event.unavailable:
                 _fail_files(conn, event.transaction_id, event.sub_batch, event.unavailable)
-            case FilesRetrieved():
+            case FilesRetrieved() if not event.finishing:  # a finishing pass counts nothing
                 _fail_files(conn, event.transaction_id, event.sub_batch, event.failed)
                 _settle_sub(
                     conn,

@@ -6,7 +6,8 @@ decision D11): nothing selected rejects it. Otherwise the selection is recorded 
 ``transaction/sub-batch`` (as transfer-put, D8). A worker's ``FilesRestored`` report
 settles its sub-batch (``FilesRetrieved``), and the GET finishes once every sub-batch has.
 A GET of several sub-batches restores its directories first, in sub-batches of their
-own, and sends the others once those have settled (decision D34).
+own, and sends the others once those have settled; once all have, a finishing pass gives
+the directories it made their mode and mtime again (``finishing``, decision D34).
 Selected files without a copy in the object store but with one on tape are recalled
 first (``recalled``, decision D80): their sub-batches hold the members of one aggregate
 each, recorded as ``RecallScheduled`` and sent to the recall worker; they go to
@@ -35,6 +36,7 @@ from events.reports import AggregateRecalled, FilesRestored
 from events.requests import GetRequested, StageRequested
 from events.topics import TRANSFER_GET
 from events.work import TransferGetRequested
+from processors.catalog import finishing
 from projections.queries import InvalidQuery, QueryTooSlow
 
 if TYPE_CHECKING:
@@ -98,7 +100,7 @@ def get(decider: Decider, request: GetRequested) -> list[Outgoing]:
         return out
     for _, selected in sorted(transaction.selected.items()):
         _advance(decider, out, request, transaction, selected, ask_recall=True)
-    return out + decider._finish_if_complete(request, transaction)
+    return out + finishing.finish(decider, request, transaction, send=True)
 
 
 def stage(decider: Decider, request: StageRequested) -> list[Outgoing]:
@@ -192,13 +194,18 @@ def restored(decider: Decider, report: FilesRestored) -> list[Outgoing]:
     if transaction is None or transaction.finished:
         return out
     selected = transaction.selected.get(report.sub_batch)
+    finishing_pass = report.sub_batch in finishing.passes(decider, transaction)
     if selected is not None:
         waiting = not _directories_done(transaction.selected)
-        _settle(decider, out, report, selected, list(report.restored), list(report.failed))
+        done, failed = list(report.restored), list(report.failed)
+        _settle(decider, out, report, selected, done, failed, list(report.created))
         if waiting and _directories_done(transaction.selected):  # the last ones came
             for batch in sorted(transaction.selected.values(), key=lambda s: s.sub_batch):
                 _advance(decider, out, report, transaction, batch, ask_recall=False)
-    return out + decider._finish_if_complete(report, transaction)
+    elif finishing_pass and report.sub_batch not in transaction.finishing_settled:
+        finishing.settle(decider, out, report)
+    # A planned sub-batch's report (again, if redelivered) sends the finishing passes.
+    return out + finishing.finish(decider, report, transaction, send=not finishing_pass)
 
 
 def recalled(decider: Decider, report: AggregateRecalled) -> list[Outgoing]:
@@ -216,7 +223,7 @@ def recalled(decider: Decider, report: AggregateRecalled) -> list[Outgoing]:
     if report.sub_batch not in transaction.recalled:
         decider._fact(out, files_recalled(decider, report))
     _advance(decider, out, report, transaction, selected, ask_recall=False)
-    return out + decider._finish_if_complete(report, transaction)
+    return out + finishing.finish(decider, report, transaction, send=True)
 
 
 def _plan(decider: Decider, request: GetRequested, out: list[Outgoing]) -> str | None:
@@ -392,9 +399,10 @@ def _settle(
     selected: FilesSelected,
     done: list[RestoredFile],
     failed: list[FileFailure],
+    created: list[bytes] | None = None,
 ) -> None:
     """Record the outcome of one sub-batch; a selected entry without a result failed, as
-    did those its recall could not bring back."""
+    did those its recall could not bring back. ``created``: the directories it made."""
     transaction = decider.state.transactions.get(selected.transaction_id)
     recall = transaction.recalled.get(selected.sub_batch) if transaction else None
     if recall is not None:
@@ -416,6 +424,7 @@ def _settle(
             sub_batch=batch,
             restored=done,
             failed=failed,
+            created=created or [],
         ),
     )
     failures = list(selected.unavailable) + failed

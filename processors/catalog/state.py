@@ -26,6 +26,7 @@ from events.catalog import (
     HoldingTagsChanged,
     ObjectsRemoved,
     RecallScheduled,
+    SelectedFile,
     TransactionAccepted,
     TransactionFinished,
     TransactionRejected,
@@ -70,6 +71,9 @@ class Transaction:
     selected: dict[int, FilesSelected] = field(default_factory=dict)  # a GET's, unsettled
     recalls: dict[int, RecallScheduled] = field(default_factory=dict)  # sub-batches from tape
     recalled: dict[int, FilesRecalled] = field(default_factory=dict)  # ... back in the cache
+    target: bytes | None = None  # where a GET restores to
+    made: dict[bytes, SelectedFile] = field(default_factory=dict)  # directories a GET made
+    finishing_settled: set[int] = field(default_factory=set)  # a GET's finishing passes (D34)
     settled: set[int] = field(default_factory=set)
     batch_count: int | None = None  # known once the last sub-batch was indexed
     files_ok: int = 0
@@ -156,6 +160,7 @@ class CatalogState:
                     transaction.selected.clear()
                     transaction.recalls.clear()
                     transaction.recalled.clear()
+                    transaction.made.clear()
             case ArchiveScheduled():
                 self.archive_requests[fact.transaction_id] = fact
                 for entry in self._entries(fact.holding_id, fact.file_ids):
@@ -223,6 +228,7 @@ class CatalogState:
         if transaction is None:
             return
         transaction.selected[fact.sub_batch] = fact
+        transaction.target = fact.target
         transaction.files_failed += len(fact.unavailable)
         if fact.last:
             transaction.batch_count = fact.sub_batch + 1
@@ -244,7 +250,14 @@ class CatalogState:
         transaction = self.transactions.get(fact.transaction_id)
         if transaction is None:
             return
-        transaction.selected.pop(fact.sub_batch, None)
+        if fact.finishing:  # its entries were counted by their own sub-batches
+            transaction.finishing_settled.add(fact.sub_batch)
+            return
+        selected = transaction.selected.pop(fact.sub_batch, None)
+        if selected is not None and fact.created:
+            entries = {f["path"]: f for f in selected.files}
+            made = [entries[path] for path in fact.created if path in entries]
+            transaction.made.update((f["path"], f) for f in made)
         transaction.settled.add(fact.sub_batch)
         transaction.files_ok += len(fact.restored)
         transaction.files_failed += len(fact.failed)

@@ -91,6 +91,18 @@ def set_directory_metadata(path: bytes, mode: int, mtime_ns: int, owner: Owner) 
         os.close(fd)
 
 
+def reset_directory_times(path: bytes, mode: int, mtime_ns: int) -> None:
+    """Give the directory at ``path`` (not a link to one) its mode bits and mtime again,
+    leaving its owner as it is. Raises ``OSError`` (``ENOENT``, ``ENOTDIR``, ``ELOOP``)
+    when ``path`` is no longer a directory."""
+    fd = os.open(path, _OPEN_DIRECTORY)
+    try:
+        os.fchmod(fd, mode & DIRECTORY_MODE_BITS)
+        os.utime(fd, ns=(os.fstat(fd).st_atime_ns, mtime_ns))
+    finally:
+        os.close(fd)
+
+
 def new_directory(path: bytes, mode: int, owner: Owner) -> None:
     """Make the directory ``path``, owned by ``owner``, with exactly ``mode`` (no umask)."""
     os.mkdir(path, 0o700)

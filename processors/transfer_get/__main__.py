@@ -5,7 +5,8 @@ user (``restoring``), every file verified against the catalog's sha256, and repo
 was restored and what failed to the decider. Files failing because the object store is
 unreachable are tried again, with growing pauses, for as long as it stays unreachable:
 the work item is only done (and its offset committed) once every file has an outcome
-that retrying cannot change, so an outage delays a GET but never loses it.
+that retrying cannot change, so an outage delays a GET but never loses it. A finishing
+pass (decision D34) only gives the directories a GET made their mode and mtime again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from nearline.settings import get_settings
 from processors.app import decoded, make_app, now_ms, send_all
 from processors.indexing.access import UnknownUser, requester_for
 from processors.transfer.object_store import ObjectStore
-from processors.transfer_get.restoring import Outcome, all_failed, restore_batch, until_settled
+from processors.transfer_get.restoring import (
+    Outcome,
+    all_failed,
+    finish_batch,
+    restore_batch,
+    until_settled,
+)
 
 log = logging.getLogger("nearline.transfer-get")
 settings = get_settings()
@@ -38,6 +45,8 @@ def restore(store: ObjectStore, request: TransferGetRequested, paths: set[bytes]
         who = requester_for(request.user)
     except UnknownUser:
         return all_failed(files, f"user {request.user} is not known on the file servers")
+    if request.finishing:
+        return finish_batch(files, request.target, who)
     return restore_batch(store, files, request.target, who, request.overwrite)
 
 
@@ -52,6 +61,7 @@ def report(request: TransferGetRequested, outcome: Outcome) -> FilesRestored:
         sub_batch=request.sub_batch,
         restored=list(outcome.restored),
         failed=list(outcome.failed),
+        created=list(outcome.created),
     )
 
 

@@ -1,6 +1,8 @@
 """Restoring one sub-batch of a GET with ``processors.restore``: plan as the requester,
 then directories, files (downloaded concurrently, each verified), links, and directory
-metadata last; every entry ends restored or failed with a reason.
+metadata last; every entry ends restored or failed with a reason. The directories it
+made (rather than found) are reported, for the GET's finishing pass (``finish_batch``,
+decision D34).
 
 A redelivered sub-batch finds the files it restored already in place: a regular file
 (or link) at the destination that is what the catalog describes (size and mtime, or the
@@ -14,11 +16,12 @@ import os
 import stat
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from events.catalog import FileFailure, RestoredFile, SelectedFile
 from processors.indexing.access import Requester
 from processors.indexing.walk import FILE, LINK
+from processors.restore.finishing import finish_made_directories
 from processors.restore.placement import UnsafePath, destination
 from processors.restore.restore import (
     EXISTS,
@@ -44,10 +47,12 @@ MAX_DELAY = 60.0
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of a sub-batch: entries restored, and entries failed with reasons."""
+    """What became of a sub-batch: entries restored, entries failed with reasons, and the
+    cataloged directories it made."""
 
     restored: list[RestoredFile]
     failed: list[FileFailure]
+    created: list[bytes] = field(default_factory=list)
 
     def retryable(self) -> set[bytes]:
         """Paths whose failure may clear up (the object store unreachable, say)."""
@@ -63,6 +68,7 @@ class Outcome:
         return Outcome(
             self.restored + retried.restored,
             [f for f in self.failed if f["path"] not in again] + retried.failed,
+            self.created + retried.created,
         )
 
 
@@ -123,15 +129,34 @@ def restore_batch(
     outcomes += [finish_file(p, d) for p, d in zip(downloads, fetched, strict=True)]
     outcomes += [restore_link(p, made) for p in planned.of_type(LINK)]
     outcomes += finish_directories(made)
+    created = [p.path for p in made.created]
+    return _outcome(outcomes, lambda path: by_path[path]["file_id"], created)
+
+
+def finish_batch(files: Sequence[SelectedFile], target: bytes | None, who: Requester) -> Outcome:
+    """The finishing pass: ``files`` are directories this GET made; give them their mode
+    and mtime again. Those skipped are reported failed (the decider counts neither)."""
+    try:
+        outcomes = finish_made_directories(files, target, who)
+    except ValueError as refused:  # an unsafe target (UnsafePath)
+        return all_failed(files, str(refused))
+    ids = {f["path"]: f["file_id"] for f in files}
+    return _outcome(outcomes, ids.__getitem__, [])
+
+
+def _outcome(
+    outcomes: Sequence[Restored | Refusal], file_id: Callable[[bytes], int], created: list[bytes]
+) -> Outcome:
     restored: list[RestoredFile] = []
     failed: list[FileFailure] = []
     for outcome in outcomes:
         if isinstance(outcome, Restored):
-            file_id = by_path[outcome.path]["file_id"]
-            restored.append(RestoredFile(file_id=file_id, path=outcome.path, size=outcome.size))
+            restored.append(
+                RestoredFile(file_id=file_id(outcome.path), path=outcome.path, size=outcome.size)
+            )
         else:
             failed.append(outcome.as_file_failure())
-    return Outcome(restored, failed)
+    return Outcome(restored, failed, created)
 
 
 def all_failed(files: Sequence[SelectedFile], reason: str) -> Outcome:

@@ -339,3 +339,69 @@ def test_the_nlds_client_gets_one_file_and_a_list(api_url, accounts, tree, share
     assert reply["api_action"] == "getlist"
     assert nlds.wait(tid) == "COMPLETE"
     assert read(below(many, b)) == tree.contents[b]
+
+
+def make_large_tree(base: Path, owner: tuple[str, str], files: int) -> tuple[bytes, list[bytes]]:
+    """A tree of ``files`` small files in nested folders, every folder with its own mode;
+    the root and its folders, mtimes set after their contents."""
+    root = os.fsencode(base / f"big-{uuid.uuid4().hex[:6]}")
+    folders = [root, root + b"/spare"]
+    folders += [root + b"/d%d" % i for i in range(5)]
+    folders += [root + b"/d%d/inner" % i for i in range(5)]
+    for folder in folders:
+        os.mkdir(folder)
+    for n in range(files):
+        path = (
+            root + b"/d%d/inner/f%04d" % (n % 5, n) if n % 2 else root + b"/d%d/f%04d" % (n % 5, n)
+        )
+        with open(path, "wb") as f:
+            f.write(b"%d" % n)
+        chown(path, *owner)
+    for n, folder in enumerate(reversed(folders)):  # deepest first
+        chown(folder, *owner)
+        os.chmod(folder, 0o750 - n % 3 * 0o010)
+        os.utime(folder, ns=(MTIME_NS + n, MTIME_NS + n))
+    return root, folders
+
+
+def test_a_get_of_several_sub_batches_gives_made_directories_their_mtimes(
+    apis, accounts, shared_dir
+):
+    """More entries than one sub-batch holds: directories first, then the files, then the
+    finishing pass (decision D34); a directory that was there before is left alone."""
+    alice, owner = apis["alice"], accounts["alice"]
+    root, folders = make_large_tree(shared_dir, (owner.user, owner.group), files=1005)
+    alice.put([Path(os.fsdecode(root))], label())
+    cataloged = {f: os.stat(f) for f in folders}
+    target = user_dir(shared_dir / "out", owner)
+    # the spare folder and d0 (so the root too) exist already, with modes of their own
+    for existing in (root + b"/spare", root + b"/d0"):
+        os.makedirs(below(target, existing))
+        for folder in (below(target, existing), *_parents_below(target, existing)):
+            chown(folder, owner.user, owner.group)
+        os.chmod(below(target, existing), 0o700)
+        os.utime(below(target, existing), ns=(MTIME_NS - 7, MTIME_NS - 7))
+    done = alice.get(regex="^" + _posix_escape(root.decode()) + "(/|$)", target=target)
+    assert done["state"] == "COMPLETE", failures(done)
+    assert len(done["sub_records"]) >= 3  # directories, files: no record of the finishing pass
+    for folder in folders:
+        st = os.stat(below(target, folder))
+        if folder in (root, root + b"/spare", root + b"/d0"):  # found, not made: left alone
+            assert stat.S_IMODE(st.st_mode) == (0o755 if folder == root else 0o700)
+            continue
+        want = cataloged[folder]
+        assert (stat.S_IMODE(st.st_mode), st.st_mtime_ns) == (
+            stat.S_IMODE(want.st_mode),
+            want.st_mtime_ns,
+        ), folder
+    # nothing was written into the spare folder: its own mtime is untouched
+    assert os.stat(below(target, root + b"/spare")).st_mtime_ns == MTIME_NS - 7
+
+
+def _parents_below(target: Path, path: bytes) -> list[bytes]:
+    """The folders between ``target`` and ``path`` (made by the test, for alice)."""
+    parents, folder = [], os.path.dirname(path)
+    while folder != b"/":
+        parents.append(below(target, folder))
+        folder = os.path.dirname(folder)
+    return parents
