@@ -254,7 +254,7 @@ def main() -> int:
         return 1
     print(
         "\ndemo finished: PUT to the cache, archived to tape, evicted from the cache, and "
-        "every entry came back from tape with its contents, mode, link target and file mtime"
+        "every entry came back from tape with its contents, mode, link target and mtime"
     )
     return 0
 
