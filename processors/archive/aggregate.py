@@ -94,8 +94,8 @@ END_OF_ARCHIVE = bytes(2 * BLOCK)
 WRITE_SIZE = 8 * 1024 * 1024  # bytes per tape write: XRootD writes are round trips
 READ_SIZE = 1024 * 1024  # bytes per S3 body read
 SMALL_OBJECT = 1024 * 1024  # objects up to this size are fetched whole, ahead, in parallel
-PREFETCH_DEPTH = 64  # small objects fetched ahead: at most 64 MiB held
-PREFETCH_WORKERS = 16  # GETs in flight: their latency, not their bytes, bounds small members
+PREFETCH_DEPTH = 128  # small objects fetched ahead: at most 128 MiB held
+PREFETCH_WORKERS = 32  # GETs in flight: their latency, not their bytes, bounds small members
 HEAD_WORKERS = 8  # HEADs in flight: latency-bound against a remote store
 READ_AHEAD = 2  # write-size chunks built ahead of the tape writes
 
