@@ -129,10 +129,10 @@ class DirectS3:
 
     @staticmethod
     def _object_head(response: _Response) -> ObjectHead:
-        metadata = {
-            name.lower()[len(_METADATA_PREFIX) :]: value
+        metadata = {  # header names are lowercase already
+            name[len(_METADATA_PREFIX) :]: value
             for name, value in response.headers.items()
-            if name.lower().startswith(_METADATA_PREFIX)
+            if name.startswith(_METADATA_PREFIX)
         }
         return ObjectHead(
             int(response.headers.get("Content-Length") or 0),
