@@ -23,7 +23,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bench.put import MB, make_big_file, make_small_files, nearline_put, rclone_env
+from bench.put import (
+    MB,
+    final_state,
+    make_big_file,
+    make_small_files,
+    nearline_put,
+    rclone_env,
+)
 from nearline import processes
 from nearline.requests import RequestLog
 from nearline.settings import Settings
@@ -54,16 +61,7 @@ def nearline_get(settings: Settings, engine, path: Path, target: Path) -> float:
         target=str(target),
         api_action="get",
     )
-    while True:
-        with engine.connect() as conn:
-            state = conn.execute(
-                select(t.status_transactions.c.state).where(
-                    t.status_transactions.c.transaction_id == request.transaction_id
-                )
-            ).scalar()
-        if state in ("COMPLETE", "COMPLETE_WITH_ERRORS", "FAILED"):
-            break
-        time.sleep(0.05)
+    state = final_state(engine, request.transaction_id)
     elapsed = time.perf_counter() - start
     requests.close()
     if state != "COMPLETE":

@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from nearline import processes
 from nearline.requests import RequestLog
@@ -62,21 +62,24 @@ def nearline_put(settings: Settings, engine, path: Path) -> float:
     request = requests.put(
         user="root", group="root", paths=[str(path)], label=f"bench-{uuid.uuid4().hex[:8]}"
     )
-    while True:
-        with engine.connect() as conn:
-            state = conn.execute(
-                select(t.status_transactions.c.state).where(
-                    t.status_transactions.c.transaction_id == request.transaction_id
-                )
-            ).scalar()
-        if state in ("COMPLETE", "COMPLETE_WITH_ERRORS", "FAILED"):
-            break
-        time.sleep(0.05)
+    state = final_state(engine, request.transaction_id)
     elapsed = time.perf_counter() - start
     requests.close()
     if state != "COMPLETE":
         raise SystemExit(f"nearline PUT ended {state}")
     return elapsed
+
+
+def final_state(engine: Engine, transaction_id: str) -> str | None:
+    """The transaction's state once it has ended, polled from the status projection."""
+    column = t.status_transactions.c
+    query = select(column.state).where(column.transaction_id == transaction_id)
+    while True:
+        with engine.connect() as conn:
+            state = conn.execute(query).scalar()
+        if state in ("COMPLETE", "COMPLETE_WITH_ERRORS", "FAILED"):
+            return state
+        time.sleep(0.05)
 
 
 def rclone_env(settings: Settings) -> dict[str, str]:

@@ -122,11 +122,7 @@ class RequestLog:
         envelope = _envelope(user, group, transaction_id)
         event = GetRequested(
             **envelope,
-            paths=[os.fsencode(p) for p in paths],
-            regex=regex,
-            label=label,
-            holding_id=holding_id,
-            tags=dict(tags or {}),
+            **_selection(paths, regex, label, holding_id, tags),
             target=os.fsencode(target) if target else None,
             overwrite=overwrite,
             job_label=job_label or envelope["transaction_id"][:8],
@@ -155,11 +151,7 @@ class RequestLog:
         envelope = _envelope(user, group, transaction_id)
         event = StageRequested(
             **envelope,
-            paths=[os.fsencode(p) for p in paths],
-            regex=regex,
-            label=label,
-            holding_id=holding_id,
-            tags=dict(tags or {}),
+            **_selection(paths, regex, label, holding_id, tags),
             job_label=job_label or envelope["transaction_id"][:8],
             groupall=groupall,
         )
@@ -184,11 +176,7 @@ class RequestLog:
         envelope = _envelope(user, group, transaction_id)
         event = DeleteRequested(
             **envelope,
-            paths=[os.fsencode(p) for p in paths],
-            regex=regex,
-            label=label,
-            holding_id=holding_id,
-            tags=dict(tags or {}),
+            **_selection(paths, regex, label, holding_id, tags),
             job_label=job_label or envelope["transaction_id"][:8],
             api_action=api_action,
         )
@@ -228,6 +216,23 @@ class RequestLog:
         remaining = self.producer.flush(self.timeout)
         if remaining:
             raise KafkaException(f"{remaining} requests were not delivered")
+
+
+def _selection(
+    paths: Iterable[FsPath],
+    regex: str | None,
+    label: str | None,
+    holding_id: int | None,
+    tags: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """The fields that choose files, shared by GET, STAGE and DELETE."""
+    return {
+        "paths": [os.fsencode(p) for p in paths],
+        "regex": regex,
+        "label": label,
+        "holding_id": holding_id,
+        "tags": dict(tags or {}),
+    }
 
 
 def _envelope(user: str, group: str, transaction_id: str | None) -> dict[str, Any]:
