@@ -27,6 +27,8 @@ from nearline.requests import RequestLog
 from nearline.settings import Settings
 from nearline.stack import s3
 from processors.sweeper.passes import archive_sweep, eviction_pass
+from processors.transfer.object_keys import key_prefix
+from processors.transfer.pack_keys import slice_of
 from projections import tables as t
 from projections.db import catalog_engine
 from projections.migrate import upgrade
@@ -102,10 +104,17 @@ def show_holding(engine: Engine, settings: Settings, transaction_id: str) -> int
             copies = []
             for location in conn.execute(select(t.locations).where(t.locations.c.file_id == f.id)):
                 if location.storage_type == "OBJECT_STORAGE":
-                    head = bucket.head_object(Bucket=location.root, Key=location.path)
-                    ok = head["ContentLength"] == f.size
+                    # A small file is a slice of a pack (D90): its bytes must lie inside it.
+                    part = slice_of(location.path)
+                    key = part.pack if part else location.path
+                    head = bucket.head_object(Bucket=location.root, Key=key)
+                    if part is None:
+                        ok = head["ContentLength"] == f.size
+                    else:
+                        ok = part.size == f.size and part.last < head["ContentLength"]
                     problems += not ok
-                    copies.append("cache" + ("" if ok else " (SIZE MISMATCH)"))
+                    kind = "cache" if part is None else "cache (pack)"
+                    copies.append(kind + ("" if ok else " (SIZE MISMATCH)"))
                 else:
                     copies.append(f"tape:{location.root.rsplit('/', 1)[-1][:16]}")
             where = " + ".join(sorted(copies)) or "-"
@@ -149,7 +158,9 @@ def archive(
     wait_for(lambda: copies_of(engine, transaction_id).get("TAPE", 0) >= files, "the archive")
 
 
-def evict_everything(settings: Settings, engine: Engine, transaction_id: str) -> None:
+def evict_everything(
+    settings: Settings, engine: Engine, holding_id: int, transaction_id: str
+) -> None:
     """An eviction pass with a cache of one byte: every archived copy must go."""
     tiny = settings.eviction.model_copy(
         update={"cache_capacity_bytes": 1, "high_watermark": 0.5, "low_watermark": 0.0}
@@ -159,6 +170,13 @@ def evict_everything(settings: Settings, engine: Engine, transaction_id: str) ->
     producer.flush(15)
     print(f"  {len(done.plan.chosen)} cache copies chosen, {done.plan.freed} bytes")
     wait_for(lambda: "OBJECT_STORAGE" not in copies_of(engine, transaction_id), "the eviction")
+    # The small files shared packs (D90): the decider has them removed with their last file.
+    client, prefix = s3.client(settings), key_prefix(holding_id, transaction_id)
+    wait_for(
+        lambda: client.list_objects_v2(Bucket=settings.s3.bucket, Prefix=prefix)["KeyCount"] == 0,
+        "the cache's objects to be removed",
+    )
+    print("  the S3 cache holds no object of this holding")
 
 
 def differences(original: Path, restored: Path) -> list[str]:
@@ -226,7 +244,7 @@ def main() -> int:
         problems += show_holding(engine, settings, put.transaction_id)
 
         print("\n3. EVICT: cache copies of files safe on tape are removed")
-        evict_everything(settings, engine, put.transaction_id)
+        evict_everything(settings, engine, holding_id, put.transaction_id)
         show_holding(engine, settings, put.transaction_id)
 
         restored = settings.home / "demo-get"

@@ -78,6 +78,10 @@ class S3Settings(BaseModel):
     multipart_threshold: int = 64 * 1024 * 1024
     multipart_chunksize: int = 64 * 1024 * 1024
     max_concurrency: int = 8
+    # Files of 1 byte up to below ``pack_below`` are stored as slices of packs of about
+    # ``pack_bytes`` (processors/transfer/packs.py, D90); 0 stores every file alone.
+    pack_below: int = Field(1024 * 1024, ge=0)
+    pack_bytes: int = Field(64 * 1024 * 1024, ge=1)
 
 
 class CatalogSettings(BaseModel):

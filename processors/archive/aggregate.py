@@ -29,6 +29,8 @@ What can go wrong, and what it costs:
   by its GET, before its header is written, and is left out: it fails alone. There is no
   HEAD before: one request per member (small objects are read whole, several at a time,
   ahead of the writing), because a request's latency, not its bytes, bounds small members.
+  Members stored as slices of a pack (D90) are read a run at a time, one range request
+  for up to ``RUN_BYTES`` of consecutive slices; a missing pack fails its members alone.
 - A member whose bytes turn out not to match its sha256 (or adler32) is found only once
   they are on their way to tape, where they cannot be taken back. The aggregate is still a
   valid tar and is written, but the member is reported failed and the aggregate's index
@@ -67,6 +69,7 @@ from processors.archive.tape import TapeChecksumMismatch, TapeEndpoint
 from processors.transfer.checksums import Checksummer
 from processors.transfer.direct_s3 import ObjectHead
 from processors.transfer.failures import CORRUPT, NOT_IN_STORE, is_missing, store_failure
+from processors.transfer.pack_keys import Slice, slice_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -98,6 +101,9 @@ PREFETCH_DEPTH = 128  # small objects fetched ahead: at most 128 MiB held
 PREFETCH_WORKERS = 32  # GETs in flight: their latency, not their bytes, bounds small members
 HEAD_WORKERS = 8  # HEADs in flight: latency-bound against a remote store
 READ_AHEAD = 2  # write-size chunks built ahead of the tape writes
+RUN_BYTES = 4 * 1024 * 1024  # consecutive slices of a pack read in one range request
+RUN_GAP = 64 * 1024  # bytes of other slices (deleted files) read over rather than around
+SHORT_PACK = "the cached pack is shorter than the catalog says"
 
 _USTAR_NAME = 100
 _MAX_OCTAL_11 = 8**11  # size and mtime fields: 11 octal digits
@@ -425,7 +431,9 @@ class AggregateStream:
         return tuple(self._failed)
 
     def _produce(self) -> Iterator[bytes]:
-        pending = bytearray()
+        # Pieces are gathered and joined once per write: one copy of every byte.
+        pending: list[bytes | memoryview] = []
+        held = 0
         objects = _fetched(self._store, self.members)
         try:
             for member in self.members:
@@ -436,15 +444,18 @@ class AggregateStream:
                 self.included += 1
                 try:
                     for piece in self._member_pieces(member, fetched):
-                        pending += piece
-                        if len(pending) >= self._write_size:
-                            yield _take_all(pending)
+                        pending.append(piece)
+                        held += len(piece)
+                        if held >= self._write_size:
+                            yield b"".join(pending)
+                            pending.clear()
+                            held = 0
                 finally:
                     fetched.close()
         finally:
             objects.close()  # stops the prefetching at once when the stream fails
-        pending += self._counted(END_OF_ARCHIVE)
-        yield _take_all(pending)
+        pending.append(self._counted(END_OF_ARCHIVE))
+        yield b"".join(pending)
 
     def _until_the_end(self, chunks: Generator[bytes]) -> Iterator[bytes]:
         with closing(chunks):  # a consumer that stops early stops the producer at once
@@ -457,7 +468,7 @@ class AggregateStream:
         self._adler32 = zlib.adler32(data, self._adler32)
         return data
 
-    def _member_pieces(self, member: Member, fetched: _Fetched) -> Iterator[bytes]:
+    def _member_pieces(self, member: Member, fetched: _Fetched) -> Iterator[bytes | memoryview]:
         """Headers, data and padding of one member; records its copy or its failure."""
         yield self._counted(member_headers(member))
         offset = self._size
@@ -499,12 +510,6 @@ def adler32_concat(first: int, second: int, second_size: int) -> int:
     return (b << 16) | a
 
 
-def _take_all(pending: bytearray) -> bytes:
-    chunk = bytes(pending)
-    pending.clear()
-    return chunk
-
-
 # -- reading objects -------------------------------------------------------------------
 
 
@@ -512,7 +517,7 @@ class _Fetched:
     """One member's object, opened (a streaming GET) or, when small, already read."""
 
     def __init__(
-        self, body: Any = None, data: bytes | None = None, failure: str | None = None
+        self, body: Any = None, data: bytes | memoryview | None = None, failure: str | None = None
     ) -> None:
         self._body = body
         self._data = data
@@ -524,7 +529,7 @@ class _Fetched:
             self.sums = Checksummer()
             self.sums.update(data)
 
-    def pieces(self) -> Iterator[bytes]:
+    def pieces(self) -> Iterator[bytes | memoryview]:
         if self._data is not None:
             if self._data:
                 yield self._data
@@ -541,8 +546,14 @@ class _Fetched:
 
 def _open(store: CachedObjects, member: Member) -> _Fetched:
     """GET the member's object, streaming; a failure if it cannot be the member's."""
+    part = slice_of(member.object_key)
     try:
-        response = store.client.get_object(Bucket=store.bucket, Key=member.object_key)
+        if part is None:
+            response = store.client.get_object(Bucket=store.bucket, Key=member.object_key)
+        else:  # a slice: the pack's metadata is not the member's
+            response = store.client.get_object(
+                Bucket=store.bucket, Key=part.pack, Range=f"bytes={part.offset}-{part.last}"
+            )
     except ClientError as error:
         if is_missing(error):
             return _Fetched(failure=NOT_IN_STORE)
@@ -550,7 +561,8 @@ def _open(store: CachedObjects, member: Member) -> _Fetched:
     except BotoCoreError as error:
         raise _cache_failure(error) from error
     body = response["Body"]
-    head = ObjectHead(response["ContentLength"], "", dict(response.get("Metadata", {})))
+    metadata = dict(response.get("Metadata", {})) if part is None else {}
+    head = ObjectHead(response["ContentLength"], "", metadata)
     reason = _mismatch(member, head)
     if reason is not None:
         body.close()
@@ -588,24 +600,87 @@ def _read_whole(store: CachedObjects, member: Member) -> _Fetched:
 def _fetched(store: CachedObjects, members: Sequence[Member]) -> Generator[_Fetched]:
     """Each member's object in order: small ones read whole a few members ahead, in
     parallel (a GET's latency dwarfs a small object's transfer), large ones opened when
-    their turn comes (an open GET must not wait long to be read)."""
-    upcoming = iter(members)
-    ahead: deque[tuple[Member, Future[_Fetched] | None]] = deque()
+    their turn comes (an open GET must not wait long to be read). Consecutive slices of
+    one pack are read together, a range of up to ``RUN_BYTES`` per request."""
+    position = 0
+    ahead: deque[tuple[Member, Future[Any] | None, int]] = deque()
     pool = ThreadPoolExecutor(PREFETCH_WORKERS, "nearline-prefetch")
+    get_range = getattr(store, "get_range", None)
 
     def top_up() -> None:
-        while len(ahead) < PREFETCH_DEPTH and (member := next(upcoming, None)) is not None:
+        nonlocal position
+        while len(ahead) < PREFETCH_DEPTH and position < len(members):
+            run = _run(members, position) if get_range is not None else []
+            if run:
+                future = pool.submit(_read_run, get_range, run)
+                ahead.extend((member, future, n) for n, (member, _) in enumerate(run))
+                position += len(run)
+                continue
+            member = members[position]
+            position += 1
             small = member.size <= SMALL_OBJECT
-            ahead.append((member, pool.submit(_read_whole, store, member) if small else None))
+            ahead.append((member, pool.submit(_read_whole, store, member) if small else None, -1))
 
     try:
         top_up()
         while ahead:
-            member, future = ahead.popleft()
+            member, future, n = ahead.popleft()
             top_up()
-            yield future.result() if future is not None else _open(store, member)
+            if future is None:
+                yield _open(store, member)
+            else:
+                yield future.result()[n] if n >= 0 else future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run(members: Sequence[Member], start: int) -> list[tuple[Member, Slice]]:
+    """The slices of one pack from ``members[start]`` on, each after the one before it
+    with at most ``RUN_GAP`` bytes between, spanning at most ``RUN_BYTES``."""
+    first = slice_of(members[start].object_key)
+    if first is None:
+        return []
+    run = [(members[start], first)]
+    for index in range(start + 1, len(members)):
+        member = members[index]
+        part = slice_of(member.object_key)
+        end = run[-1][1].last + 1
+        if (
+            part is None
+            or part.pack != first.pack
+            or not end <= part.offset <= end + RUN_GAP
+            or part.last - first.offset >= RUN_BYTES
+        ):
+            break
+        run.append((member, part))
+    return run
+
+
+def _read_run(get_range: Any, run: list[tuple[Member, Slice]]) -> list[_Fetched]:
+    """The members of a run of slices, read with one range request."""
+    first, last = run[0][1].offset, run[-1][1].last
+    try:
+        data = get_range(run[0][1].pack, first, last)
+    except ClientError as error:
+        if is_missing(error):
+            data = None
+        else:
+            raise _cache_failure(error) from error
+    except BotoCoreError as error:
+        raise _cache_failure(error) from error
+    if data is None:
+        return [_Fetched(failure=NOT_IN_STORE) for _ in run]
+    view = memoryview(data)
+    fetched = []
+    for member, part in run:
+        piece = view[part.offset - first : part.last - first + 1]
+        if part.size != member.size:
+            fetched.append(_Fetched(failure=f"the cached slice has {part.size} bytes"))
+        elif len(piece) != part.size:
+            fetched.append(_Fetched(failure=SHORT_PACK))
+        else:
+            fetched.append(_Fetched(data=piece))
+    return fetched
 
 
 _DONE = object()
@@ -671,10 +746,12 @@ def archive(
         for _ in chunks:
             pass
         return AggregateIndex(stream.name, 0, "00000001", (), stream.failed)
-    written = tape.write(stream.name, itertools.chain([first], chunks))
+    # The endpoint compares the server's adler32 with the index's, known once the last
+    # chunk is out: the tape then holds exactly the bytes the index describes.
+    written = tape.write(
+        stream.name, itertools.chain([first], chunks), expected=lambda: stream.result().adler32
+    )
     index = stream.result()
-    # The endpoint summed what it sent (and compared it with the server's sum); this checks
-    # that the index describes those very bytes.
     if (written.size, written.adler32) != (index.size, index.adler32):
         raise TapeChecksumMismatch(
             f"{stream.name}: {written.size} bytes with adler32 {written.adler32} went to "

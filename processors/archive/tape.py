@@ -22,7 +22,7 @@ import json
 import posixpath
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -134,8 +134,12 @@ class TapeEndpoint:
 
     # -- writing ------------------------------------------------------------------------
 
-    def write(self, path: str, chunks: Iterable[bytes]) -> TapeWrite:
-        """Write a new file from ``chunks``, streaming, and check the server's adler32.
+    def write(
+        self, path: str, chunks: Iterable[bytes], expected: Callable[[], str] | None = None
+    ) -> TapeWrite:
+        """Write a new file from ``chunks``, streaming, and check the server's adler32:
+        against ``expected()``, called once the chunks ran out, when the caller knows the
+        sum of its bytes (then they are not summed again here), else against their sum.
 
         A file already at ``path`` with the same size and adler32 is reused (the chunks are
         read to check, nothing is written); a different one raises ``TapeConflict``. A
@@ -145,7 +149,7 @@ class TapeEndpoint:
         try:
             existing = self._stat(full, f"stat {full}")
         except TapeNotFound:
-            return self._write_new(path, full, chunks)
+            return self._write_new(path, full, chunks, expected)
         size, adler32 = _measure(chunks)
         theirs = self.checksum(path)
         if (size, adler32) != (existing.size, theirs):
@@ -155,7 +159,13 @@ class TapeEndpoint:
             )
         return TapeWrite(path, size, adler32, reused=True)
 
-    def _write_new(self, path: str, full: str, chunks: Iterable[bytes]) -> TapeWrite:
+    def _write_new(
+        self,
+        path: str,
+        full: str,
+        chunks: Iterable[bytes],
+        expected: Callable[[], str] | None,
+    ) -> TapeWrite:
         handle = client.File()
         # POSC: should this client die mid-way, the server removes the partial file.
         flags = OpenFlags.NEW | OpenFlags.MAKEPATH | OpenFlags.POSC
@@ -169,14 +179,15 @@ class TapeEndpoint:
                 data = bytes(chunk)
                 status, _ = handle.write(data, offset=size, timeout=self.timeout)
                 raise_for(status, f"write {full} at byte {size} on {self.url}")
-                running = zlib.adler32(data, running)
+                if expected is None:
+                    running = zlib.adler32(data, running)
                 size += len(data)
             status, _ = handle.close(timeout=self.timeout)
             raise_for(status, f"close {full} on {self.url}")
         except BaseException:
             self._abandon(handle, full)
             raise
-        adler32 = f"{running:08x}"
+        adler32 = expected() if expected is not None else f"{running:08x}"
         theirs = self.checksum(path)
         if theirs != adler32:
             self._remove_quietly(full)

@@ -22,8 +22,8 @@ from events.catalog import (
 )
 from events.reports import AggregateArchived, CacheCopiesRemoved
 from events.requests import ArchiveRequested
-from events.topics import ARCHIVE_PUT, CATALOG
-from events.work import ArchiveMember, ArchivePutRequested
+from events.topics import ARCHIVE_PUT, CATALOG, DELETE_OBJECTS
+from events.work import ArchiveMember, ArchivePutRequested, DeleteObjectsRequested
 from processors.archive.names import aggregate_name
 from processors.catalog.outgoing import Outgoing
 
@@ -127,5 +127,20 @@ def evicted(decider: Decider, report: CacheCopiesRemoved) -> list[Outgoing]:
                 holding_id=report.holding_id,
                 files=files,
             ),
+        )
+    # The evict worker leaves packs alone: one goes once none of its slices is cached (D90).
+    packs = decider.state.unused_packs(f["object_key"] for f in report.files)
+    if packs:
+        out.append(
+            Outgoing(
+                DELETE_OBJECTS,
+                report.transaction_id.encode(),
+                DeleteObjectsRequested(
+                    **decider.envelope(report, "delete-packs"),
+                    holding_id=report.holding_id,
+                    sub_batch=0,
+                    object_keys=packs,
+                ),
+            )
         )
     return out

@@ -24,6 +24,7 @@ from events.work import DeleteObjectsRequested
 from processors.catalog.emitting import Emitting, Outgoing
 from processors.catalog.fold_selection import compiled, own_holdings, path_text
 from processors.catalog.state import FileEntry, Holding
+from processors.transfer.pack_keys import pack_of
 
 NO_SUCH_FILE = "No such file in your holdings."
 NO_MATCH = "No file in your holdings matches the regular expression."
@@ -166,7 +167,9 @@ class Deleting(Emitting):
     def _remove_objects(
         self, out: list[Outgoing], cause: DeleteRequested, batch: int, deleted: FilesDeleted
     ) -> None:
+        # A slice goes with its pack, once no cached file uses the pack (D90).
         keys = [f["object_key"] for f in deleted.files if f["object_key"]]
+        keys = [key for key in keys if pack_of(key) is None] + self.state.unused_packs(keys)
         if not keys:  # directories and links only, or nothing: settled at once
             self._settle_deletion(out, cause, batch, deleted, [])
             return

@@ -7,6 +7,7 @@ decided (write through).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from events.base import Event
@@ -31,6 +32,7 @@ from events.catalog import (
     TransactionFinished,
     TransactionRejected,
 )
+from processors.transfer.pack_keys import pack_of
 from projections.writes import file_id
 
 
@@ -105,6 +107,23 @@ class CatalogState:
     by_id: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # file id: key
     archive_requests: dict[str, ArchiveScheduled] = field(default_factory=dict)
     next_sequence: int = 0
+    # Per pack (processors/transfer/packs.py): the cached files that are slices of it. A
+    # pack whose count falls to 0 has no use left and is removed (D90).
+    pack_slices: dict[str, int] = field(default_factory=dict)
+
+    def unused_packs(self, keys: Iterable[str | None]) -> list[str]:
+        """The packs these object keys are slices of that no cached file uses any more."""
+        packs = dict.fromkeys(p for key in keys if (p := pack_of(key)) is not None)
+        return [p for p in packs if not self.pack_slices.get(p)]
+
+    def _count_slice(self, entry: FileEntry, change: int) -> None:
+        pack = pack_of(entry.object_key) if entry.cached else None
+        if pack is not None:
+            left = self.pack_slices.get(pack, 0) + change
+            if left > 0:
+                self.pack_slices[pack] = left
+            else:
+                self.pack_slices.pop(pack, None)
 
     def holding_files(self, holding_id: int) -> list[tuple[bytes, FileEntry]]:
         """The paths of one holding, in path order."""
@@ -179,6 +198,7 @@ class CatalogState:
                 for evicted in fact.files:
                     cached = self.files.get((fact.holding_id, evicted["path"]))
                     if cached is not None and cached.cached:
+                        self._count_slice(cached, -1)
                         cached.cached = False
                         self.cache_bytes[fact.user] = (
                             self.cache_bytes.get(fact.user, 0) - cached.size
@@ -244,6 +264,7 @@ class CatalogState:
             if holding is not None and entry is not None and not entry.cached:
                 entry.cached = True
                 entry.object_key = recalled["object_key"]
+                self._count_slice(entry, +1)
                 self.cache_bytes[holding.user] = self.cache_bytes.get(holding.user, 0) + entry.size
 
     def _retrieved(self, fact: FilesRetrieved) -> None:
@@ -266,6 +287,7 @@ class CatalogState:
     def _forget(self, user: str, holding_id: int, path: bytes) -> None:
         entry = self.files.pop((holding_id, path), None)
         if entry is not None:
+            self._count_slice(entry, -1)
             self.paths[holding_id].discard(path)
             self.by_id.pop(file_id(holding_id, entry.transaction_id, path), None)
             if entry.cached:
@@ -317,6 +339,7 @@ class CatalogState:
             if entry is not None and entry.transaction_id == fact.transaction_id:
                 entry.stored = True
                 entry.object_key = cataloged["object_key"]
+                self._count_slice(entry, +1)
         for failure in fact.failed:
             entry = self.files.get((fact.holding_id, failure["path"]))
             if entry is not None and entry.transaction_id == fact.transaction_id:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nearline.settings import EvictionSettings
+from processors.transfer.pack_keys import pack_of
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,27 @@ def choose(usage: int, candidates: Iterable[Candidate], rules: Rules) -> Plan:
         return Plan(usage, usage, ())
     chosen: list[Candidate] = []
     left = usage
-    for candidate in sorted(candidates, key=lambda c: (c.access_time, c.file_id)):
+    for unit in _units(candidates):
         if left <= target:
             break
-        if rules.keeps(candidate):
+        if any(rules.keeps(candidate) for candidate in unit):
             continue
-        chosen.append(candidate)
-        left -= candidate.size
+        chosen += unit
+        left -= sum(candidate.size for candidate in unit)
     return Plan(usage, left, tuple(chosen))
+
+
+def _units(candidates: Iterable[Candidate]) -> list[list[Candidate]]:
+    """What goes together, least recently accessed first: a file stored alone, or the
+    files of one pack, which only frees its space when all of them go (D90)."""
+    units: dict[object, list[Candidate]] = {}
+    for candidate in candidates:
+        pack = pack_of(candidate.object_key)
+        units.setdefault(pack if pack is not None else candidate.file_id, []).append(candidate)
+    return sorted(
+        units.values(),
+        key=lambda unit: (max(c.access_time for c in unit), min(c.file_id for c in unit)),
+    )
 
 
 def by_holding(chosen: Sequence[Candidate]) -> dict[int, list[Candidate]]:

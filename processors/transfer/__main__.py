@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 from events.base import event_id_for
 from events.catalog import FileFailure
@@ -26,6 +26,7 @@ from nearline.settings import get_settings
 from processors.app import decoded, make_app, now_ms, send_all
 from processors.indexing.access import UnknownUser, requester_for
 from processors.retry import attempt_of, schedule_retry
+from processors.transfer.object_keys import key_prefix
 from processors.transfer.object_store import Expected, Failure, ObjectStore, Stored
 
 log = logging.getLogger("nearline.transfer")
@@ -40,15 +41,26 @@ def upload(store: ObjectStore, request: TransferPutRequested) -> list[Stored | F
     except UnknownUser:
         unknown = Failure(f"user {request.user} is not known on the file servers", False)
         return [unknown for _ in request.files]
-    items = [
-        (
-            f["path"],
-            f["object_key"],
-            Expected(size=f["size"], mtime_ns=f["mtime_ns"], readable_by=who),
-        )
-        for f in request.files
+    expected = [
+        Expected(size=f["size"], mtime_ns=f["mtime_ns"], readable_by=who) for f in request.files
     ]
-    return store.upload_many(items)
+    packed = [i for i, e in enumerate(expected) if 0 < e.size < settings.s3.pack_below]
+    alone = sorted(set(range(len(expected))) - set(packed))
+    results: list[Stored | Failure | None] = [None] * len(expected)
+    if packed:
+        prefix = key_prefix(request.holding_id, request.transaction_id)
+        items = [(request.files[i]["path"], expected[i]) for i in packed]
+        outcomes = store.upload_packed(items, prefix, settings.s3.pack_bytes)
+        for i, outcome in zip(packed, outcomes, strict=True):
+            results[i] = outcome
+    if alone:
+        files = request.files
+        outcomes = store.upload_many(
+            [(files[i]["path"], files[i]["object_key"], expected[i]) for i in alone]
+        )
+        for i, outcome in zip(alone, outcomes, strict=True):
+            results[i] = outcome
+    return cast(list[Stored | Failure], results)  # every index was in one of the two
 
 
 def report(request: TransferPutRequested, results: list[Stored | Failure]) -> FilesTransferred:

@@ -127,6 +127,20 @@ class DirectS3:
             raise ConnectionClosedError(endpoint_url=self._endpoint)  # cut short
         return head, response.body
 
+    def get_range(self, key: str, first: int, last: int) -> bytes | None:
+        """Bytes ``first`` to ``last`` (included) of the object at ``key``, or ``None`` if
+        there is none or it ends before ``first``."""
+        response = self._send("GET", key, {"range": f"bytes={first}-{last}"}, b"", EMPTY_SHA256)
+        if response.status in (404, 416):
+            return None
+        if response.status == 200:  # a server that ignores ranges sends the whole object
+            return response.body[first : last + 1]
+        if response.status != 206:
+            raise _client_error(response, "GetObject")
+        if int(response.headers.get("Content-Length") or 0) != len(response.body):
+            raise ConnectionClosedError(endpoint_url=self._endpoint)  # cut short
+        return response.body
+
     @staticmethod
     def _object_head(response: _Response) -> ObjectHead:
         metadata = {  # header names are lowercase already

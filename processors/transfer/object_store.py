@@ -41,6 +41,8 @@ from processors.transfer.failures import (
     upload_failure,
 )
 from processors.transfer.outcomes import Failure, Stored
+from processors.transfer.pack_keys import slice_of
+from processors.transfer.packs import upload_packed
 from processors.transfer.source_files import ChecksummingReader, Expected, SourceFile
 from processors.transfer.transfer_client import ClientTuning, transfer_client
 from processors.transfer.verified_files import ContentMismatch, write_verified
@@ -174,6 +176,30 @@ class ObjectStore:
         with ThreadPoolExecutor(workers, thread_name_prefix="nearline-upload") as pool:
             return list(pool.map(one, items))
 
+    def upload_packed(
+        self, items: Sequence[tuple[bytes, Expected]], prefix: str, target_bytes: int
+    ) -> list[Stored | Failure]:
+        """Store small files as slices of packs under ``prefix`` (``packs``); in order."""
+        return upload_packed(self.put_bytes, self.size_at, items, prefix, target_bytes)
+
+    def put_bytes(self, key: str, data: bytes, sha256: str, metadata: dict[str, str]) -> str:
+        """Store ``data``, whose hex ``sha256`` the server verifies, at ``key``; its ETag."""
+        if self._direct is not None:
+            return self._direct.put(key, data, sha256, metadata)
+        response = self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            Metadata=metadata,
+            ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode(),
+        )
+        return _etag(response["ETag"])
+
+    def size_at(self, key: str) -> int | None:
+        """The size of the object at ``key``, or ``None`` if there is none."""
+        head = self._head(key)
+        return head.size if head is not None else None
+
     def _upload(
         self, path: bytes, key: str, expected: Expected, may_exist: bool
     ) -> Stored | Failure:
@@ -205,7 +231,12 @@ class ObjectStore:
         return Stored(key, expected.size, adler32, sha256, head.etag, reused=True)
 
     def get_small(self, key: str) -> tuple[ObjectHead, bytes] | None:
-        """A small object read whole in one request, or ``None`` if there is none."""
+        """A small object read whole in one request, or ``None`` if there is none. For a
+        slice of a pack, its bytes, with no metadata (the pack's is not the slice's)."""
+        part = slice_of(key)
+        if part is not None:
+            data = self.get_range(part.pack, part.offset, part.last)
+            return None if data is None else (ObjectHead(len(data), "", {}), data)
         if self._direct is not None:
             return self._direct.get(key)
         try:
@@ -218,6 +249,24 @@ class ObjectStore:
             data = body.read()
         etag = _etag(answer.get("ETag", ""))
         return ObjectHead(answer["ContentLength"], etag, answer.get("Metadata", {})), data
+
+    def get_range(self, key: str, first: int, last: int) -> bytes | None:
+        """Bytes ``first`` to ``last`` (included) of the object at ``key``, or ``None`` if
+        there is none or it ends before ``first``; fewer if it ends before ``last``."""
+        if self._direct is not None:
+            data = self._direct.get_range(key, first, last)
+        else:
+            try:
+                answer = self.client.get_object(
+                    Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}"
+                )
+            except ClientError as error:
+                if is_missing(error) or _code(error) == "InvalidRange":
+                    return None
+                raise
+            with closing(answer["Body"]) as body:
+                data = body.read()
+        return data
 
     def _head(self, key: str) -> ObjectHead | None:
         if self._direct is not None:
@@ -347,8 +396,14 @@ class ObjectStore:
         ``verified_files``): a failed download leaves no file behind and an existing
         target untouched. Mode, times and ownership are the caller's business.
         """
+        part = slice_of(key)
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            if part is None:
+                response = self.client.get_object(Bucket=self.bucket, Key=key)
+            else:
+                response = self.client.get_object(
+                    Bucket=self.bucket, Key=part.pack, Range=f"bytes={part.offset}-{part.last}"
+                )
             body = response["Body"]
             try:
                 if response["ContentLength"] != expected_size:
@@ -380,14 +435,17 @@ class ObjectStore:
         return True
 
     def delete(self, key: str) -> None:
-        """Remove the object at ``key``; nothing happens if there is none."""
-        self.client.delete_object(Bucket=self.bucket, Key=key)
+        """Remove the object at ``key``; nothing happens if there is none. A slice of a
+        pack is no object: the decider removes its pack once it is unused."""
+        if slice_of(key) is None:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def delete_many(self, keys: Sequence[str]) -> list[str]:
         """Remove the objects at ``keys`` (absent ones are fine), a thousand per request;
         the keys the store refused to remove, each with its error code. Store errors
         (unreachable, ...) raise."""
         refused = []
+        keys = [key for key in keys if slice_of(key) is None]  # see ``delete``
         for start in range(0, len(keys), 1000):
             chunk = keys[start : start + 1000]
             reply = self.client.delete_objects(
@@ -407,6 +465,10 @@ def _metadata(expected: Expected, checksums: Checksummer | None = None) -> dict[
     if checksums is not None:
         metadata |= {"adler32": checksums.adler32, "sha256": checksums.sha256}
     return metadata
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _etag(quoted: str) -> str:

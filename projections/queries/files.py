@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, and_, func, select
 
+from processors.transfer.pack_keys import slice_of
 from projections import tables as t
 from projections.queries import chunked, database_errors
 from projections.queries.access import Scope
@@ -24,10 +25,15 @@ class Location:
     access_time: int  # epoch milliseconds
 
     def url(self, object_store: str) -> str | None:
-        """Where the copy is read over HTTP: object storage copies only."""
+        """Where the copy is read over HTTP: object storage copies only. A slice of a pack
+        (D90) is the pack's URL with the bytes to ask for (an HTTP Range) after ``#``."""
         if self.storage_type != "OBJECT_STORAGE":
             return None
-        return f"{object_store.rstrip('/')}/{quote(self.root)}/{quote(self.path)}"
+        part = slice_of(self.path)
+        key, fragment = (
+            (part.pack, f"#bytes={part.offset}-{part.last}") if part else (self.path, "")
+        )
+        return f"{object_store.rstrip('/')}/{quote(self.root)}/{quote(key)}{fragment}"
 
 
 @dataclass(frozen=True)

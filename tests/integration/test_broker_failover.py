@@ -25,14 +25,16 @@ from sqlalchemy.engine import make_url
 from nearline import bus, processes
 from nearline.requests import RequestLog
 from nearline.settings import Settings, stack_file_path
+from nearline.stack import s3
 from nearline.stack.cluster import Cluster
 from processors.sweeper.passes import archive_sweep
 from projections import tables as t
 from projections.db import make_engine
 from projections.migrate import upgrade
+from tests.integration.cached_copies import check_stored_once
 from tests.integration.catalog_queries import holding_files, wait_for_transaction
 from tests.integration.test_chaos import on_tape, tape_copies
-from tests.integration.test_put_recovery import many_files, objects_under, sub_batches_done
+from tests.integration.test_put_recovery import many_files, sub_batches_done
 
 pytestmark = pytest.mark.slow
 
@@ -136,17 +138,22 @@ def test_a_broker_killed_and_restarted_mid_put_loses_nothing(
                     .where(t.files.c.holding_id == outcome.holding_id)
                 ).scalar_one()
             assert rows == len(expected), f"{name}: cataloged more than once"
-            stored = [
-                f["locations"]["OBJECT_STORAGE"][1]
+            copies = [
+                (f["locations"]["OBJECT_STORAGE"][1], f["size"])
                 for f in files.values()
                 if f["path_type"] == "FILE"
             ]
-            assert len(stored) == len(set(stored)) == 2_000
+            assert len(copies) == 2_000
             holding_prefix = f"h{outcome.holding_id}/"
-            keys = set(objects_under(settings, holding_prefix)) & set(stored)
-            assert keys == set(stored), f"{name}: objects missing from S3"
+            objects = check_stored_once(
+                s3.client(settings), settings.s3.bucket, holding_prefix, copies
+            )
+            stored = [key for key, _ in copies]
             holdings[name] = (outcome.holding_id, stored, files)
-            print(f"\n{name}: {len(expected)} entries cataloged once, 2,000 objects stored once")
+            print(
+                f"\n{name}: {len(expected)} entries cataloged once, 2,000 files stored once "
+                f"in {objects} objects"
+            )
 
         # Archive both holdings; another node dies while the aggregates are written.
         producer = bus.producer(on_cluster)

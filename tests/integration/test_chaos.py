@@ -25,12 +25,14 @@ import nearline.admin.commands  # noqa: F401  (registers the admin commands on t
 from client.cli import app
 from nearline import bus, processes
 from nearline.requests import RequestLog
+from nearline.stack import s3
 from nearline.stack.tape import TapeLayout
 from processors.sweeper.passes import archive_sweep
 from projections import tables as t
 from projections.db import make_engine
+from tests.integration.cached_copies import check_stored_once
 from tests.integration.catalog_queries import TERMINAL, holding_files, wait_for_transaction
-from tests.integration.test_put_recovery import many_files, objects_under, workdir  # noqa: F401
+from tests.integration.test_put_recovery import many_files, workdir  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -146,16 +148,18 @@ def test_processors_killed_at_random_lose_and_double_nothing(
                 select(func.count()).select_from(t.files).where(t.files.c.holding_id == holding_id)
             ).scalar_one()
         assert rows == len(files), "a file was cataloged more than once"
-        stored = {
-            f["locations"]["OBJECT_STORAGE"][1] for f in files.values() if f["path_type"] == "FILE"
-        }
-        assert len(stored) == FILES
-        in_s3 = [k for k in objects_under(settings, f"h{holding_id}/") if k in stored]
-        assert len(in_s3) == len(set(in_s3)) == FILES, "an object is missing or doubled"
+        copies = [
+            (f["locations"]["OBJECT_STORAGE"][1], f["size"])
+            for f in files.values()
+            if f["path_type"] == "FILE"
+        ]
+        assert len(copies) == FILES
+        client = s3.client(settings)
+        objects = check_stored_once(client, settings.s3.bucket, f"h{holding_id}/", copies)
         print(
             f"\nchaos: {FILES:,} files in {len(submitted)} PUTs, {sum(kills.values())} SIGKILLs "
             f"({', '.join(f'{v} {n}' for v, n in sorted(kills.items()))}), "
-            f"all COMPLETE in {elapsed:.0f} s; {rows:,} catalog rows, {len(in_s3):,} objects"
+            f"all COMPLETE in {elapsed:.0f} s; {rows:,} catalog rows, {objects:,} objects"
         )
 
         # Archive the holding while the decider, archive-put and the projection die.

@@ -23,6 +23,7 @@ from nearline.stack import s3
 from projections import tables as t
 from projections.db import make_engine
 from tests.integration.accounts import chown
+from tests.integration.cached_copies import check_stored_once
 from tests.integration.catalog_queries import holding_files, wait_for_transaction
 
 
@@ -55,16 +56,6 @@ def many_files(root: Path, count: int, owner: tuple[str, str]) -> set[bytes]:
     for path in expected:
         chown(path, *owner)
     return expected
-
-
-def objects_under(settings, prefix: str) -> list[str]:
-    client = s3.client(settings)
-    keys: list[str] = []
-    for page in client.get_paginator("list_objects_v2").paginate(
-        Bucket=settings.s3.bucket, Prefix=prefix
-    ):
-        keys += [o["Key"] for o in page.get("Contents", [])]
-    return keys
 
 
 def sub_batches_done(engine, transaction_id: str) -> int:
@@ -117,11 +108,14 @@ def test_a_processor_killed_mid_put_loses_and_doubles_nothing(
             .where(t.files.c.holding_id == outcome.holding_id)
         ).scalar_one()
     assert rows == len(expected)  # cataloged once
-    keys = objects_under(settings, f"h{outcome.holding_id}/")
-    assert len(keys) == len(keys := sorted(set(keys))) == 10_000  # stored once
-    assert {
-        f["locations"]["OBJECT_STORAGE"][1] for f in files.values() if f["path_type"] == "FILE"
-    } == set(keys)
+    copies = [
+        (f["locations"]["OBJECT_STORAGE"][1], f["size"])
+        for f in files.values()
+        if f["path_type"] == "FILE"
+    ]
+    assert len(copies) == 10_000
+    client = s3.client(settings)
+    check_stored_once(client, settings.s3.bucket, f"h{outcome.holding_id}/", copies)
 
 
 def test_many_puts_at_once_from_several_users_all_complete(

@@ -57,8 +57,7 @@ def test_replay_rebuilds_the_catalog_of_real_puts_and_swaps_it_in(
         # Two real PUTs fill the live catalog.
         put_tree(settings, users, engine)
         put_tree(settings, users, engine)
-        before = counts(engine)
-        assert before["files"] >= 8
+        assert counts(engine)["files"] >= 8
 
         # A replay of everything equals the live projection, table by table.
         runner = CliRunner()
@@ -67,6 +66,9 @@ def test_replay_rebuilds_the_catalog_of_real_puts_and_swaps_it_in(
         assert "events/s" in result.output
         assert result.output.strip().endswith("identical"), result.output
         assert "DIFFER" not in result.output
+        # Taken once the live projection equals the whole log: a live runner still catching
+        # up on earlier tests' facts would move a count taken before.
+        before = counts(engine)
 
         # The comparison notices a difference: drop one rebuilt file.
         replay_engine = open_catalog(catalog_url)

@@ -19,6 +19,7 @@ from processors.transfer.object_store import ObjectStore
 from tests.integration.accounts import chown
 from tests.integration.api.client import NldsClient, password_grant
 from tests.integration.api.conftest import Account
+from tests.integration.cached_copies import held, object_of
 
 FINAL = {"COMPLETE", "FAILED", "COMPLETE_WITH_ERRORS"}
 
@@ -107,22 +108,27 @@ def test_delete_paths_and_regex_removes_objects_and_the_path_may_come_back(
     api_url, accounts, shared_dir, store
 ):
     alice = Api(api_url, accounts["alice"])
-    sizes = {"a.nc": 3000, "sub/b.nc": 4000, "c.txt": 10}
+    big = 1024 * 1024 + 5  # stored alone; the others share a pack (D90)
+    sizes = {"a.nc": 3000, "sub/b.nc": 4000, "c.txt": 10, "d.big": big}
     files = tree(shared_dir / "run", accounts["alice"], sizes)
     label = f"del-{uuid.uuid4().hex[:6]}"
     assert alice.put([shared_dir / "run"], label)["state"] == "COMPLETE"
     holding = alice.holding(label)
     assert holding is not None
     keys = object_keys(alice.files(holding_id=holding["id"]))
-    a, b, c = (str(files[n]) for n in ("a.nc", "sub/b.nc", "c.txt"))
-    assert all(store.exists(keys[p]) for p in (a, b, c))
+    a, b, c, d = (str(files[n]) for n in ("a.nc", "sub/b.nc", "c.txt", "d.big"))
+    pack = object_of(keys[a])
+    assert pack != keys[a] and object_of(keys[b]) == object_of(keys[c]) == pack
+    assert object_of(keys[d]) == keys[d]
+    assert all(held(store, keys[p]) for p in (a, b, c, d))
 
-    # One path and one that is in no holding: the file goes, the miss is reported.
-    tid = alice.command("/deletes", {"paths": [a, "/nowhere/x.nc"], "label": label})
+    # One path and one that is in no holding: the file goes, the miss is reported. Its
+    # bytes stay in the pack, which its neighbours still use; a file alone goes at once.
+    tid = alice.command("/deletes", {"paths": [a, d, "/nowhere/x.nc"], "label": label})
     record = alice.wait(tid)
     assert record["state"] == "COMPLETE_WITH_ERRORS"
     assert failures(record) == {"/nowhere/x.nc": "No such file in your holdings."}
-    assert not store.exists(keys[a]) and store.exists(keys[b])
+    assert store.exists(pack) and not store.exists(keys[d])
     assert set(alice.files(holding_id=holding["id"])) == {
         str(shared_dir / "run"),
         str(shared_dir / "run" / "sub"),
@@ -133,15 +139,20 @@ def test_delete_paths_and_regex_removes_objects_and_the_path_may_come_back(
     # A regex over the paths.
     record = alice.wait(alice.command("/deletes", {"regex": r"\.nc$", "label": label}))
     assert record["state"] == "COMPLETE"
-    assert not store.exists(keys[b]) and store.exists(keys[c])
+    assert store.exists(pack)
     assert b not in alice.files(holding_id=holding["id"])
     assert alice.files(regex=r"\.nc$", label=label) == {}
 
-    # A deleted path may be put again into the same holding.
+    # A deleted path may be put again into the same holding: into a pack of its own PUT.
     assert alice.put([files["a.nc"]], label)["state"] == "COMPLETE"
     again = alice.files(holding_id=holding["id"])
-    assert a in again and object_keys(again)[a] != keys[a]
-    assert store.exists(object_keys(again)[a])
+    assert a in again and object_of(object_keys(again)[a]) != pack
+    assert held(store, object_keys(again)[a])
+
+    # The last file of the first pack goes: so does the pack.
+    record = alice.wait(alice.command("/deletes", {"paths": [c], "label": label}))
+    assert record["state"] == "COMPLETE"
+    assert not store.exists(pack) and held(store, object_keys(again)[a])
 
 
 def test_a_whole_holding_goes_and_its_label_is_free(api_url, accounts, shared_dir, store):
@@ -152,10 +163,11 @@ def test_a_whole_holding_goes_and_its_label_is_free(api_url, accounts, shared_di
     holding = alice.holding(label)
     assert holding is not None
     keys = object_keys(alice.files(holding_id=holding["id"]))
+    assert all(held(store, k) for k in keys.values())
 
     record = alice.wait(alice.command("/deletes", {"label": label}))
     assert record["state"] == "COMPLETE"
-    assert not any(store.exists(k) for k in keys.values())
+    assert not any(held(store, k) for k in keys.values())
     assert alice.http.get("/holdings", params={"label": label}).json()["holdings"] == []
     assert alice.files(holding_id=holding["id"]) == {}
     assert alice.http.get(f"/holdings/{holding['id']}").status_code == 404
@@ -182,7 +194,7 @@ def test_another_users_holding_is_refused_and_untouched(api_url, accounts, share
     assert record["state"] in {"FAILED", "COMPLETE"}
     meta = bob.http.post(f"/holdings/{holding['id']}/meta", json={"new_label": "bobs"})
     assert meta.status_code == 404
-    assert store.exists(key) and path in alice.files(holding_id=holding["id"])
+    assert held(store, key) and path in alice.files(holding_id=holding["id"])
     assert alice.holding(label) is not None
 
 
@@ -210,8 +222,9 @@ def test_the_nlds_client_deletes_by_the_nlds_route(api_url, accounts, shared_dir
     body = {"filelist": [str(files["n.nc"])], "label": label}
     reply = nlds.call("DELETE", "files/", {"transaction_id": tid}, body)
     assert reply["api_action"] == "del"
+    assert held(store, key)
     assert nlds.wait(tid) == "COMPLETE"
-    assert not store.exists(key)
+    assert not held(store, key)
 
 
 def test_meta_relabels_and_retags_but_never_onto_a_taken_label(api_url, accounts, shared_dir):

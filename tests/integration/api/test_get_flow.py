@@ -25,6 +25,7 @@ from processors.transfer.failures import CORRUPT
 from processors.transfer.object_store import ObjectStore
 from tests.integration.accounts import chown
 from tests.integration.api.client import NldsClient, password_grant
+from tests.integration.cached_copies import corrupt
 
 FINAL = {"COMPLETE", "FAILED", "COMPLETE_WITH_ERRORS"}
 MTIME_NS = 1_600_000_000_123_456_789
@@ -276,7 +277,7 @@ def test_a_copy_corrupted_in_s3_fails_its_file_and_leaves_nothing(
     a, b = tree.root + b"/a.nc", tree.root + b"/sub/b.nc"
     [location] = alice.find(holding)[a]["locations"]
     with ObjectStore(settings) as store:  # same size, other bytes, behind nearline's back
-        store.client.put_object(Bucket=location["root"], Key=location["path"], Body=bytes(3000))
+        corrupt(store.client, location["root"], location["path"])
     target = user_dir(shared_dir / "out", accounts["alice"])
     done = alice.get(paths=[a, b], target=target)
     assert done["state"] == "COMPLETE_WITH_ERRORS"

@@ -24,8 +24,9 @@ from nearline import bus
 from nearline.settings import Settings
 from nearline.stack import s3, xrootd
 from processors.sweeper.passes import archive_sweep, eviction_pass
-from processors.transfer.failures import NOT_IN_STORE
+from processors.transfer.failures import CORRUPT, NOT_IN_STORE
 from projections import tables as t
+from tests.integration.cached_copies import corrupt, object_of
 from tests.integration.catalog_queries import holding_files
 
 
@@ -174,7 +175,13 @@ def test_archive_sweep_writes_each_file_to_tape_once_and_the_catalog_shows_both(
 
 
 def test_a_member_whose_object_was_deleted_fails_alone(settings, engine, producer, put):
-    contents = {"keep-a.dat": os.urandom(5000), "gone.dat": b"x" * 7000, "keep-b.dat": b"y" * 3}
+    # gone.dat is stored alone (D90: 1 MiB and more), the others share a pack.
+    gone_size = 1024 * 1024 + 7000
+    contents = {
+        "keep-a.dat": os.urandom(5000),
+        "gone.dat": b"x" * gone_size,
+        "keep-b.dat": b"y" * 3,
+    }
     holding_id = put(contents)
     files = regular_files(engine, holding_id)
     gone = next(f for p, f in files.items() if p.endswith(b"/gone.dat"))
@@ -198,6 +205,21 @@ def test_a_member_whose_object_was_deleted_fails_alone(settings, engine, produce
             assert "TAPE" not in row["locations"]
         else:
             assert set(row["locations"]) == {"OBJECT_STORAGE", "TAPE"}, path
+
+
+def test_a_member_damaged_in_its_pack_fails_alone(settings, engine, producer, put):
+    contents = {"a.dat": os.urandom(5000), "bad.dat": os.urandom(7000), "c.dat": b"y" * 3}
+    holding_id = put(contents)
+    files = regular_files(engine, holding_id)
+    keys = {p: f["locations"]["OBJECT_STORAGE"][1] for p, f in files.items()}
+    assert len({object_of(k) for k in keys.values()}) == 1  # one pack
+    bad_path = next(p for p in files if p.endswith(b"/bad.dat"))
+    bad = files[bad_path]
+    corrupt(s3.client(settings), settings.s3.bucket, bad["locations"]["OBJECT_STORAGE"][1])
+
+    (fact,) = sweep_and_wait(settings, engine, producer, holding_id)
+    assert [(f["file_id"], f["reason"]) for f in fact.failed] == [(bad["id"], CORRUPT)]
+    assert sorted(m["path"] for m in fact.members) == sorted(p for p in files if p != bad_path)
 
 
 def test_tape_down_during_archive_put_marks_nothing_archived_then_a_later_sweep_archives(
@@ -265,10 +287,13 @@ def test_eviction_removes_only_archived_cache_copies_and_keeps_cache_keep_holdin
     )
 
     bucket, client = settings.s3.bucket, s3.client(settings)
-    for row in regular_files(engine, archived).values():
-        assert row["id"] in chosen
-        objects = client.list_objects_v2(Bucket=bucket, Prefix=f"h{archived}/")
-        assert objects.get("KeyCount", 0) == 0
+    assert all(row["id"] in chosen for row in regular_files(engine, archived).values())
+    # The files shared a pack (D90): the decider has it removed once all of them left.
+    wait_until(
+        lambda: client.list_objects_v2(Bucket=bucket, Prefix=f"h{archived}/")["KeyCount"] == 0,
+        what="the evicted holding's pack to be removed",
+    )
+    assert client.list_objects_v2(Bucket=bucket, Prefix=f"h{kept}/")["KeyCount"] == 1
     with engine.connect() as conn:
         found = find_files(conn, Scope(users["alice"][0]), HoldingSelector(holding_id=archived))
     assert found and all(

@@ -14,8 +14,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from processors.archive.aggregate import Member
-from processors.archive.tape import ByteRange, TapeConflict, TapeWrite
+from processors.archive.tape import ByteRange, TapeChecksumMismatch, TapeConflict, TapeWrite
 from processors.transfer.checksums import Checksummer
+from processors.transfer.pack_keys import Slice, pack_key
 
 MTIME_NS = 1_700_000_000_123_456_789
 
@@ -175,6 +176,7 @@ class FakeStore:
 
     client: FakeClient = field(default_factory=FakeClient)
     bucket: str = "nearline-cache"
+    ranges: list[tuple[str, int, int]] = field(default_factory=list)
 
     def put(self, key: str, data: bytes) -> FakeObject:
         """Store ``data`` with the metadata ``ObjectStore`` records."""
@@ -186,6 +188,29 @@ class FakeStore:
 
     def read(self, key: str) -> bytes:
         return b"".join(self.client.objects[key].chunks())
+
+    def get_range(self, key: str, first: int, last: int) -> bytes | None:
+        """As ``ObjectStore.get_range``: one request, counted in ``ranges``."""
+        self.ranges.append((key, first, last))
+        found = self.client.objects.get(key)
+        return None if found is None else self.read(key)[first : last + 1]
+
+
+def packed_members(store: FakeStore, files: list[tuple[int, bytes, bytes]]) -> list[Member]:
+    """Members (file id, path, data) stored as slices of one pack, as a PUT leaves them."""
+    data = b"".join(content for _, _, content in files)
+    pack = pack_key("h1/t/", hashlib.sha256(data).hexdigest())
+    store.put(pack, data)
+    members, offset = [], 0
+    for file_id, path, content in files:
+        sums = Checksummer()
+        sums.update(content)
+        key = Slice(pack, offset, len(content)).key
+        members.append(
+            Member(file_id, path, key, len(content), 0o644, MTIME_NS, sums.sha256, sums.adler32)
+        )
+        offset += len(content)
+    return members
 
 
 def _metadata(sums: Checksummer) -> dict[str, str]:
@@ -230,10 +255,14 @@ class FakeTape:
         self.chunk_size = chunk_size
         self.ranges: list[tuple[str, ByteRange]] = []
 
-    def write(self, path: str, chunks: Iterable[bytes]) -> TapeWrite:
+    def write(
+        self, path: str, chunks: Iterable[bytes], expected: Callable[[], str] | None = None
+    ) -> TapeWrite:
         # Collected before storing: a failed stream leaves no file (as POSC and removal do).
         data = b"".join(chunks)
-        adler32 = f"{zlib.adler32(data):08x}"
+        adler32 = f"{zlib.adler32(data):08x}"  # what the server computes
+        if path not in self.files and expected is not None and expected() != adler32:
+            raise TapeChecksumMismatch(f"{path}: the server has adler32 {adler32}")
         if path in self.files:
             if self.files[path] != data:
                 raise TapeConflict(f"{path} exists with other content")

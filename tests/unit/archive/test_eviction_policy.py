@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from nearline.settings import EvictionSettings
 from processors.eviction.policy import Candidate, Rules, by_holding, choose
+from processors.transfer.pack_keys import Slice, pack_key
 
 
 def candidate(file_id: int, size: int, access: int, label: str = "run", **tags: str) -> Candidate:
@@ -87,3 +90,28 @@ def test_chosen_files_are_grouped_per_holding():
         1: [1, 4],
         2: [2, 5],
     }
+
+
+def packed(file_id: int, size: int, access: int, pack: str, **tags: str) -> Candidate:
+    """A candidate whose cache copy is a slice of ``pack`` (D90)."""
+    key = Slice(pack_key("h1/t/", pack * 64), file_id * 1000, size).key
+    return replace(candidate(file_id, size, access, **tags), holding_id=1, object_key=key)
+
+
+def test_the_files_of_a_pack_go_together_by_the_latest_access_among_them():
+    files = [
+        packed(1, 200, 10, "a"),
+        packed(2, 200, 50, "a"),  # accessed last: the pack's turn comes after file 3
+        candidate(3, 200, 30),
+        packed(4, 300, 40, "b"),
+    ]
+    plan = choose(1100, files, RULES)
+    assert [c.file_id for c in plan.chosen] == [3, 4, 1, 2]
+    plan = choose(950, files, RULES)  # 450 to free: file 3, then pack b, and enough
+    assert [c.file_id for c in plan.chosen] == [3, 4]
+
+
+def test_a_kept_file_keeps_its_whole_pack():
+    files = [packed(1, 300, 10, "a"), packed(2, 300, 10, "a", cache="keep"), candidate(3, 300, 20)]
+    plan = choose(1000, files, RULES)
+    assert [c.file_id for c in plan.chosen] == [3]
