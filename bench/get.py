@@ -5,7 +5,8 @@ Two data sets, PUT first: many files of 4 KiB (files/s) and one large file (MB/s
 nearline's time runs from the GET being recorded to its COMPLETE state: selection from
 the catalog, planning, download with sha256 verification, restoring mode, mtime and
 owner, reports and projection, all through Kafka. rclone's is its copy command (no
-verification against a catalog, no metadata restored).
+verification against a catalog, no metadata restored) of the same files, uploaded by
+rclone beforehand as one object each.
 
     python bench/get.py [--files 2000] [--big-mib 512]
 """
@@ -19,9 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
-
-from sqlalchemy import select
 
 from bench.put import (
     MB,
@@ -34,21 +34,8 @@ from bench.put import (
 from nearline import processes
 from nearline.requests import RequestLog
 from nearline.settings import Settings
-from processors.transfer.object_keys import key_prefix
-from projections import tables as t
 from projections.db import make_engine
 from projections.migrate import upgrade
-
-
-def put_transaction(engine, path: Path) -> tuple[int, str]:
-    """The holding and transaction of the PUT of ``path`` (the only one of that folder)."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(t.files.c.holding_id, t.files.c.transaction_id).where(
-                t.files.c.path == str(path).encode()
-            )
-        ).one()
-    return row.holding_id, row.transaction_id
 
 
 def nearline_get(settings: Settings, engine, path: Path, target: Path) -> float:
@@ -67,6 +54,23 @@ def nearline_get(settings: Settings, engine, path: Path, target: Path) -> float:
     if state != "COMPLETE":
         raise SystemExit(f"nearline GET ended {state}")
     return elapsed
+
+
+def rclone_objects(settings: Settings, folder: Path) -> str:
+    """The files of ``folder`` uploaded by rclone, one object each, as a plain S3 copy
+    holds them (nearline packs small files, D90); their prefix."""
+    prefix = f"bench-get/{uuid.uuid4().hex}"
+    rclone(settings, "copy", str(folder), f"bench:{settings.s3.bucket}/{prefix}")
+    return prefix
+
+
+def rclone(settings: Settings, *command: str) -> None:
+    subprocess.run(
+        ["rclone", *command, "--transfers", "16"],
+        env=rclone_env(settings),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def rclone_download(settings: Settings, prefix: str, target: Path, *extra: str) -> float:
@@ -113,10 +117,13 @@ def main() -> int:
             theirs_target = workdir / f"{name}-rclone"
             ours_target.mkdir()
             ours = nearline_get(settings, engine, folder, ours_target)
-            prefix = key_prefix(*put_transaction(engine, folder))
-            theirs = rclone_download(
-                settings, prefix, theirs_target, "--transfers", concurrency, "--checkers", "8"
-            )
+            prefix = rclone_objects(settings, folder)
+            try:
+                theirs = rclone_download(
+                    settings, prefix, theirs_target, "--transfers", concurrency, "--checkers", "8"
+                )
+            finally:
+                rclone(settings, "purge", f"bench:{settings.s3.bucket}/{prefix}")
             if name == "small":
                 print(
                     f"get {args.files} x 4 KiB: nearline {args.files / ours:8.0f} files/s   "
