@@ -8,7 +8,7 @@ owner, reports and projection, all through Kafka. rclone's is its copy command (
 verification against a catalog, no metadata restored) of the same files, uploaded by
 rclone beforehand as one object each.
 
-    python bench/get.py [--files 2000] [--big-mib 512]
+    python -m bench.get [--files 2000] [--big-mib 512]
 """
 
 from __future__ import annotations
