@@ -128,8 +128,10 @@ def evicted(decider: Decider, report: CacheCopiesRemoved) -> list[Outgoing]:
                 files=files,
             ),
         )
-    # The evict worker leaves packs alone: one goes once none of its slices is cached (D90).
-    packs = decider.state.unused_packs(f["object_key"] for f in report.files)
+    # The evict worker leaves packs alone: one goes once none of its slices is cached (D90),
+    # as this fold, which holds every file of the holding, counts them.
+    known = report.holding_id in decider.state.holdings
+    packs = decider.state.unused_packs(f["object_key"] for f in report.files) if known else []
     if packs:
         out.append(
             Outgoing(

@@ -115,3 +115,10 @@ def test_the_slice_counts_are_rebuilt_by_replaying_the_facts():
     for fact in facts:
         replayed.apply(fact)
     assert replayed.pack_slices == decider.state.pack_slices == {PACK: 1}
+
+
+def test_an_eviction_report_for_a_holding_outside_this_fold_removes_no_pack():
+    decider = new_decider()  # knows no holding 3: its slices are counted elsewhere
+    ids = {p: file_id(3, "t1", p) for p in PATHS}
+    out = decider.handle(evicted(ids, [b"/d/a", b"/d/b"], "e1"))
+    assert removals(out) == []
