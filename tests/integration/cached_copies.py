@@ -39,12 +39,14 @@ def objects_under(client: Any, bucket: str, prefix: str) -> dict[str, int]:
     return listed
 
 
-def check_stored_once(client: Any, bucket: str, prefix: str, copies: list[tuple[str, int]]) -> int:
-    """Assert that each cataloged copy (key, size) is in an object under ``prefix``, that no
-    two copies share bytes, and that every object there holds some copy: nothing missing,
-    nothing stored twice. The number of objects."""
+def check_stored_once(client: Any, bucket: str, copies: list[tuple[str, int]]) -> int:
+    """Assert that each cataloged copy (key, size) is in an object, that no two copies share
+    bytes, and that every object under their transactions' prefixes holds some copy:
+    nothing missing, nothing stored twice. The number of objects."""
     assert len({key for key, _ in copies}) == len(copies), "two files share a cache copy"
-    listed = objects_under(client, bucket, prefix)
+    listed: dict[str, int] = {}
+    for prefix in {"/".join(key.split("/", 2)[:2]) + "/" for key, _ in copies}:
+        listed |= objects_under(client, bucket, prefix)  # h{holding}/{transaction}/
     spans: dict[str, list[tuple[int, int]]] = {}
     for key, size in copies:
         part = slice_of(key)
@@ -55,19 +57,9 @@ def check_stored_once(client: Any, bucket: str, prefix: str, copies: list[tuple[
         else:
             assert part.size == size and part.last < listed[holder], f"{key}: outside its pack"
         spans.setdefault(holder, []).append((part.offset, part.last) if part else (0, size))
-    assert set(listed) == set(spans), f"objects no file uses: {sorted(set(listed) - set(spans))}"
+    unused = sorted(set(listed) - set(spans))
+    assert not unused, f"{len(unused)} objects no file uses, first {unused[:3]}"
     for holder, used in spans.items():
         used.sort()
         assert all(a[1] < b[0] for a, b in pairwise(used)), f"{holder}: slices overlap"
     return len(listed)
-
-
-def corrupt(client: Any, bucket: str, key: str) -> None:
-    """Overwrite the cache copy at ``key`` with as many zero bytes, behind nearline's back
-    (the rest of its pack left as it was)."""
-    holder = object_of(key)
-    data = bytearray(client.get_object(Bucket=bucket, Key=holder)["Body"].read())
-    part = slice_of(key)
-    first, last = (part.offset, part.last) if part else (0, len(data) - 1)
-    data[first : last + 1] = bytes(last - first + 1)
-    client.put_object(Bucket=bucket, Key=holder, Body=bytes(data))

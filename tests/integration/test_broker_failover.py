@@ -144,10 +144,7 @@ def test_a_broker_killed_and_restarted_mid_put_loses_nothing(
                 if f["path_type"] == "FILE"
             ]
             assert len(copies) == 2_000
-            holding_prefix = f"h{outcome.holding_id}/"
-            objects = check_stored_once(
-                s3.client(settings), settings.s3.bucket, holding_prefix, copies
-            )
+            objects = check_stored_once(s3.client(settings), settings.s3.bucket, copies)
             stored = [key for key, _ in copies]
             holdings[name] = (outcome.holding_id, stored, files)
             print(
