@@ -63,3 +63,14 @@ def check_stored_once(client: Any, bucket: str, copies: list[tuple[str, int]]) -
         used.sort()
         assert all(a[1] < b[0] for a, b in pairwise(used)), f"{holder}: slices overlap"
     return len(listed)
+
+
+def corrupt(client: Any, bucket: str, key: str) -> None:
+    """Overwrite the cache copy at ``key`` with as many zero bytes, behind nearline's back
+    (the rest of its pack left as it was)."""
+    holder = object_of(key)
+    data = bytearray(client.get_object(Bucket=bucket, Key=holder)["Body"].read())
+    part = slice_of(key)
+    first, last = (part.offset, part.last) if part else (0, len(data) - 1)
+    data[first : last + 1] = bytes(last - first + 1)
+    client.put_object(Bucket=bucket, Key=holder, Body=bytes(data))
