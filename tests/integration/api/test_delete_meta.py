@@ -217,12 +217,12 @@ def test_the_nlds_client_deletes_by_the_nlds_route(api_url, accounts, shared_dir
     holding = api.holding(label)
     assert holding is not None
     key = object_keys(api.files(holding_id=holding["id"]))[str(files["n.nc"])]
+    assert held(store, key)
     nlds = NldsClient(api_url, alice.user, alice.group, api.token)
     tid = str(uuid.uuid4())
     body = {"filelist": [str(files["n.nc"])], "label": label}
     reply = nlds.call("DELETE", "files/", {"transaction_id": tid}, body)
     assert reply["api_action"] == "del"
-    assert held(store, key)
     assert nlds.wait(tid) == "COMPLETE"
     assert not held(store, key)
 
