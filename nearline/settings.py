@@ -111,6 +111,13 @@ class IndexSettings(BaseModel):
     max_bytes: int = Field(4 * 1024**3, ge=1)
 
 
+class PosixSettings(BaseModel):
+    """File-system work for users (``stores.posix``): whom nearline acts for."""
+
+    min_uid: int = Field(1000, ge=1)  # uid 0 is never served, nor system accounts below this
+    worker_timeout_s: float = Field(600.0, gt=0)  # a user's worker silent longer is killed
+
+
 class TapeSettings(BaseModel):
     url: str = ""  # empty: the local stack's XRootD server, e.g. root://host:1094/
     root: str = "/nearline"  # folder on the tape endpoint under which aggregates live
@@ -202,6 +209,11 @@ class LocalAuthSettings(BaseModel):
     client_id: str = "nearline"
     client_secret: SecretStr = SecretStr("")  # empty: any client may ask for tokens
     scopes: str = "nearline"
+    # POST /token answers 429 past these, in each API process: password grants naming
+    # one user, and token requests from one address, within a sliding window.
+    token_requests_per_user: int = Field(10, ge=1)
+    token_requests_per_address: int = Field(60, ge=1)
+    token_window_s: float = Field(60, gt=0)
 
 
 class OidcAuthSettings(BaseModel):
@@ -248,6 +260,25 @@ class MetricsSettings(BaseModel):
     status_refresh_s: int = Field(5, ge=1, description="refresh interval of the status page")
 
 
+class LimitSettings(BaseModel):
+    """Bounds on what one request may ask for, so that no user's request slows the others'
+    (``nearline.patterns``, decision D91)."""
+
+    regex_max_length: int = Field(
+        1000, ge=1, description="characters of a user's regular expression at most"
+    )
+    regex_max_mem: int = Field(
+        8 * 1024**2,
+        ge=64 * 1024,
+        description="bytes RE2 may use for one compiled regular expression (its max_mem)",
+    )
+    # A request past these is answered 413 with the limit and never reaches Kafka.
+    max_paths: int = Field(10_000, ge=1, description="paths one request may name")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="bytes of one request body, and of its event"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEARLINE_",
@@ -261,6 +292,7 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     catalog: CatalogSettings = CatalogSettings()
     index: IndexSettings = IndexSettings()
+    posix: PosixSettings = PosixSettings()
     retry: RetrySettings = RetrySettings()
     tape: TapeSettings = TapeSettings()
     carts: CartSettings = CartSettings()
@@ -272,6 +304,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
+    limits: LimitSettings = LimitSettings()
 
     @model_validator(mode="after")
     def _local_stack_defaults(self) -> Settings:

@@ -1,6 +1,7 @@
 """The indexer process: ``python -m processors.indexing worker``.
 
-It walks the paths of each IndexRequested as the requesting user and reports bounded
+It walks the paths of each IndexRequested as the requesting user (in their own
+file-system worker, ``stores.posix``) and reports bounded
 sub-batches to the decider. A redelivered request is walked again: the walk is
 deterministic and the reports carry deterministic ids, so the decider ignores repeats.
 """
@@ -19,9 +20,10 @@ from events.topics import INDEX, REPORTS
 from events.work import IndexRequested
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, now_ms, send_all
-from processors.indexing.access import UnknownUser, requester_for
 from processors.indexing.batching import SubBatch, batches
-from processors.indexing.walk import FileRecord, Rejection, read_path_list, walk
+from processors.indexing.walk import FileRecord, Rejection, walk
+from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
+from stores.posix.session import UserFiles, WorkerFailed
 
 log = logging.getLogger("nearline.indexer")
 settings = get_settings()
@@ -30,26 +32,43 @@ requests = app.topic(INDEX)
 
 
 def sub_batches(request: IndexRequested) -> Iterator[SubBatch]:
-    """The request's tree in sub-batches; an unknown user is one batch of rejections."""
-    try:
-        who = requester_for(request.user)
-    except UnknownUser:
-        reason = f"user {request.user} is not known on the file servers"
-        rejections = [Rejection(path, reason) for path in request.paths]
-        return batches(iter(rejections), request.max_files, request.max_bytes)
-    items: list[FileRecord | Rejection] = []
+    """The request's tree in sub-batches, walked as the requester in their own worker;
+    a user nearline does not act for is one batch of rejections."""
     paths = list(request.paths)
+    try:
+        who = requester_for(request.user, settings.posix.min_uid)
+        files = UserFiles(who, settings.posix.min_uid, settings.posix.worker_timeout_s)
+    except UnknownUser:
+        yield from _refused(request, f"user {request.user} is not known on the file servers")
+        return
+    except (RefusedRequester, WorkerFailed) as refused:
+        yield from _refused(request, str(refused))
+        return
+    with files:
+        found = walk(files, paths, request.path_list_file)
+        yield from batches(_until_failed(found, paths), request.max_files, request.max_bytes)
+
+
+def _until_failed(
+    found: Iterator[FileRecord | Rejection], named: list[bytes]
+) -> Iterator[FileRecord | Rejection]:
+    """``found``; should the worker fail, the named paths not reached yet are rejected."""
+    pending = set(named)
+    try:
+        for item in found:
+            pending.discard(item.path)
+            yield item
+    except WorkerFailed as failed:
+        log.warning("%s", failed)
+        yield from (Rejection(path, str(failed)) for path in named if path in pending)
+
+
+def _refused(request: IndexRequested, reason: str) -> Iterator[SubBatch]:
+    named = list(request.paths)
     if request.path_list_file is not None:
-        listed, rejected = read_path_list(request.path_list_file, who)
-        paths += listed
-        items += rejected
-    found = walk(paths, who)
-
-    def everything() -> Iterator[FileRecord | Rejection]:
-        yield from items
-        yield from found
-
-    return batches(everything(), request.max_files, request.max_bytes)
+        named.append(request.path_list_file)
+    rejections = [Rejection(path, reason) for path in named]
+    return batches(iter(rejections), request.max_files, request.max_bytes)
 
 
 def report(request: IndexRequested, batch: SubBatch) -> FilesIndexed:

@@ -1,64 +1,46 @@
-"""Planning a GET on disk, and the steps that carry the plan out, in their order.
+"""Planning a GET on disk, and carrying the plan out through the requester's own worker.
 
-``plan`` decides, before anything is written, which cataloged entries can be restored and
-refuses the others with a reason for the user: unsafe paths, places the requester may not
-write, and existing entries that are not to be replaced. Then ``apply`` (or its steps, for
-a caller that downloads in its own way) works in this order:
+``plan`` decides, from the catalog alone, where each entry goes and refuses what can never
+be restored: unsafe paths, two entries for one place, entries below something restored as
+a file or link, entries the catalog has no copy of. Everything on disk is then done by
+the requester's file-system worker (``stores.posix``), with their uid and groups, so the
+kernel decides what they may write and what is made is theirs; the service only fills
+the files the worker creates, through their descriptors. ``restore`` works in this order:
 
-1. ``make_directories``: every folder the entries need, created for the requester;
-2. the files: ``fetch`` (a verified download next to the destination, renamed into
-   place) then ``finish_file``;
-3. ``restore_link`` for the links, after the files, so nothing is ever written through
-   a link this restore made;
-4. ``finish_directories``: cataloged modes and mtimes, last and deepest first, because
-   writing into a directory changes its mtime.
+1. every folder the entries need, parents first: cataloged ones private to the requester
+   until step 4, implied ones 0755 for good; an existing directory is reused as it is;
+2. the files: the worker creates a hidden partial file next to each destination, the
+   service downloads into it and verifies it, the worker gives it its mode and mtime and
+   renames it into place (never over an existing entry unless the request overwrites);
+3. the links, after the files, with their original target text and mtime;
+4. the cataloged directories it made get their mode and mtime, deepest first.
 
-An existing directory is reused as it is: its owner, mode and mtime are left alone, only
-directories this restore makes get their catalog metadata. See ``metadata`` for who owns
-what is restored. Every outcome is a value, never an exception: a batch of thousands of
-files reports each file's fate.
+Restored entries belong to the requester, wherever they go: set-id bits never come back
+on a file. Every outcome is a value, never an exception: a batch of thousands of files
+reports each file's fate.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
-import stat
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from events.catalog import CatalogedFile, FileFailure
-from processors.indexing.access import Requester
-from processors.indexing.lookup import parent_of, printable
-from processors.indexing.walk import DIRECTORY, FILE, LINK
-from processors.restore.metadata import (
-    NotOurs,
-    Owner,
-    new_directory,
-    requester_owner,
-    set_directory_metadata,
-    set_file_metadata,
-    set_link_metadata,
-)
-from processors.restore.permissions import Writability
-from processors.restore.placement import (
-    UnsafePath,
-    check_no_symlink_escape,
-    check_trusted_links,
-    destination,
-    normal_directory,
-    open_folder,
-    strictly_below,
-)
+from processors.restore.placement import UnsafePath, destination, normal_directory
 from processors.transfer.outcomes import Failure, Stored
-from processors.transfer.verified_files import partial_path
+from stores.posix.lookup import parent_of, printable
+from stores.posix.placing import ALREADY, EXISTS
+from stores.posix.requesters import Requester
+from stores.posix.session import UserFiles
+from stores.posix.walking import DIRECTORY, FILE, LINK
 
-EXISTS = "exists; use overwrite to replace it"
-IMPLIED_DIRECTORY_MODE = 0o755
-# A cataloged directory stays private to its owner until its contents are in place.
-WORKING_DIRECTORY_MODE = 0o700
+__all__ = ["EXISTS", "plan", "restore"]
+
+DEFAULT_CONCURRENCY = 16  # files in flight: small files are latency-bound
+FILES_AT_ONCE = 64  # partial files open at once (descriptors held in both processes)
 
 
 @dataclass(frozen=True)
@@ -67,7 +49,6 @@ class RestoreRequest:
 
     target: bytes | None  # normalised; None: back to the original places
     who: Requester
-    owner: Owner  # the requester's uid and primary group
     overwrite: bool
 
 
@@ -82,13 +63,6 @@ class Placement:
     @property
     def path(self) -> bytes:
         return self.entry["path"]
-
-    @property
-    def owner(self) -> Owner:
-        """Original owner in the original place, the requester under a target directory."""
-        if self.request.target is None:
-            return Owner(self.entry["uid"], self.entry["gid"])
-        return self.request.owner
 
 
 @dataclass(frozen=True)
@@ -122,61 +96,33 @@ class RestorePlan(NamedTuple):
         return [p for p in self.placements if p.entry["path_type"] == path_type]
 
 
-class Downloader(Protocol):
-    """What restoring needs of ``ObjectStore``: ``target`` is a name in ``dir_fd``."""
+class Filler(Protocol):
+    """What restoring needs of ``ObjectStore``: write an object into an open file."""
 
-    def download(
-        self,
-        key: str,
-        target: bytes,
-        expected_sha256: str,
-        expected_size: int,
-        dir_fd: int | None = None,
+    def download_into(
+        self, key: str, fd: int, expected_sha256: str, expected_size: int
     ) -> Stored | Failure: ...
+
+
+@dataclass
+class Outcomes:
+    """Each placement's outcome, and the cataloged directories the restore made."""
+
+    results: list[Restored | Refusal] = field(default_factory=list)
+    created: list[Placement] = field(default_factory=list)
 
 
 # -- planning --------------------------------------------------------------------------
 
 
 def plan(
-    files: Sequence[CatalogedFile],
-    target: bytes | None,
-    who: Requester,
-    overwrite: bool,
-    *,
-    group: int | None = None,
+    files: Sequence[CatalogedFile], target: bytes | None, who: Requester, overwrite: bool
 ) -> RestorePlan:
     """Where each of ``files`` goes (below ``target``, or in place) and what is refused.
 
-    Checks are made as ``who``, never as the service. ``group`` is the gid the requester's
-    new entries get (default: their primary group). Raises ``UnsafePath`` for an unsafe
-    ``target``, as then nothing can be restored, and ``ValueError`` when the requester's
-    primary group cannot be told (see ``requester_owner``).
+    Raises ``UnsafePath`` for an unsafe ``target``, as then nothing can be restored.
     """
-    request = RestoreRequest(
-        None if target is None else normal_directory(target),
-        who,
-        requester_owner(who, group),
-        overwrite,
-    )
-    candidates, refusals = _placed(files, request)
-    # Entries below something restored as a file or link would be written through it.
-    not_folders = {p.destination: p for p in candidates if p.entry["path_type"] != DIRECTORY}
-    writability = Writability(who, request.target)
-    placements = []
-    for placement in candidates:
-        reason = _blocked_by(placement.destination, not_folders) or _problem(placement, writability)
-        if reason is None:
-            placements.append(placement)
-        else:
-            refusals.append(Refusal(placement.path, reason))
-    return RestorePlan(placements, refusals)
-
-
-def _placed(
-    files: Sequence[CatalogedFile], request: RestoreRequest
-) -> tuple[list[Placement], list[Refusal]]:
-    """Each file at its destination, refusing unsafe paths, duplicates, missing copies."""
+    request = RestoreRequest(None if target is None else normal_directory(target), who, overwrite)
     placements: list[Placement] = []
     refusals: list[Refusal] = []
     taken: set[bytes] = set()
@@ -194,7 +140,16 @@ def _placed(
             continue
         taken.add(dest)
         placements.append(Placement(entry, dest, request))
-    return placements, refusals
+    # Entries below something restored as a file or link would be written through it.
+    not_folders = {p.destination: p for p in placements if p.entry["path_type"] != DIRECTORY}
+    kept = []
+    for placement in placements:
+        reason = _blocked_by(placement.destination, not_folders)
+        if reason is None:
+            kept.append(placement)
+        else:
+            refusals.append(Refusal(placement.path, reason))
+    return RestorePlan(kept, refusals)
 
 
 def _incomplete(entry: CatalogedFile) -> str | None:
@@ -218,91 +173,158 @@ def _blocked_by(dest: bytes, not_folders: dict[bytes, Placement]) -> str | None:
     return None
 
 
-def _problem(placement: Placement, writability: Writability) -> str | None:
-    """Why ``placement`` cannot be made, judged from the disk as it is now; None if it can."""
-    reason = unsafe_place(placement)
-    if reason is not None:
-        return reason
-    dest = placement.destination
-    try:
-        st = os.lstat(dest)
-    except (FileNotFoundError, NotADirectoryError):
-        return writability.denial(dest)
-    except OSError as exc:
-        return f"{printable(dest)} could not be looked up: {exc.strerror or exc}"
-    is_directory = placement.entry["path_type"] == DIRECTORY
-    if is_directory != stat.S_ISDIR(st.st_mode):
-        return "exists and is a directory" if not is_directory else "exists and is not a directory"
-    if not is_directory and not placement.request.overwrite:
-        return EXISTS
-    return writability.denial(dest)
+# -- carrying it out -------------------------------------------------------------------
 
 
-def unsafe_place(placement: Placement) -> str | None:
-    """Why writing ``placement`` now could leave its place (links on disk); None if safe.
-
-    Made when planning and again right before each write.
-    """
-    request = placement.request
-    try:
-        if request.target is None:
-            check_trusted_links(placement.destination, request.who)
-        else:
-            check_no_symlink_escape(placement.destination, request.target)
-    except UnsafePath as unsafe:
-        return unsafe.reason
-    except OSError as exc:
-        return f"{printable(placement.destination)} could not be checked: {exc.strerror or exc}"
-    return None
-
-
-# -- directories -----------------------------------------------------------------------
+def restore(
+    planned: RestorePlan,
+    files: UserFiles,
+    store: Filler,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> Outcomes:
+    """Carry ``planned`` out through the requester's worker ``files``: an outcome for each
+    placement. Raises ``WorkerFailed`` if the worker fails."""
+    if not planned.placements:
+        return Outcomes()
+    files.begin_restore(planned.placements[0].request.target)
+    done = make_directories(planned.placements, files)
+    for chunk in _chunks(planned.of_type(FILE), FILES_AT_ONCE):
+        done.results += _restore_files(chunk, files, store, concurrency)
+    done.results += _restore_links(planned.of_type(LINK), files)
+    done.results += finish_directories(done.created, files)
+    return done
 
 
-@dataclass
-class Directories:
-    """The folders made for a plan: which are new (their metadata is ours) and which failed."""
-
-    created: list[Placement] = field(default_factory=list)  # cataloged directories made
-    reused: list[Placement] = field(default_factory=list)  # cataloged ones already there
-    refused: list[Refusal] = field(default_factory=list)  # cataloged ones not made
-    failed: dict[bytes, str] = field(default_factory=dict)  # any folder not made, and why
-    ready: set[bytes] = field(default_factory=set)
-
-    def problem(self, dest: bytes) -> str | None:
-        """Why a folder above ``dest`` is missing, if making it failed."""
-        folder = parent_of(dest)
-        while True:
-            if folder in self.failed:
-                return self.failed[folder]
-            if folder == b"/":
-                return None
-            folder = parent_of(folder)
-
-
-def make_directories(placements: Sequence[Placement]) -> Directories:
-    """Make every folder ``placements`` need, and the cataloged directories among them.
-
-    Missing folders are created top-down for the requester: cataloged ones private to
-    them (``WORKING_DIRECTORY_MODE``) until ``finish_directories``, implied ones with
-    ``IMPLIED_DIRECTORY_MODE`` for good. Below a target directory, a folder found to be
-    a symlink is not used (it was not one when planning).
-    """
-    made = Directories()
+def make_directories(placements: Sequence[Placement], files: UserFiles) -> Outcomes:
+    """Make every folder ``placements`` need, parents first; the cataloged directories
+    among them are reported (refused, or restored when they existed already)."""
     cataloged = {p.destination: p for p in placements if p.entry["path_type"] == DIRECTORY}
+    chain: dict[bytes, bool] = {}
     for placement in placements:
-        chain = _folders_of(placement.destination)
-        if placement.entry["path_type"] == DIRECTORY:
-            chain.append(placement.destination)
-        for folder in chain:
-            if folder not in made.ready and folder not in made.failed:
-                _ensure(folder, cataloged.get(folder), placement.request, made)
-    made.refused = [
-        Refusal(p.path, made.failed[p.destination])
-        for p in cataloged.values()
-        if p.destination in made.failed
+        for folder in _folders_of(placement.destination):
+            chain.setdefault(folder, folder in cataloged)
+        if placement.destination in cataloged:
+            chain[placement.destination] = True
+    ordered = sorted(chain, key=lambda folder: (folder.count(b"/"), folder))
+    answers = files.make_directories([(folder, chain[folder]) for folder in ordered])
+    done = Outcomes()
+    for folder, answer in zip(ordered, answers, strict=True):
+        found = cataloged.get(folder)
+        if found is None:
+            continue
+        placement = found
+        if answer == "created":
+            done.created.append(placement)
+        elif answer == "reused":
+            done.results.append(Restored(placement.path, folder))
+        else:
+            done.results.append(Refusal(placement.path, answer[1]))
+    return done
+
+
+def _restore_files(
+    chunk: Sequence[Placement], files: UserFiles, store: Filler, concurrency: int
+) -> list[Restored | Refusal]:
+    """Create, fill and finish the files of ``chunk``."""
+    overwrite = chunk[0].request.overwrite
+    made = files.create_files(
+        [(p.destination, overwrite, p.entry["size"], p.entry["mtime_ns"]) for p in chunk]
+    )
+    outcomes: dict[int, Restored | Refusal] = {}
+    to_fill: list[tuple[int, int]] = []
+    for index, (placement, answer) in enumerate(zip(chunk, made, strict=True)):
+        if isinstance(answer, int):
+            to_fill.append((index, answer))
+        elif answer == ALREADY:  # a redelivery: restored by an earlier attempt
+            outcomes[index] = Restored(
+                placement.path, placement.destination, placement.entry["size"]
+            )
+        else:
+            outcomes[index] = Refusal(placement.path, answer[1])
+
+    def fill(item: tuple[int, int]) -> Stored | Failure:
+        index, fd = item
+        entry = chunk[index].entry
+        try:
+            return store.download_into(
+                entry["object_key"] or "", fd, entry["sha256"] or "", entry["size"]
+            )
+        finally:
+            os.close(fd)
+
+    workers = max(1, min(concurrency, len(to_fill)))
+    with ThreadPoolExecutor(workers, thread_name_prefix="nearline-get") as pool:
+        filled = list(pool.map(fill, to_fill))
+    commits: list[int] = []
+    failed: list[bytes] = []
+    for (index, _), result in zip(to_fill, filled, strict=True):
+        placement = chunk[index]
+        if isinstance(result, Failure):
+            outcomes[index] = Refusal(placement.path, result.reason, result.retryable)
+            failed.append(placement.destination)
+        else:
+            commits.append(index)
+    if failed:
+        files.discard_files(failed)
+    if commits:
+        rows = [
+            (
+                chunk[i].destination,
+                chunk[i].entry["mode"],
+                chunk[i].entry["mtime_ns"],
+                chunk[i].entry["size"],
+                overwrite,
+            )
+            for i in commits
+        ]
+        for index, reason in zip(commits, files.commit_files(rows), strict=True):
+            placement = chunk[index]
+            if reason is None:
+                outcomes[index] = Restored(
+                    placement.path, placement.destination, placement.entry["size"]
+                )
+            else:
+                outcomes[index] = Refusal(placement.path, reason)
+    return [outcomes[index] for index in range(len(chunk))]
+
+
+def _restore_links(links: Sequence[Placement], files: UserFiles) -> list[Restored | Refusal]:
+    """Recreate the symlinks with their original target text; links are never followed."""
+    if not links:
+        return []
+    rows = [
+        (p.destination, p.entry["link_path"] or b"", p.entry["mtime_ns"], p.request.overwrite)
+        for p in links
     ]
-    return made
+    outcomes: list[Restored | Refusal] = []
+    for placement, answer in zip(links, files.make_links(rows), strict=True):
+        if isinstance(answer, str):
+            outcomes.append(Restored(placement.path, placement.destination))
+        else:
+            outcomes.append(Refusal(placement.path, answer[1]))
+    return outcomes
+
+
+def finish_directories(created: Sequence[Placement], files: UserFiles) -> list[Restored | Refusal]:
+    """Give the cataloged directories the restore made their mode and mtime, deepest
+    first (writing into a directory changes its mtime)."""
+    ordered = deepest_first(created)
+    if not ordered:
+        return []
+    rows = [(p.destination, p.entry["mode"], p.entry["mtime_ns"]) for p in ordered]
+    outcomes: list[Restored | Refusal] = []
+    for placement, error in zip(ordered, files.finish_directories(rows), strict=True):
+        if error is None:
+            outcomes.append(Restored(placement.path, placement.destination))
+        else:
+            reason = f"could not finish the directory: {error.strerror or error}"
+            outcomes.append(Refusal(placement.path, reason))
+    return outcomes
+
+
+def deepest_first(placements: Sequence[Placement]) -> list[Placement]:
+    """``placements`` ordered so that every directory comes before its parent."""
+    return sorted(placements, key=lambda p: p.destination.count(b"/"), reverse=True)
 
 
 def _folders_of(dest: bytes) -> list[bytes]:
@@ -315,179 +337,5 @@ def _folders_of(dest: bytes) -> list[bytes]:
     return folders[::-1]
 
 
-def _ensure(
-    folder: bytes, entry: Placement | None, request: RestoreRequest, made: Directories
-) -> None:
-    """Make ``folder`` (its parent is done) or check the one there; record what happened."""
-    parent = parent_of(folder)
-    if parent in made.failed:
-        made.failed[folder] = made.failed[parent]
-        return
-    try:
-        st = os.lstat(folder)
-    except FileNotFoundError:
-        mode = IMPLIED_DIRECTORY_MODE if entry is None else WORKING_DIRECTORY_MODE
-        try:
-            new_directory(folder, mode, request.owner)
-        except OSError as exc:
-            made.failed[folder] = _cannot(f"make {printable(folder)}", exc)
-            return
-        if entry is not None:
-            made.created.append(entry)
-    except OSError as exc:
-        made.failed[folder] = f"{printable(folder)} could not be looked up: {exc.strerror or exc}"
-        return
-    else:
-        if not _usable_folder(folder, st, request):
-            made.failed[folder] = f"{printable(folder)} is not a directory this restore may use"
-            return
-        if entry is not None:
-            made.reused.append(entry)
-    made.ready.add(folder)
-
-
-def _usable_folder(folder: bytes, st: os.stat_result, request: RestoreRequest) -> bool:
-    if stat.S_ISDIR(st.st_mode):
-        return True
-    if not stat.S_ISLNK(st.st_mode):
-        return False
-    if request.target is not None and strictly_below(folder, request.target):
-        return False
-    # Links above the target, or on the way to an original place, were judged when planning.
-    return os.path.isdir(folder)
-
-
-def finish_directories(made: Directories) -> list[Restored | Refusal]:
-    """Give the cataloged directories the restore made their owner, mode and mtime.
-
-    Call it once every file and link is in place, since writing into a directory changes
-    its mtime. Deepest first, so each directory is finished only after all inside it.
-    Reused directories are reported restored, untouched; those not made, refused.
-    """
-    outcomes: list[Restored | Refusal] = []
-    for placement in deepest_first(made.created):
-        entry = placement.entry
-        try:
-            set_directory_metadata(
-                placement.destination, entry["mode"], entry["mtime_ns"], placement.owner
-            )
-        except OSError as exc:
-            outcomes.append(Refusal(placement.path, _cannot("finish the directory", exc)))
-            continue
-        outcomes.append(Restored(placement.path, placement.destination))
-    outcomes.extend(Restored(p.path, p.destination) for p in made.reused)
-    outcomes.extend(made.refused)
-    return outcomes
-
-
-def deepest_first(placements: Sequence[Placement]) -> list[Placement]:
-    """``placements`` ordered so that every directory comes before its parent."""
-    return sorted(placements, key=lambda p: p.destination.count(b"/"), reverse=True)
-
-
-# -- files and links -------------------------------------------------------------------
-
-
-def fetch(store: Downloader, placement: Placement, made: Directories) -> Stored | Failure:
-    """Download the file of ``placement`` into place, if its folder and path are still fine.
-
-    The store writes a hidden partial file next to the destination and renames it into
-    place only once verified, so a failure leaves nothing (and an existing file as it was).
-    Both are done relative to the destination's folder, opened once without following
-    links below the target (``open_folder``): a folder swapped for a link after the
-    checks cannot redirect the write.
-    """
-    reason = made.problem(placement.destination) or unsafe_place(placement)
-    if reason is not None:
-        return Failure(reason, False)
-    entry = placement.entry
-    key, sha256 = entry["object_key"], entry["sha256"]
-    if key is None or sha256 is None:  # refused by plan already
-        return Failure("the catalog has no stored copy of this file", False)
-    try:
-        folder = open_folder(placement.destination, placement.request.target)
-    except UnsafePath as unsafe:
-        return Failure(unsafe.reason, False)
-    except OSError as exc:
-        where = printable(parent_of(placement.destination))
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            return Failure(f"{where} is no longer a directory of the restore (a link?)", False)
-        return Failure(f"{where} could not be opened: {exc.strerror or exc}", False)
-    try:
-        name = os.path.basename(placement.destination)
-        return store.download(key, name, sha256, entry["size"], dir_fd=folder)
-    finally:
-        os.close(folder)
-
-
-def finish_file(placement: Placement, downloaded: Stored | Failure) -> Restored | Refusal:
-    """Give a downloaded file its mode, mtime and owner; or report why it is not there.
-
-    If the metadata cannot be set the file is removed: a file left owned by the service,
-    unreadable by the requester, is not a restored file (a file it replaced is gone
-    already). A file that is no longer the one downloaded is left alone.
-    """
-    if isinstance(downloaded, Failure):
-        return Refusal(placement.path, downloaded.reason, downloaded.retryable)
-    entry, dest = placement.entry, placement.destination
-    try:
-        set_file_metadata(dest, entry["mode"], entry["mtime_ns"], placement.owner, downloaded.size)
-    except NotOurs as changed:
-        return Refusal(placement.path, str(changed))
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(dest)
-        return Refusal(placement.path, _cannot("finish the file", exc))
-    return Restored(placement.path, dest, downloaded.size)
-
-
-def restore_link(placement: Placement, made: Directories | None = None) -> Restored | Refusal:
-    """Recreate the symlink with its original target text; links are never followed.
-
-    Dangling links and loops come back as they were. An existing entry (not a directory)
-    is replaced only when the request allows overwriting, atomically: a new link is made
-    next to it and renamed over it.
-    """
-    entry, dest = placement.entry, placement.destination
-    reason = (made.problem(dest) if made else None) or unsafe_place(placement)
-    if reason is not None:
-        return Refusal(placement.path, reason)
-    link = entry["link_path"]
-    if not link:  # refused by plan already
-        return Refusal(placement.path, "the catalog has no target for this link")
-    replace = placement.request.overwrite and os.path.lexists(dest)
-    made_at = partial_path(dest) if replace else dest
-    try:
-        os.symlink(link, made_at)
-    except FileExistsError:
-        return Refusal(placement.path, EXISTS)
-    except OSError as exc:
-        return Refusal(placement.path, _cannot("make the link", exc))
-    try:
-        set_link_metadata(made_at, entry["mtime_ns"], placement.owner)
-        if replace:
-            os.replace(made_at, dest)  # refused by the kernel over a directory
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(made_at)
-        return Refusal(placement.path, _cannot("finish the link", exc))
-    return Restored(placement.path, dest)
-
-
-def apply(planned: RestorePlan, store: Downloader) -> list[Restored | Refusal]:
-    """Carry ``planned`` out, one file after the other: an outcome for each placement.
-
-    Directories, then files, then links, then directory metadata. Callers wanting
-    concurrent downloads run the same steps themselves, fetching files in parallel.
-    """
-    made = make_directories(planned.placements)
-    outcomes: list[Restored | Refusal] = []
-    for placement in planned.of_type(FILE):
-        outcomes.append(finish_file(placement, fetch(store, placement, made)))
-    outcomes.extend(restore_link(placement, made) for placement in planned.of_type(LINK))
-    outcomes.extend(finish_directories(made))
-    return outcomes
-
-
-def _cannot(what: str, exc: OSError) -> str:
-    return f"could not {what}: {exc.strerror or exc}"
+def _chunks(items: Sequence[Placement], size: int) -> list[Sequence[Placement]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

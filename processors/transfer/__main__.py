@@ -24,10 +24,12 @@ from events.work import TransferPutRequested
 from nearline.observe import metrics
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, now_ms, send_all
-from processors.indexing.access import UnknownUser, requester_for
 from processors.retry import attempt_of, schedule_retry
 from processors.transfer.object_keys import key_prefix
 from processors.transfer.object_store import Expected, Failure, ObjectStore, Stored
+from processors.transfer.source_files import Opener
+from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
+from stores.posix.session import UserFiles, WorkerFailed
 
 log = logging.getLogger("nearline.transfer")
 settings = get_settings()
@@ -36,27 +38,41 @@ requests = app.topic(TRANSFER_PUT)
 
 
 def upload(store: ObjectStore, request: TransferPutRequested) -> list[Stored | Failure]:
+    """Store the sub-batch's files, read through descriptors that the requester's own
+    file-system worker opened (the kernel checks that they may read each)."""
     try:
-        who = requester_for(request.user)
+        who = requester_for(request.user, settings.posix.min_uid)
+        files = UserFiles(who, settings.posix.min_uid, settings.posix.worker_timeout_s)
     except UnknownUser:
         unknown = Failure(f"user {request.user} is not known on the file servers", False)
         return [unknown for _ in request.files]
-    expected = [
-        Expected(size=f["size"], mtime_ns=f["mtime_ns"], readable_by=who) for f in request.files
-    ]
+    except (RefusedRequester, WorkerFailed) as refused:
+        return [Failure(str(refused), False) for _ in request.files]
+    with files:
+        try:
+            return _upload(store, request, files.open_for_reading)
+        except WorkerFailed as failed:
+            return [Failure(str(failed), False) for _ in request.files]
+
+
+def _upload(
+    store: ObjectStore, request: TransferPutRequested, opener: Opener
+) -> list[Stored | Failure]:
+    expected = [Expected(size=f["size"], mtime_ns=f["mtime_ns"]) for f in request.files]
     packed = [i for i, e in enumerate(expected) if 0 < e.size < settings.s3.pack_below]
     alone = sorted(set(range(len(expected))) - set(packed))
     results: list[Stored | Failure | None] = [None] * len(expected)
     if packed:
         prefix = key_prefix(request.holding_id, request.transaction_id)
         items = [(request.files[i]["path"], expected[i]) for i in packed]
-        outcomes = store.upload_packed(items, prefix, settings.s3.pack_bytes)
+        outcomes = store.upload_packed(items, prefix, settings.s3.pack_bytes, opener)
         for i, outcome in zip(packed, outcomes, strict=True):
             results[i] = outcome
     if alone:
         files = request.files
         outcomes = store.upload_many(
-            [(files[i]["path"], files[i]["object_key"], expected[i]) for i in alone]
+            [(files[i]["path"], files[i]["object_key"], expected[i]) for i in alone],
+            opener=opener,
         )
         for i, outcome in zip(alone, outcomes, strict=True):
             results[i] = outcome

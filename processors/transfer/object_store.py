@@ -18,6 +18,7 @@ import base64
 import logging
 import os
 import re
+import stat
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,9 +45,16 @@ from processors.transfer.failures import (
 from processors.transfer.outcomes import Failure, Stored
 from processors.transfer.pack_keys import slice_of
 from processors.transfer.packs import upload_packed
-from processors.transfer.source_files import ChecksummingReader, Expected, SourceFile
+from processors.transfer.source_files import (
+    ChecksummingReader,
+    Expected,
+    Opener,
+    SourceFile,
+    open_one,
+    service_files,
+)
 from processors.transfer.transfer_client import ClientTuning, transfer_client
-from processors.transfer.verified_files import ContentMismatch, write_verified
+from processors.transfer.verified_files import ContentMismatch, fill_verified, write_verified
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -133,19 +141,25 @@ class ObjectStore:
 
     # -- uploads ---------------------------------------------------------------------
 
-    def upload(self, path: bytes, key: str, expected: Expected) -> Stored | Failure:
+    def upload(
+        self, path: bytes, key: str, expected: Expected, opener: Opener = service_files
+    ) -> Stored | Failure:
         """Copy the file at ``path`` to ``key`` if it still is the ``expected`` version.
 
         An object already at ``key`` from an earlier upload of the same version is reused
         without reading the file. Never raises for a file or store problem: the outcome
         says what happened.
         """
-        return self._upload(path, key, expected, may_exist=True)
+        return self._upload(opener, path, key, expected, may_exist=True)
 
     def upload_many(
-        self, items: Sequence[tuple[bytes, str, Expected]], concurrency: int | None = None
+        self,
+        items: Sequence[tuple[bytes, str, Expected]],
+        concurrency: int | None = None,
+        opener: Opener = service_files,
     ) -> list[Stored | Failure]:
         """``upload`` each (path, key, expected), ``concurrency`` at a time; in order.
+        Files are opened by ``opener``: for a user's files, by their own worker.
 
         ``concurrency`` is capped by the store's own (its connection pool's size). Once
         the store proves unreachable (after retries), the files not yet started fail at
@@ -168,7 +182,7 @@ class ObjectStore:
             if unreachable:
                 return unreachable[0]
             path, key, expected = item
-            result = self._upload(path, key, expected, may_exist=key not in absent)
+            result = self._upload(opener, path, key, expected, may_exist=key not in absent)
             if isinstance(result, Failure) and is_unreachable(result):
                 unreachable.append(result)
             return result
@@ -179,10 +193,14 @@ class ObjectStore:
             return list(pool.map(one, items))
 
     def upload_packed(
-        self, items: Sequence[tuple[bytes, Expected]], prefix: str, target_bytes: int
+        self,
+        items: Sequence[tuple[bytes, Expected]],
+        prefix: str,
+        target_bytes: int,
+        opener: Opener = service_files,
     ) -> list[Stored | Failure]:
         """Store small files as slices of packs under ``prefix`` (``packs``); in order."""
-        return upload_packed(self.put_bytes, self.size_at, items, prefix, target_bytes)
+        return upload_packed(self.put_bytes, self.size_at, items, prefix, target_bytes, opener)
 
     def put_bytes(self, key: str, data: bytes, sha256: str, metadata: dict[str, str]) -> str:
         """Store ``data``, whose hex ``sha256`` the server verifies, at ``key``; its ETag."""
@@ -203,14 +221,14 @@ class ObjectStore:
         return head.size if head is not None else None
 
     def _upload(
-        self, path: bytes, key: str, expected: Expected, may_exist: bool
+        self, opener: Opener, path: bytes, key: str, expected: Expected, may_exist: bool
     ) -> Stored | Failure:
         try:
             if may_exist and (earlier := self._reusable(key, expected)) is not None:
                 return earlier
             if expected.size < self._multipart_threshold:
-                return self._put_whole(path, key, expected)
-            return self._put_in_parts(path, key, expected)
+                return self._put_whole(open_one(opener, path, expected), key, expected)
+            return self._put_in_parts(open_one(opener, path, expected), key, expected)
         except Exception as error:
             return upload_failure(error)
 
@@ -281,8 +299,8 @@ class ObjectStore:
             raise
         return ObjectHead(head["ContentLength"], _etag(head["ETag"]), head.get("Metadata", {}))
 
-    def _put_whole(self, path: bytes, key: str, expected: Expected) -> Stored:
-        with SourceFile(path, expected) as source:
+    def _put_whole(self, source: SourceFile, key: str, expected: Expected) -> Stored:
+        with source:
             data = source.read(expected.size)
             source.check_unchanged()
         checksums = Checksummer()
@@ -293,9 +311,9 @@ class ObjectStore:
         etag = self.put_bytes(key, data, checksums.sha256, metadata)
         return Stored(key, expected.size, checksums.adler32, checksums.sha256, etag)
 
-    def _put_in_parts(self, path: bytes, key: str, expected: Expected) -> Stored:
+    def _put_in_parts(self, source: SourceFile, key: str, expected: Expected) -> Stored:
         checksums = Checksummer()
-        with SourceFile(path, expected) as source:
+        with source:
             future = self._transfer_manager().upload(
                 cast(IO[bytes], ChecksummingReader(source, checksums)),  # read() is enough
                 self.bucket,
@@ -406,6 +424,46 @@ class ObjectStore:
                 checksums = write_verified(
                     chunks, target, expected_sha256, expected_size, dir_fd=dir_fd
                 )
+            finally:
+                body.close()
+        except ContentMismatch:
+            return Failure(CORRUPT, False)
+        except Exception as error:
+            return download_failure(error)
+        return Stored(
+            key, checksums.size, checksums.adler32, checksums.sha256, _etag(response["ETag"])
+        )
+
+    def download_into(
+        self, key: str, fd: int, expected_sha256: str, expected_size: int
+    ) -> Stored | Failure:
+        """Write the object at ``key`` into the open, empty regular file ``fd`` (made by
+        the requester's worker, which moves it into place) if it is the expected content;
+        the file is durable when this returns ``Stored``."""
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return Failure("the restore was not given a regular file to write", False)
+            if self._direct is not None and expected_size < SMALL_DOWNLOAD:
+                found = self.get_small(key)
+                if found is None:
+                    return Failure(NOT_IN_STORE, False)
+                head, data = found
+                if len(data) != expected_size:
+                    raise ContentMismatch
+                checksums = fill_verified([data], fd, expected_sha256, expected_size)
+                return Stored(key, checksums.size, checksums.adler32, checksums.sha256, head.etag)
+            part = slice_of(key)
+            if part is None:
+                response = self.client.get_object(Bucket=self.bucket, Key=key)
+            else:
+                span = f"bytes={part.offset}-{part.last}"
+                response = self.client.get_object(Bucket=self.bucket, Key=part.pack, Range=span)
+            body = response["Body"]
+            try:
+                if response["ContentLength"] != expected_size:
+                    raise ContentMismatch
+                chunks = body.iter_chunks(DOWNLOAD_READ_SIZE)
+                checksums = fill_verified(chunks, fd, expected_sha256, expected_size)
             finally:
                 body.close()
         except ContentMismatch:

@@ -21,8 +21,10 @@ a pack is never removed by the key of one of its slices.
 
 from __future__ import annotations
 
+import errno
 import hashlib
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -30,11 +32,19 @@ from processors.transfer.checksums import Checksummer
 from processors.transfer.failures import upload_failure
 from processors.transfer.outcomes import Failure, Stored
 from processors.transfer.pack_keys import Slice, pack_key
-from processors.transfer.source_files import Expected, SourceFile
+from processors.transfer.source_files import (
+    CHANGED,
+    Expected,
+    Opener,
+    SourceChanged,
+    SourceFile,
+    service_files,
+)
 
 __all__ = ["upload_packed"]
 
 UPLOADS_IN_FLIGHT = 2  # packs sent while the next is read: bounds memory to ~3 packs
+OPENED_AT_ONCE = 128  # files opened (by the user's worker) per round trip
 
 # What ``upload_packed`` needs of the store: put these bytes (whose sha256 the server
 # verifies) at this key with this metadata, returning the ETag; and the size of an object
@@ -55,10 +65,12 @@ def upload_packed(
     items: Sequence[tuple[bytes, Expected]],
     prefix: str,
     target_bytes: int,
+    opener: Opener = service_files,
 ) -> list[Stored | Failure]:
-    """Read each (path, expected) file and store them in packs of about ``target_bytes``
-    under ``prefix``; each file's outcome, in order. A file that cannot be read fails
-    alone; a pack the store refuses fails its files. Never raises for either."""
+    """Read each (path, expected) file, opened by ``opener``, and store them in packs of
+    about ``target_bytes`` under ``prefix``; each file's outcome, in order. A file that
+    cannot be read fails alone; a pack the store refuses fails its files. Never raises
+    for either."""
     results: list[Stored | Failure | None] = [None] * len(items)
     sent: list[tuple[_Pack, Future[str | Failure]]] = []
     with ThreadPoolExecutor(UPLOADS_IN_FLIGHT, "nearline-pack") as pool:
@@ -69,13 +81,13 @@ def upload_packed(
             sent.append((pack, pool.submit(_store_pack, put, size_at, prefix, bytes(pack.data))))
 
         pack = _Pack(bytearray(), [])
-        for index in sorted(range(len(items)), key=lambda i: items[i][0]):
-            path, expected = items[index]
+        for index, opened in _opened_in_order(items, opener):
+            expected = items[index][1]
             if pack.members and len(pack.data) + expected.size > target_bytes:
                 send(pack)
                 pack = _Pack(bytearray(), [])
             try:
-                data, sums = _read(path, expected)
+                data, sums = _read(opened, expected)
             except Exception as error:
                 results[index] = upload_failure(error)
                 continue
@@ -88,8 +100,31 @@ def upload_packed(
     return [r if r is not None else Failure("not packed", True) for r in results]
 
 
-def _read(path: bytes, expected: Expected) -> tuple[bytes, Checksummer]:
-    with SourceFile(path, expected) as source:
+def _opened_in_order(
+    items: Sequence[tuple[bytes, Expected]], opener: Opener
+) -> Iterator[tuple[int, int | OSError]]:
+    """Each item's index and its opened descriptor (or the error), in path order; a few
+    at a time, so that few descriptors are open at once."""
+    order = sorted(range(len(items)), key=lambda i: items[i][0])
+    for start in range(0, len(order), OPENED_AT_ONCE):
+        chunk = order[start : start + OPENED_AT_ONCE]
+        opened = opener([items[i][0] for i in chunk])
+        try:
+            for position, index in enumerate(chunk):
+                handed, opened[position] = opened[position], OSError()  # SourceFile closes it
+                yield index, handed
+        finally:
+            for leftover in opened:
+                if isinstance(leftover, int):
+                    os.close(leftover)
+
+
+def _read(opened: int | OSError, expected: Expected) -> tuple[bytes, Checksummer]:
+    if isinstance(opened, OSError):
+        if opened.errno == errno.ELOOP:  # the path is now a symlink
+            raise SourceChanged(CHANGED) from opened
+        raise opened
+    with SourceFile(opened, expected) as source:
         data = source.read(expected.size)
         source.check_unchanged()
     sums = Checksummer()

@@ -11,11 +11,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from processors.indexing.access import Requester, can_read
 from processors.transfer.checksums import Checksummer
 
 CHANGED = "file changed while it was being read"
@@ -23,6 +23,33 @@ CHANGED = "file changed while it was being read"
 # O_NOFOLLOW: a path that became a symlink is a different file. O_NONBLOCK: opening a
 # path that became a FIFO must not hang (it has no effect on regular files).
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+Opener = Callable[[Sequence[bytes]], "list[int | OSError]"]
+"""Opens paths for reading, each to a descriptor or the error: for a user's files, their
+worker's ``UserFiles.open_for_reading`` (the kernel checks as them)."""
+
+
+def service_files(paths: Sequence[bytes]) -> list[int | OSError]:
+    """Opens the service's own files (tests, benches, its own scratch data); never a
+    user's path, which only their worker opens."""
+    opened: list[int | OSError] = []
+    for path in paths:
+        try:
+            opened.append(os.open(path, _OPEN_FLAGS))
+        except OSError as error:
+            opened.append(error)
+    return opened
+
+
+def open_one(opener: Opener, path: bytes, expected: Expected) -> SourceFile:
+    """``path`` opened by ``opener`` and checked against ``expected``; raises ``OSError``
+    or ``SourceChanged``."""
+    (opened,) = opener([path])
+    if isinstance(opened, OSError):
+        if opened.errno == errno.ELOOP:  # the path is now a symlink
+            raise SourceChanged(CHANGED) from opened
+        raise opened
+    return SourceFile(opened, expected)
 
 
 class SourceChanged(Exception):
@@ -35,9 +62,6 @@ class Expected:
 
     size: int
     mtime_ns: int
-    readable_by: Requester | None = None
-    """The requesting user: the opened file must be readable by them, not only by the
-    service (a path swapped after indexing could otherwise reach another user's file)."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +82,9 @@ class _Identity:
 class SourceFile:
     """An open regular file, checked against ``Expected`` when opened and after reading."""
 
-    def __init__(self, path: bytes, expected: Expected) -> None:
-        try:
-            self._fd = os.open(path, _OPEN_FLAGS)
-        except OSError as error:
-            if error.errno == errno.ELOOP:  # the path is now a symlink
-                raise SourceChanged(CHANGED) from error
-            raise
+    def __init__(self, fd: int, expected: Expected) -> None:
+        """Take over ``fd``, opened for reading (as the user, by their worker)."""
+        self._fd = fd
         try:
             status = os.fstat(self._fd)
             self._identity = _Identity.of(status)
@@ -72,8 +92,6 @@ class SourceFile:
                 (status.st_size, status.st_mtime_ns) != (expected.size, expected.mtime_ns)
             ):
                 raise SourceChanged(CHANGED)
-            if expected.readable_by is not None and not can_read(status, expected.readable_by):
-                raise PermissionError(errno.EACCES, "not readable by the requesting user")
         except BaseException:
             os.close(self._fd)
             raise

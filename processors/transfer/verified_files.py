@@ -40,7 +40,7 @@ def write_verified(
         raise ValueError("with dir_fd, the target is a name in that directory")
     partial = partial_path(target)
     try:
-        checksums = _write(chunks, partial, sha256.lower(), size, dir_fd)
+        checksums = _write(chunks, partial, sha256, size, dir_fd)
         os.replace(partial, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         return checksums
     finally:
@@ -58,20 +58,29 @@ def partial_path(target: bytes) -> bytes:
 def _write(
     chunks: Iterable[bytes], partial: bytes, sha256: str, size: int, dir_fd: int | None
 ) -> Checksummer:
-    checksums = Checksummer()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(partial, flags, 0o600, dir_fd=dir_fd)
     try:
-        for chunk in chunks:
-            if checksums.size + len(chunk) > size:
-                raise ContentMismatch  # stop early: never write more than expected
-            checksums.update(chunk)
-            _write_all(fd, chunk)
-        if checksums.size != size or checksums.sha256 != sha256:
-            raise ContentMismatch
-        os.fsync(fd)  # the rename must never expose a file whose data is not on disk
+        return fill_verified(chunks, fd, sha256, size)
     finally:
         os.close(fd)
+
+
+def fill_verified(chunks: Iterable[bytes], fd: int, sha256: str, size: int) -> Checksummer:
+    """Write ``chunks`` to the open, empty file ``fd`` and make them durable, if they are
+    ``size`` bytes with the hex ``sha256``; raises ``ContentMismatch`` (having written at
+    most ``size`` bytes) or the ``OSError`` of a failed write. Whoever made the file
+    moves it into place, or removes it."""
+    checksums = Checksummer()
+    sha256 = sha256.lower()
+    for chunk in chunks:
+        if checksums.size + len(chunk) > size:
+            raise ContentMismatch  # stop early: never write more than expected
+        checksums.update(chunk)
+        _write_all(fd, chunk)
+    if checksums.size != size or checksums.sha256 != sha256:
+        raise ContentMismatch
+    os.fsync(fd)  # the rename must never expose a file whose data is not on disk
     return checksums
 
 

@@ -22,7 +22,6 @@ from events.topics import REPORTS, TRANSFER_GET
 from events.work import TransferGetRequested
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, now_ms, send_all
-from processors.indexing.access import UnknownUser, requester_for
 from processors.transfer.object_store import ObjectStore
 from processors.transfer_get.restoring import (
     Outcome,
@@ -31,6 +30,8 @@ from processors.transfer_get.restoring import (
     restore_batch,
     until_settled,
 )
+from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
+from stores.posix.session import UserFiles, WorkerFailed
 
 log = logging.getLogger("nearline.transfer-get")
 settings = get_settings()
@@ -39,15 +40,20 @@ requests = app.topic(TRANSFER_GET)
 
 
 def restore(store: ObjectStore, request: TransferGetRequested, paths: set[bytes] | None) -> Outcome:
-    """Restore the request's entries (only ``paths`` when given) as its user."""
+    """Restore the request's entries (only ``paths`` when given) in the requester's own
+    file-system worker."""
     files = [f for f in request.files if paths is None or f["path"] in paths]
     try:
-        who = requester_for(request.user)
+        who = requester_for(request.user, settings.posix.min_uid)
+        session = UserFiles(who, settings.posix.min_uid, settings.posix.worker_timeout_s)
     except UnknownUser:
         return all_failed(files, f"user {request.user} is not known on the file servers")
-    if request.finishing:
-        return finish_batch(files, request.target, who)
-    return restore_batch(store, files, request.target, who, request.overwrite)
+    except (RefusedRequester, WorkerFailed) as refused:
+        return all_failed(files, str(refused))
+    with session:
+        if request.finishing:
+            return finish_batch(session, files, request.target)
+        return restore_batch(store, session, files, request.target, request.overwrite)
 
 
 def report(request: TransferGetRequested, outcome: Outcome) -> FilesRestored:

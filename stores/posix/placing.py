@@ -1,0 +1,298 @@
+"""The writing side of a GET, run inside a user's worker: folders, files, links, metadata.
+
+Everything here runs with the requester's own uid and groups, so the kernel decides
+whether they may write each place, and what is made is theirs. Places are reached through
+directory descriptors opened once and kept: below a GET's target each folder is opened
+from the one above with ``O_NOFOLLOW`` (no component below the target may be a link, as
+``openat2``'s ``RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`` would have it); without a target
+the folder is opened by its path, following links as the user's own lookup would. Every
+later step (create, rename, link, chmod, utime, unlink on failure) is relative to that
+descriptor or on the entry's own descriptor, never a full path again.
+
+A file is written as a hidden partial file next to its destination; the service fills
+it through a copy of its descriptor, and ``commit`` gives it its mode and mtime and
+renames it into place, without replacing anything unless the request overwrites.
+
+Standard library only (see ``wire``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+
+EXISTS = "exists; use overwrite to replace it"
+PARTIAL_SUFFIX = b".nearline-partial"
+FILE_MODE_BITS = 0o777  # never set-user-ID or set-group-ID on a restored file
+DIRECTORY_MODE_BITS = stat.S_ISGID | stat.S_ISVTX | 0o777
+IMPLIED_DIRECTORY_MODE = 0o755
+WORKING_DIRECTORY_MODE = 0o700  # a cataloged directory stays private until finished
+ALREADY = "already"  # the entry at the destination is the cataloged one (a redelivery)
+
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_BELOW = _DIRECTORY | os.O_NOFOLLOW
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_KEPT_NAME_BYTES = 200  # with the dot, token and suffix a partial name stays within NAME_MAX
+_MAX_OPEN_FOLDERS = 512
+
+
+class Refused(Exception):
+    """This entry cannot be placed; the message says why, for the user."""
+
+
+def shown(where: bytes) -> str:
+    return where.decode("utf-8", "backslashreplace")
+
+
+def cannot(what: str, error: OSError) -> str:
+    return f"could not {what}: {error.strerror or error}"
+
+
+@dataclass
+class _Partial:
+    folder: int
+    name: bytes
+    partial: bytes
+    fd: int
+
+
+class Places:
+    """The folders of one GET (below ``target``, or original places) and its partial files."""
+
+    def __init__(self, target: bytes | None) -> None:
+        self.target = target
+        self._folders: dict[bytes, int] = {}
+        self._failed: dict[bytes, str] = {}
+        self._partials: dict[bytes, _Partial] = {}
+
+    def close(self) -> None:
+        for partial in self._partials.values():
+            _discard(partial)
+        self._partials.clear()
+        for fd in self._folders.values():
+            os.close(fd)
+        self._folders.clear()
+
+    # -- folders --------------------------------------------------------------------
+
+    def folder(self, directory: bytes) -> int:
+        """An open descriptor of ``directory``; raises ``Refused``."""
+        if directory in self._failed:
+            raise Refused(self._failed[directory])
+        fd = self._folders.get(directory)
+        if fd is not None:
+            return fd
+        try:
+            fd = self._open(directory)
+        except Refused as refused:
+            self._failed[directory] = str(refused)
+            raise
+        if len(self._folders) >= _MAX_OPEN_FOLDERS:
+            os.close(self._folders.pop(next(iter(self._folders))))
+        self._folders[directory] = fd
+        return fd
+
+    def _open(self, directory: bytes) -> int:
+        top = self.target
+        if top is None or not directory.startswith(top.rstrip(b"/") + b"/"):
+            # The target and the folders above it, or an original place: the user's own
+            # lookup, following links as theirs would.
+            try:
+                return os.open(directory, _DIRECTORY)
+            except OSError as error:
+                raise Refused(_unreachable(directory, error)) from None
+        parent, name = directory.rsplit(b"/", 1)
+        parent_fd = self.folder(parent or b"/")
+        try:
+            return os.open(name, _BELOW, dir_fd=parent_fd)
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise Refused(
+                    f"{shown(directory)} is not a directory of the restore (a symbolic link?):"
+                    f" nothing is written through it"
+                ) from None
+            raise Refused(_unreachable(directory, error)) from None
+
+    def make_directory(self, directory: bytes, cataloged: bool) -> str:
+        """Make ``directory`` (its parent exists); ``created``, ``reused`` or raises."""
+        parent, name = _split(directory)
+        parent_fd = self.folder(parent)
+        try:
+            os.mkdir(name, 0o700, dir_fd=parent_fd)
+        except FileExistsError:
+            self.folder(directory)  # a real directory (or, in place, a link to one)
+            return "reused"
+        except OSError as error:
+            reason = cannot(f"make {shown(directory)}", error)
+            self._failed[directory] = reason
+            raise Refused(reason) from None
+        fd = self.folder(directory)
+        os.fchmod(fd, WORKING_DIRECTORY_MODE if cataloged else IMPLIED_DIRECTORY_MODE)
+        return "created"
+
+    def finish_directory(self, directory: bytes, mode: int, mtime_ns: int) -> None:
+        """Give ``directory`` (not a link to one) its mode and mtime; raises ``OSError``."""
+        parent, name = _split(directory)
+        try:
+            fd = os.open(name, _BELOW, dir_fd=self.folder(parent))
+        except Refused:
+            raise FileNotFoundError(errno.ENOENT, "gone") from None
+        try:
+            os.fchmod(fd, mode & DIRECTORY_MODE_BITS)
+            os.utime(fd, ns=(os.fstat(fd).st_atime_ns, mtime_ns))
+        finally:
+            os.close(fd)
+
+    # -- files ----------------------------------------------------------------------
+
+    def create(self, dest: bytes, overwrite: bool, size: int, mtime_ns: int) -> int | str:
+        """A new empty partial file for ``dest``: its descriptor (kept here too), or
+        ``ALREADY``; raises ``Refused``."""
+        parent, name = _split(dest)
+        folder = self.folder(parent)
+        existing = _lstat(folder, name, dest)
+        if existing is not None:
+            if stat.S_ISDIR(existing.st_mode):
+                raise Refused("exists and is a directory")
+            if not overwrite:
+                same = stat.S_ISREG(existing.st_mode) and (
+                    (existing.st_size, existing.st_mtime_ns) == (size, mtime_ns)
+                )
+                if same:
+                    return ALREADY
+                raise Refused(EXISTS)
+        partial = _partial_name(name)
+        try:
+            fd = os.open(partial, _NEW_FILE, 0o600, dir_fd=folder)
+        except OSError as error:
+            raise Refused(cannot(f"create a file in {shown(parent)}", error)) from None
+        self._partials[dest] = _Partial(folder, name, partial, fd)
+        return fd
+
+    def commit(self, dest: bytes, mode: int, mtime_ns: int, size: int, overwrite: bool) -> None:
+        """Give the filled partial file of ``dest`` its mode and mtime and move it into
+        place; raises ``Refused`` (and removes the partial file)."""
+        entry = self._partials.pop(dest, None)
+        if entry is None:
+            raise Refused("no file was being written there")
+        try:
+            st = os.fstat(entry.fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+                raise Refused(f"{shown(dest)} was changed before it could be finished")
+            os.fchmod(entry.fd, mode & FILE_MODE_BITS)
+            os.utime(entry.fd, ns=(st.st_atime_ns, mtime_ns))
+            if overwrite:
+                os.replace(
+                    entry.partial, entry.name, src_dir_fd=entry.folder, dst_dir_fd=entry.folder
+                )
+            else:  # link(2) never replaces: whatever appeared meanwhile is kept
+                os.link(
+                    entry.partial,
+                    entry.name,
+                    src_dir_fd=entry.folder,
+                    dst_dir_fd=entry.folder,
+                    follow_symlinks=False,
+                )
+        except FileExistsError:
+            _discard(entry)
+            raise Refused(EXISTS) from None
+        except IsADirectoryError:
+            _discard(entry)
+            raise Refused("exists and is a directory") from None
+        except OSError as error:
+            _discard(entry)
+            raise Refused(cannot("finish the file", error)) from None
+        except Refused:
+            _discard(entry)
+            raise
+        if not overwrite:
+            _discard(entry)  # the file is in place under its own name; drop the partial one
+        else:
+            os.close(entry.fd)
+
+    def discard(self, dest: bytes) -> None:
+        entry = self._partials.pop(dest, None)
+        if entry is not None:
+            _discard(entry)
+
+    # -- links ----------------------------------------------------------------------
+
+    def link(self, dest: bytes, target_text: bytes, mtime_ns: int, overwrite: bool) -> str:
+        """Make the symlink ``dest`` with its original target text and mtime: ``restored``
+        or ``ALREADY``; raises ``Refused``."""
+        parent, name = _split(dest)
+        folder = self.folder(parent)
+        existing = _lstat(folder, name, dest)
+        if existing is not None:
+            if stat.S_ISDIR(existing.st_mode):
+                raise Refused("exists and is a directory")
+            if not overwrite:
+                if stat.S_ISLNK(existing.st_mode) and _readlink(folder, name) == target_text:
+                    return ALREADY
+                raise Refused(EXISTS)
+        made = _partial_name(name) if existing is not None else name
+        try:
+            os.symlink(target_text, made, dir_fd=folder)
+        except FileExistsError:
+            raise Refused(EXISTS) from None
+        except OSError as error:
+            raise Refused(cannot("make the link", error)) from None
+        try:
+            atime = os.stat(made, dir_fd=folder, follow_symlinks=False).st_atime_ns
+            os.utime(made, ns=(atime, mtime_ns), dir_fd=folder, follow_symlinks=False)
+            if made != name:
+                os.replace(made, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except OSError as error:
+            _unlink(folder, made)
+            raise Refused(cannot("finish the link", error)) from None
+        return "restored"
+
+
+def _split(where: bytes) -> tuple[bytes, bytes]:
+    parent, name = where.rsplit(b"/", 1)
+    if not name or name in (b".", b".."):
+        raise Refused(f"{shown(where)} cannot be restored: not a name")
+    return parent or b"/", name
+
+
+def _lstat(folder: int, name: bytes, where: bytes) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise Refused(f"{shown(where)} could not be looked up: {error.strerror or error}") from None
+
+
+def _readlink(folder: int, name: bytes) -> bytes | None:
+    try:
+        return os.readlink(name, dir_fd=folder)
+    except OSError:
+        return None
+
+
+def _partial_name(name: bytes) -> bytes:
+    token = secrets.token_hex(4).encode()
+    return b"." + name[:_KEPT_NAME_BYTES] + b"." + token + PARTIAL_SUFFIX
+
+
+def _discard(entry: _Partial) -> None:
+    os.close(entry.fd)
+    _unlink(entry.folder, entry.partial)
+
+
+def _unlink(folder: int, name: bytes) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name, dir_fd=folder)
+
+
+def _unreachable(directory: bytes, error: OSError) -> str:
+    if error.errno in (errno.ENOENT, errno.ENOTDIR):
+        return f"{shown(directory)} does not exist or is not a directory"
+    if error.errno == errno.EACCES:
+        return f"no permission to reach directory {shown(directory)}"
+    return f"{shown(directory)} could not be opened: {error.strerror or error}"
