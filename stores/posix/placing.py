@@ -33,8 +33,11 @@ IMPLIED_DIRECTORY_MODE = 0o755
 WORKING_DIRECTORY_MODE = 0o700  # a cataloged directory stays private until finished
 ALREADY = "already"  # the entry at the destination is the cataloged one (a redelivery)
 
-_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+# Folders are held as O_PATH descriptors: writing into a folder needs write and search
+# permission on it, not read, as for the user's own commands.
+_DIRECTORY = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 _BELOW = _DIRECTORY | os.O_NOFOLLOW
+_OPEN_BELOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _KEPT_NAME_BYTES = 200  # with the dot, token and suffix a partial name stays within NAME_MAX
 _MAX_OPEN_FOLDERS = 512
@@ -130,15 +133,18 @@ class Places:
             reason = cannot(f"make {shown(directory)}", error)
             self._failed[directory] = reason
             raise Refused(reason) from None
-        fd = self.folder(directory)
-        os.fchmod(fd, WORKING_DIRECTORY_MODE if cataloged else IMPLIED_DIRECTORY_MODE)
+        fd = os.open(name, _OPEN_BELOW, dir_fd=parent_fd)
+        try:
+            os.fchmod(fd, WORKING_DIRECTORY_MODE if cataloged else IMPLIED_DIRECTORY_MODE)
+        finally:
+            os.close(fd)
         return "created"
 
     def finish_directory(self, directory: bytes, mode: int, mtime_ns: int) -> None:
         """Give ``directory`` (not a link to one) its mode and mtime; raises ``OSError``."""
         parent, name = _split(directory)
         try:
-            fd = os.open(name, _BELOW, dir_fd=self.folder(parent))
+            fd = os.open(name, _OPEN_BELOW, dir_fd=self.folder(parent))
         except Refused:
             raise FileNotFoundError(errno.ENOENT, "gone") from None
         try:

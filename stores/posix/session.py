@@ -118,6 +118,12 @@ class UserFiles:
                 if message.get("end"):
                     return
 
+    def read_list(self, list_file: bytes) -> tuple[list[bytes], str | None]:
+        """The paths in a path list file, one per line, as the user may read it; or why
+        it could not be read."""
+        message, _ = self._call({"op": "list", "list": text(list_file)})
+        return [path(p) for p in message["paths"]], message["reason"]
+
     def open_for_reading(self, paths: Sequence[bytes]) -> list[int | OSError]:
         """Each path opened as the user (a final link is not followed): a descriptor, now
         the caller's, or the error."""

@@ -27,8 +27,10 @@ FILE, DIRECTORY, LINK = "FILE", "DIRECTORY", "LINK"
 UNSTORABLE = "only files, directories and links can be stored"
 LIST_MAX_BYTES = 256 * 1024 * 1024
 
-_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-_BELOW = _DIRECTORY | os.O_NOFOLLOW
+# O_PATH: looking names up in the folder of a named path needs only search permission
+# on it, as for the user's own lookup; listing a directory needs read too (``_BELOW``).
+_PARENT = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+_BELOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a path list swapped for a FIFO must not hang the worker.
 _LIST = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -70,6 +72,9 @@ def normalised(raw: bytes) -> bytes | str:
 
 def read_list(list_path: bytes) -> tuple[list[bytes], str | None]:
     """The lines of the path list file, as the user may read it, or why it could not be."""
+    checked = normalised(list_path)
+    if isinstance(checked, str):
+        return [], checked
     try:
         fd = os.open(list_path, _LIST)
     except OSError as error:
@@ -99,9 +104,10 @@ def _tree(top: bytes, user: str, wanted: frozenset[bytes], done: set[bytes]) -> 
         parent, name = top.rsplit(b"/", 1)
         parent = parent or b"/"
     try:
-        parent_fd = os.open(parent, _DIRECTORY)  # links on the way are followed, as the user
+        parent_fd = os.open(parent, _PARENT)  # links on the way are followed, as the user's
     except OSError as error:
-        yield _rejected(top, "not found" if error.errno == errno.ENOENT else _reach(parent, error))
+        reason = "not found" if error.errno == errno.ENOENT else _reach(parent, user, error)
+        yield _rejected(top, reason)
         return
     try:
         item, below = _visit(parent_fd, name, top, user, missing="not found")
@@ -140,6 +146,12 @@ def _visit(
     and sorted entry names."""
     try:
         st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return _rejected(full, missing), None
+    except OSError as error:
+        parent = full.rsplit(b"/", 1)[0] or b"/"
+        return _rejected(full, _reach(parent, user, error)), None
+    try:
         mode = st.st_mode
         if stat.S_ISLNK(mode):
             return _record(full, LINK, st, 0, os.readlink(name, dir_fd=parent_fd)), None
@@ -196,12 +208,14 @@ def _unlistable(user: str) -> str:
     return f"no permission for user {user} to list this directory (needs read and execute)"
 
 
-def _reach(parent: bytes, error: OSError) -> str:
+def _reach(parent: bytes, user: str, error: OSError) -> str:
     where = parent.decode("utf-8", "backslashreplace")
     if error.errno == errno.EACCES:
-        return f"no permission to reach directory {where}"
+        return f"no permission for user {user} to reach directory {where}"
     if error.errno == errno.ENOTDIR:
         return f"{where} is not a directory"
+    if error.errno == errno.ELOOP:
+        return f"too many levels of symbolic links at {where}"
     return f"could not be looked up: {error.strerror or error}"
 
 

@@ -22,7 +22,7 @@ import sys
 from typing import Any
 
 from stores.posix import placing, walking
-from stores.posix.wire import MAX_FDS, WireError, path, receive, send
+from stores.posix.wire import MAX_FDS, WireError, path, receive, send, text
 
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
@@ -96,6 +96,10 @@ class Worker:
                 send(self.sock, {"items": batch})
                 batch = []
         send(self.sock, {"items": batch, "end": True})
+
+    def op_list(self, request: dict[str, Any]) -> None:
+        listed, reason = walking.read_list(path(request["list"]))
+        send(self.sock, {"paths": [text(p) for p in listed], "reason": reason, "end": True})
 
     def op_open(self, request: dict[str, Any]) -> None:
         """Open each path for reading (never following a final link): a descriptor for

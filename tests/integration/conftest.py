@@ -89,3 +89,23 @@ def users() -> dict[str, tuple[str, str]]:
         "bob": ensure_account("nl-bob", "nl-ocean"),
         "carol": ensure_account("nl-carol", "nl-climate"),
     }
+
+
+@pytest.fixture
+def public_dir() -> Iterator[bytes]:
+    """A root-owned 0755 directory every user can reach (pytest's tmp_path is 0700): the
+    trees of tests whose files are walked, read or written by a user's own worker."""
+    import os
+    import shutil
+    import stat
+    import tempfile
+
+    base = tempfile.gettempdir()
+    if not os.stat(base).st_mode & stat.S_IXOTH:
+        pytest.fail(f"{base} is not searchable by other users")
+    directory = tempfile.mkdtemp(prefix="nearline-public-").encode()
+    os.chmod(directory, 0o755)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory)

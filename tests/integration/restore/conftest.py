@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -38,20 +36,6 @@ def transaction_id(store: ObjectStore) -> Iterator[str]:
     for page in pages:
         for item in page.get("Contents", []):
             store.delete(item["Key"])
-
-
-@pytest.fixture
-def public_dir() -> Iterator[bytes]:
-    """A root-owned 0755 directory every user can reach (pytest's tmp_path is 0700)."""
-    base = tempfile.gettempdir()
-    if not os.stat(base).st_mode & stat.S_IXOTH:
-        pytest.fail(f"{base} is not searchable by other users")
-    directory = tempfile.mkdtemp(prefix="nearline-restore-").encode()
-    os.chmod(directory, 0o755)
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory)
 
 
 def cataloged(store: ObjectStore, transaction_id: str, path: bytes) -> CatalogedFile:

@@ -7,10 +7,11 @@ import os
 import pwd
 import stat
 
-from processors.indexing.access import requester_for
-from processors.restore.restore import Refusal, Restored, apply, plan
+from processors.restore.restore import Refusal, Restored, RestorePlan, plan, restore
 from processors.transfer.failures import CORRUPT
 from processors.transfer.object_store import ObjectStore
+from stores.posix.requesters import Requester, requester_for
+from stores.posix.session import UserFiles
 
 from .conftest import cataloged
 
@@ -38,6 +39,13 @@ def tree(top: bytes) -> list[bytes]:
         os.utime(path, ns=(0, 1_600_000_000_000_000_000 + i * 1_000_003), follow_symlinks=False)
     os.chmod(top + b"/data/sub", 0o2750)
     return paths
+
+
+def apply(planned: RestorePlan, store: ObjectStore) -> list[Restored | Refusal]:
+    """Carry ``planned`` out in its requester's own worker."""
+    who: Requester = planned.placements[0].request.who
+    with UserFiles(who, min_uid=1000) as files:
+        return restore(planned, files, store).results
 
 
 def read(path: bytes) -> bytes:
@@ -101,9 +109,11 @@ def test_a_corrupt_object_fails_its_file_and_leaves_nothing(
     assert read(restored_data + b"/" + ODD_NAME) == b"odd content\n"
 
 
-def test_restoring_in_place_gives_back_the_original_owners(
+def test_restoring_in_place_gives_the_file_to_the_requester(
     store: ObjectStore, transaction_id: str, public_dir: bytes, users
 ):
+    """In place, as below a target, what a user restores is theirs: a recorded owner (here
+    bob) is never given a file in a place alice chose (decision in docs/security.md)."""
     alice = requester_for(users["alice"][0])
     bob_name, bob_group = users["bob"]
     shared = public_dir + b"/shared"
@@ -122,6 +132,6 @@ def test_restoring_in_place_gives_back_the_original_owners(
 
     assert outcomes == [Restored(path, path, len(b"bob's data"))]
     st = os.stat(path)
-    assert (st.st_uid, st.st_gid) == bob
+    assert (st.st_uid, st.st_gid) == (alice.uid, alice.primary_gid)
     assert (stat.S_IMODE(st.st_mode), st.st_mtime_ns) == (0o664, entry["mtime_ns"])
     assert read(path) == b"bob's data"

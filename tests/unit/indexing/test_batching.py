@@ -9,7 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from processors.indexing.batching import SubBatch, batches
-from processors.indexing.walk import FILE, FileRecord, Rejection, walk
+from processors.indexing.walk import FILE, FileRecord, Rejection
+
+from .conftest import walk
 
 
 def file(size: int, name: str = "f") -> FileRecord:
