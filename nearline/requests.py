@@ -26,7 +26,7 @@ from events.requests import (
     StageRequested,
 )
 from events.topics import REQUESTS
-from nearline import bus
+from nearline import bus, patterns
 from nearline.observe import logs
 from nearline.settings import Settings
 
@@ -225,7 +225,10 @@ def _selection(
     holding_id: int | None,
     tags: Mapping[str, str] | None,
 ) -> dict[str, Any]:
-    """The fields that choose files, shared by GET, STAGE and DELETE."""
+    """The fields that choose files, shared by GET, STAGE and DELETE. A regex that cannot
+    be used (``patterns.BadPattern``) is refused here, before anything is recorded."""
+    if regex is not None:
+        patterns.compiled(regex)
     return {
         "paths": [os.fsencode(p) for p in paths],
         "regex": regex,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from projections.queries.filters import (
-    MAX_REGEX,
     HoldingSelector,
     checked_regex,
     checked_text,
@@ -14,7 +13,6 @@ from projections.queries.filters import (
 )
 
 __all__ = [
-    "MAX_REGEX",
     "HoldingSelector",
     "checked_regex",
     "checked_text",

@@ -27,7 +27,7 @@ def find(
     services: ServicesDep,
     path: Annotated[str | None, Query(description="exact path (text)")] = None,
     path_b64: Annotated[str | None, Query(description="exact path (base64 of its bytes)")] = None,
-    regex: Annotated[str | None, Query(description="regular expression on path text")] = None,
+    regex: Annotated[str | None, Query(description="regular expression (RE2) on path text")] = None,
     label: str | None = None,
     label_regex: bool = False,
     holding_id: DbInt | None = None,

@@ -58,7 +58,7 @@ class PutIn(CommandOptions):
 
 class Selection(CommandOptions):
     paths: list[PathIn] = Field(default_factory=list, description="absolute paths, or:")
-    regex: str | None = Field(None, description="every file whose path text matches")
+    regex: str | None = Field(None, description="every file whose path text matches (RE2)")
     label: str | None = None
     holding_id: DbInt | None = None
     tags: Tags = Field(default_factory=dict, description="holdings with all these tags")
@@ -239,7 +239,7 @@ class CartIn(Strict):
     cart_id: UUID | None = Field(None, description="default: a new uuid4")
     group: str | None = Field(None, description="with groupall: whose group; default primary")
     paths: list[PathIn] = Field(default_factory=list, description="exact paths, or:")
-    regex: str | None = Field(None, description="every file whose path text matches")
+    regex: str | None = Field(None, description="every file whose path text matches (RE2)")
     label: str | None = None
     holding_id: DbInt | None = None
     tags: Tags = Field(default_factory=dict, description="holdings with all these tags")

@@ -21,8 +21,9 @@ from events.reports import ObjectsDeleted
 from events.requests import DeleteRequested
 from events.topics import DELETE_OBJECTS
 from events.work import DeleteObjectsRequested
+from nearline.patterns import BadPattern, compiled
 from processors.catalog.emitting import Emitting, Outgoing
-from processors.catalog.fold_selection import compiled, own_holdings, path_text
+from processors.catalog.fold_selection import own_holdings, path_text
 from processors.catalog.state import FileEntry, Holding
 from processors.transfer.pack_keys import pack_of
 
@@ -67,8 +68,11 @@ class Deleting(Emitting):
                 "No holding of yours matches the label, id and tags given: only your own "
                 "holdings can be deleted from; list them to check."
             )
-        if request.regex is not None and compiled(request.regex) is None:
-            return f"{request.regex!r} is not a valid regular expression."
+        if request.regex is not None:
+            try:
+                compiled(request.regex)  # RE2: linear in each path, whatever the pattern
+            except BadPattern as error:
+                return str(error)
         if request.paths or request.regex is not None:
             return None
         if request.label is None and request.holding_id is None and not request.tags:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from processors.catalog.state import CatalogState, Holding
@@ -36,10 +35,3 @@ def own_holdings(
 def path_text(path: bytes) -> str:
     """The text a regex is matched against: the API's (bytes beyond UTF-8 as ``\\xNN``)."""
     return path.decode("utf-8", "backslashreplace")
-
-
-def compiled(regex: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(regex)
-    except re.error:
-        return None

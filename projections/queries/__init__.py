@@ -34,8 +34,9 @@ def database_errors() -> Iterator[None]:
         code = getattr(error.orig, "sqlstate", None)
         if code == _INVALID_REGEX:
             raise InvalidQuery(
-                f"The database cannot use this regular expression ({error.orig}); "
-                "use POSIX syntax, without named groups or backreferences to them."
+                f"The database cannot use this regular expression ({error.orig}); write it "
+                "in the syntax PostgreSQL shares with RE2: no named groups, no \\p{...} "
+                "classes, flags such as (?i) only at the start, counts up to {255}."
             ) from None
         if code == _QUERY_CANCELED:
             raise QueryTooSlow(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, exists, false, select
 
+from nearline.patterns import BadPattern, compiled
 from projections import tables as t
 from projections.queries import InvalidQuery
 from projections.queries.access import Scope, visible
-
-MAX_REGEX = 1024
 
 
 @dataclass(frozen=True)
@@ -76,17 +74,13 @@ def checked_text(value: str | None, what: str) -> str | None:
 
 
 def checked_regex(pattern: str) -> str:
-    """The pattern, if it is a regular expression we can search with; else InvalidQuery."""
-    checked_text(pattern, "regular expression")
-    if len(pattern) > MAX_REGEX:
-        raise InvalidQuery(f"The regular expression is longer than {MAX_REGEX} characters.")
+    """The pattern, if it is a regular expression we can search with (``nearline.patterns``:
+    RE2, within the size limits; the same check on SQLite and PostgreSQL); else
+    InvalidQuery."""
     try:
-        re.compile(pattern)
-    except re.error as error:
-        raise InvalidQuery(
-            f"{pattern!r} is not a valid regular expression: {error}. "
-            "Escape special characters such as ( [ + * ? with a backslash."
-        ) from None
+        compiled(pattern)
+    except BadPattern as error:
+        raise InvalidQuery(str(error)) from None
     return pattern
 
 

@@ -4,6 +4,7 @@ catalog, the path representation, and the same rule of who sees and changes what
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 
 import pytest
@@ -84,6 +85,32 @@ def test_bad_commands_say_which_field_to_change(client, alice, log, route, body,
     assert response.status_code == 400, response.text
     assert response.json()["field"] == field
     assert not log.events
+
+
+@pytest.mark.parametrize(
+    ("route", "regex", "words"),
+    [
+        ("deletes", "x" * 1001, "at most 1000 are allowed"),
+        ("gets", "(a+", "not a valid regular expression"),
+        ("stages", r"\bname", "word boundary"),
+        ("carts", "x" * 1001, "at most 1000 are allowed"),
+    ],
+)
+def test_an_unusable_regex_is_a_400_that_says_why(client, alice, log, route, regex, words):
+    response = client.post(f"{V1}/{route}", json={"regex": regex}, headers=alice)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "regex" and words in response.json()["detail"]
+    assert not log.events
+
+
+def test_find_with_a_catastrophic_regex_answers_at_once(client, alice):
+    started = time.monotonic()
+    for regex in (r"(a+)+$", r"(x+x+)+y", r"^(/?[a-z0-9]+)+\.nc$"):
+        response = client.get(f"{V1}/files", params={"regex": regex}, headers=alice)
+        assert response.status_code == 200, response.text
+    assert time.monotonic() - started < 5
+    too_long = client.get(f"{V1}/files", params={"regex": "x" * 1001}, headers=alice)
+    assert too_long.status_code == 400 and "at most 1000" in too_long.json()["detail"]
 
 
 def test_unknown_fields_and_bad_base64_are_unprocessable(client, alice):

@@ -3,6 +3,8 @@ paths are free at once), objects removed by a worker whose report finishes it.""
 
 from __future__ import annotations
 
+import time
+
 from events.base import Event
 from events.catalog import (
     FilesDeleted,
@@ -69,6 +71,25 @@ def test_a_regex_selects_by_path_text_and_a_miss_is_a_failure():
     assert deleted.files == [] and deleted.refused[0]["reason"] == NO_MATCH
     # Nothing to remove: settled and finished at once, FAILED.
     assert of_type(out, TransactionFinished)[0].state == "FAILED"
+
+
+def test_a_catastrophic_regex_is_decided_at_once_and_a_bad_one_is_refused_with_why():
+    # RE2 (nearline.patterns): linear in each path, where re would backtrack for hours.
+    decider = new_decider()
+    runs = [entry(b"/d/" + b"a" * 40 + b"!"), entry(b"/d/" + b"x" * 44), entry(b"/d/ok.nc")]
+    stored(decider, "t1", "run", runs)
+    started = time.monotonic()
+    out = decider.handle(delete("x1", regex=r"(a+)+$"))
+    out += decider.handle(delete("x2", regex=r"(x+x+)+y"))
+    assert time.monotonic() - started < 1.0
+    assert [d.refused[0]["reason"] for d in of_type(out, FilesDeleted)] == [NO_MATCH, NO_MATCH]
+    for request, words in [
+        (delete("x3", regex="x" * 1001), "at most 1000 are allowed"),
+        (delete("x4", regex=r"\bok"), "word boundary"),
+    ]:
+        [rejected] = of_type(decider.handle(request), TransactionRejected)
+        assert words in rejected.reason
+    assert len(decider.state.holding_files(decider.state.labels[("alice", "run")])) == 3
 
 
 def test_a_whole_holding_goes_with_its_label():
