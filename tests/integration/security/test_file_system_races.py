@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,13 +141,6 @@ def put_tree(requests, engine, user, group, top: Path) -> int:
     return outcome.holding_id
 
 
-def wait_until_exists(path: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
-
-
 def test_get_to_a_target_cannot_be_redirected_by_a_swapped_folder(
     processors, users, requests, engine, place
 ):
@@ -162,8 +154,14 @@ def test_get_to_a_target_cannot_be_redirected_by_a_swapped_folder(
     target.mkdir()
     os.chown(target, who.uid, who.primary_gid)
     restored = Path(str(target) + str(place / "src" / "run" / "d"))
+    restored.mkdir(parents=True)  # restoring into the user's existing tree
+    for folder in [restored, *restored.parents]:
+        if folder == target:
+            break
+        os.chown(folder, who.uid, who.primary_gid)
     stop = place / "stop"
 
+    swapper = start_swapping(alice, restored, victim, stop)
     get = requests.get(
         user=alice,
         group=climate,
@@ -172,8 +170,6 @@ def test_get_to_a_target_cannot_be_redirected_by_a_swapped_folder(
         target=str(target),
         overwrite=True,
     )
-    wait_until_exists(restored)
-    swapper = start_swapping(alice, restored, victim, stop)
     outcome = wait_for_transaction(engine, get.transaction_id, timeout=600)
     swaps = stop_swapping(swapper, stop, restored)
 
@@ -199,7 +195,7 @@ def test_get_in_place_cannot_be_redirected_by_a_swapped_folder(
     stop = place / "stop"
 
     swapper = start_swapping(alice, folder, victim, stop)
-    get = requests.get(user=alice, group=climate, holding_id=holding, regex=".*")
+    get = requests.get(user=alice, group=climate, holding_id=holding, regex=".*", overwrite=True)
     outcome = wait_for_transaction(engine, get.transaction_id, timeout=600)
     swaps = stop_swapping(swapper, stop, folder)
 
