@@ -133,9 +133,18 @@ class Places:
             reason = cannot(f"make {shown(directory)}", error)
             self._failed[directory] = reason
             raise Refused(reason) from None
-        fd = os.open(name, _OPEN_BELOW, dir_fd=parent_fd)
         try:
-            os.fchmod(fd, WORKING_DIRECTORY_MODE if cataloged else IMPLIED_DIRECTORY_MODE)
+            fd = os.open(name, _OPEN_BELOW, dir_fd=parent_fd)
+        except OSError as error:  # swapped already (for a link?): never written through
+            reason = cannot(f"open {shown(directory)}", error)
+            self._failed[directory] = reason
+            raise Refused(reason) from None
+        try:
+            # Made in a set-group-ID folder, it keeps the bit it inherited, as mkdir's
+            # would: what is restored in it gets that folder's group too.
+            inherited = os.fstat(fd).st_mode & stat.S_ISGID
+            mode = WORKING_DIRECTORY_MODE if cataloged else IMPLIED_DIRECTORY_MODE
+            os.fchmod(fd, mode | inherited)
         finally:
             os.close(fd)
         return "created"
