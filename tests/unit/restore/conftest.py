@@ -1,4 +1,10 @@
-"""Real trees to restore into, catalog entries to restore, and a store that serves them."""
+"""Real trees to restore into, catalog entries to restore, and a store that serves them.
+
+A restore runs in a worker with the requester's own uid and groups, so the kernel decides
+what they may write and what is made is theirs. The tests run as root and act for fake
+uids (no passwd entry is needed); every tree is built in a directory other users can
+reach (pytest's own ``tmp_path`` sits under a 0700 directory).
+"""
 
 from __future__ import annotations
 
@@ -7,35 +13,55 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
 from events.catalog import CatalogedFile
-from processors.indexing.access import Requester
+from processors.restore.restore import Outcomes, Refusal, Restored, plan, restore
 from processors.transfer.checksums import Checksummer
 from processors.transfer.failures import CORRUPT, NOT_IN_STORE
 from processors.transfer.outcomes import Failure, Stored
-from processors.transfer.verified_files import ContentMismatch, write_verified
+from processors.transfer.verified_files import ContentMismatch, fill_verified
+from stores.posix.requesters import Requester
+from stores.posix.session import UserFiles
 
 # Ids no account on a test host is expected to have.
 ALICE_UID = 12345
 STRANGER_UID = 23456
 ORIGINAL_UID, ORIGINAL_GID = 34567, 45678
+TEAM_GID = 56789
+MIN_UID = 1000
 MTIME_NS = 1_234_567_890_123_456_789  # every digit matters: restored to the nanosecond
 
-ALICE = Requester("alice", ALICE_UID, frozenset([ALICE_UID]))
-STRANGER = Requester("stranger", STRANGER_UID, frozenset([STRANGER_UID]))
+ALICE = Requester("alice", ALICE_UID, frozenset([ALICE_UID]), ALICE_UID)
+STRANGER = Requester("stranger", STRANGER_UID, frozenset([STRANGER_UID]), STRANGER_UID)
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown test files")
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="needs root to chown test files and act for other uids"
+)
+
+
+def session(who: Requester = ALICE) -> UserFiles:
+    """A file-system worker acting as ``who``."""
+    return UserFiles(who, min_uid=MIN_UID)
+
+
+@pytest.fixture
+def files() -> Iterator[UserFiles]:
+    """Alice's own file-system worker."""
+    with session(ALICE) as worker:
+        yield worker
 
 
 @pytest.fixture
 def public_dir() -> Iterator[bytes]:
     """A root-owned 0755 directory every user can reach (pytest's tmp_path is 0700)."""
-    base = tempfile.gettempdir()
-    if not os.stat(base).st_mode & stat.S_IXOTH:
-        pytest.skip(f"{base} is not searchable by other users")
+    base = Path(tempfile.gettempdir())
+    for ancestor in [base, *base.parents]:
+        if not ancestor.stat().st_mode & stat.S_IXOTH:
+            pytest.skip(f"{ancestor} is not searchable by other users")
     directory = tempfile.mkdtemp(prefix="nearline-restore-").encode()
     os.chmod(directory, 0o755)
     try:
@@ -68,6 +94,15 @@ def made_file(path: bytes, data: bytes = b"old", mode: int = 0o644, uid: int = 0
 def read(path: bytes) -> bytes:
     with open(path, "rb") as f:
         return f.read()
+
+
+def owner(path: bytes) -> tuple[int, int]:
+    st = os.lstat(path)
+    return st.st_uid, st.st_gid
+
+
+def mode_of(path: bytes) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
 
 
 def file_entry(
@@ -141,32 +176,31 @@ def link_entry(
 
 
 class FakeStore:
-    """Serves stored contents the way ObjectStore.download does: verified, or nothing."""
+    """Serves stored contents the way ``ObjectStore.download_into`` does: into the open
+    file the requester's worker made, verified, or a failure."""
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
-        self.downloads: list[bytes] = []
+        self.failures: dict[str, Failure] = {}  # keys the store fails to serve
+        self.downloads: list[bytes] = []  # where each download wrote, as the kernel saw it
 
     def put(self, entry: CatalogedFile, data: bytes) -> CatalogedFile:
         assert entry["object_key"] is not None
         self.objects[entry["object_key"]] = data
         return entry
 
-    def download(
-        self,
-        key: str,
-        target: bytes,
-        expected_sha256: str,
-        expected_size: int,
-        dir_fd: int | None = None,
+    def download_into(
+        self, key: str, fd: int, expected_sha256: str, expected_size: int
     ) -> Stored | Failure:
-        self.downloads.append(target if dir_fd is None else _in(dir_fd, target))
+        self.downloads.append(os.fsencode(os.readlink(f"/proc/self/fd/{fd}")))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return Failure("the restore was not given a regular file to write", False)
+        if key in self.failures:
+            return self.failures[key]
         if key not in self.objects:
             return Failure(NOT_IN_STORE, False)
         try:
-            sums = write_verified(
-                [self.objects[key]], target, expected_sha256, expected_size, dir_fd=dir_fd
-            )
+            sums = fill_verified([self.objects[key]], fd, expected_sha256, expected_size)
         except ContentMismatch:
             return Failure(CORRUPT, False)
         except OSError as exc:
@@ -179,6 +213,25 @@ def store() -> FakeStore:
     return FakeStore()
 
 
-def _in(dir_fd: int, name: bytes) -> bytes:
-    """The path of ``name`` in the open directory ``dir_fd``, as the kernel sees it now."""
-    return os.path.join(os.fsencode(os.readlink(f"/proc/self/fd/{dir_fd}")), name)
+def restored(
+    store: FakeStore,
+    entries: Sequence[CatalogedFile],
+    target: bytes | None,
+    overwrite: bool = False,
+    who: Requester = ALICE,
+) -> Outcomes:
+    """Plan ``entries`` (expecting no refusal) and restore them as ``who``."""
+    planned = plan(entries, target, who, overwrite)
+    assert planned.refusals == []
+    with session(who) as worker:
+        return restore(planned, worker, store)
+
+
+def failures(outcomes: Outcomes | Sequence[Restored | Refusal]) -> dict[bytes, str]:
+    results = outcomes.results if isinstance(outcomes, Outcomes) else outcomes
+    return {o.path: o.reason for o in results if isinstance(o, Refusal)}
+
+
+def partials(folder: bytes) -> list[bytes]:
+    """The partial files left in ``folder`` (there should never be any)."""
+    return [name for name in os.listdir(folder) if name.endswith(b".nearline-partial")]
