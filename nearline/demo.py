@@ -15,7 +15,9 @@ import os
 import pwd
 import re
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +53,51 @@ def sample_tree(root: Path) -> Path:
     (run / "README").write_text("A demonstration run.\n")
     (run / "latest").symlink_to("output/daily/tas_day03.nc")
     return run
+
+
+DEMO_ACCOUNT = "nearline-demo"
+
+
+def demo_account(settings: Settings) -> tuple[str, str, Path]:
+    """Who the demo acts for, their group, and a folder of theirs for its files.
+
+    nearline never acts for root (``posix.min_uid``): run as root, the demo makes an
+    ordinary account of its own and a folder it can reach, wherever this checkout is.
+    """
+    if os.geteuid() != 0:
+        place = settings.home / "demo-files"
+        place.mkdir(parents=True, exist_ok=True)
+        return pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name, place
+    try:
+        entry = pwd.getpwnam(DEMO_ACCOUNT)
+    except KeyError:
+        subprocess.run(
+            [
+                "useradd",
+                "--no-create-home",
+                "--user-group",
+                "-s",
+                "/usr/sbin/nologin",
+                DEMO_ACCOUNT,
+            ],
+            check=True,
+        )
+        entry = pwd.getpwnam(DEMO_ACCOUNT)
+    place = Path(tempfile.gettempdir()) / f"nearline-demo-{entry.pw_uid}"
+    place.mkdir(mode=0o755, exist_ok=True)
+    os.chown(place, entry.pw_uid, entry.pw_gid)
+    return entry.pw_name, grp.getgrgid(entry.pw_gid).gr_name, place
+
+
+def hand_over(root: Path, user: str) -> None:
+    """Give ``root`` and everything below it to ``user`` (the demo made them as root)."""
+    if os.geteuid() != 0:
+        return
+    entry = pwd.getpwnam(user)
+    for folder, dirs, files in os.walk(root):
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+        for name in dirs + files:
+            os.chown(os.path.join(folder, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
 def follow(engine: Engine, transaction_id: str, timeout: float = 120) -> str:
@@ -209,9 +256,9 @@ def main() -> int:
     print("starting nearline's processes (catalog: embedded SQLite)")
     processes.start(settings)
     try:
-        run = sample_tree(settings.home / "demo")
-        user = pwd.getpwuid(os.getuid()).pw_name
-        group = grp.getgrgid(os.getgid()).gr_name
+        user, group, place = demo_account(settings)
+        run = sample_tree(place / "demo")
+        hand_over(place, user)
         label = time.strftime("demo-%Y%m%d-%H%M%S")
         requests = RequestLog(settings)
         print(f"\n1. PUT {run} as {user} into holding {label!r}")
@@ -247,9 +294,10 @@ def main() -> int:
         evict_everything(settings, engine, holding_id, put.transaction_id)
         show_holding(engine, settings, put.transaction_id)
 
-        restored = settings.home / "demo-get"
+        restored = place / "demo-get"
         shutil.rmtree(restored, ignore_errors=True)
         restored.mkdir()
+        hand_over(restored, user)
         pattern = "^" + re.escape(str(run)) + "(/|$)"
         print(f"\n4. GET every entry matching {pattern!r} into {restored}, from tape")
         requests = RequestLog(settings)
