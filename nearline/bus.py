@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -53,6 +54,12 @@ def ensure_topics(settings: Settings, wanted: Iterable[Topic] | None = None) -> 
             created.append(name)
         except KafkaException as error:
             # Another process may have created it between our look and our request.
+            if "TOPIC_AUTHORIZATION_FAILED" in str(error):
+                raise KafkaException(
+                    f"topic {name} is missing and {settings.kafka.sasl_username} may not create "
+                    "it: topics are created by the admin principal (`make stack-up`, or "
+                    "`python -m nearline.deploy init`)"
+                ) from error
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise
     return created
@@ -123,3 +130,22 @@ def processor_broker_config(settings: Settings) -> dict[str, str]:
         "broker": "kafka://" + kafka.bootstrap_servers.replace(",", ";kafka://"),
         "security_protocol": kafka.security_protocol,
     }
+
+
+def aiokafka_config(settings: Settings) -> dict[str, Any]:
+    """aiokafka's connection keyword arguments, credentials included (faust's are made
+    from the same settings in processors.app)."""
+    kafka = settings.kafka
+    config: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap_servers,
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.sasl_mechanism:
+        config["sasl_mechanism"] = kafka.sasl_mechanism
+        config["sasl_plain_username"] = kafka.sasl_username or ""
+        config["sasl_plain_password"] = kafka.password()
+    if kafka.security_protocol.endswith("SSL"):
+        import ssl
+
+        config["ssl_context"] = ssl.create_default_context(cafile=kafka.ssl_cafile)
+    return config

@@ -1,6 +1,10 @@
 """``python -m nearline.deploy init``: what a deployment does once before its processes
 start (and may do again at every upgrade: each step is idempotent). Creates the topics,
-publishes the schemas, migrates the catalog database and creates the cache bucket."""
+publishes the schemas, migrates the catalog database and creates the cache bucket.
+
+``python -m nearline.deploy acls [--prefix P] [--print]``: makes the cluster's ACLs of
+nearline's principals those of ``nearline.kafka_access`` (run as the admin principal),
+or prints them as ``kafka-acls.sh`` commands for a site that applies ACLs its own way."""
 
 from __future__ import annotations
 
@@ -38,13 +42,43 @@ def init(settings: Settings) -> None:
         s3.create_bucket(Bucket=settings.s3.bucket)
 
 
+def acl_commands(prefix: str = "") -> list[str]:
+    """The ACLs of ``nearline.kafka_access`` as ``kafka-acls.sh`` commands."""
+    from nearline.kafka_access import rows
+
+    return [
+        "kafka-acls.sh --bootstrap-server $BOOTSTRAP --command-config admin.properties --add"
+        f" --allow-principal {principal} --operation {operation} --{resource} {name}"
+        f" --resource-pattern-type {pattern}"
+        for principal, resource, name, pattern, operation in rows(prefix)
+    ]
+
+
+def acls(settings: Settings, prefix: str = "") -> tuple[int, int]:
+    from nearline.kafka_access import apply_acls
+
+    return apply_acls(bus.admin(settings), prefix)
+
+
 def main(argv: list[str]) -> int:
-    if argv != ["init"]:
-        print("usage: python -m nearline.deploy init", file=sys.stderr)
-        return 2
-    settings = get_settings()
-    logs.setup(settings, "init")
-    init(settings)
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m nearline.deploy")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("init", help="topics, schemas, database, bucket")
+    acl = commands.add_parser("acls", help="the ACLs of nearline's Kafka principals")
+    acl.add_argument("--prefix", default="", help="put before each principal's name")
+    acl.add_argument("--print", action="store_true", help="print kafka-acls.sh commands")
+    args = parser.parse_args(argv)
+    if args.command == "init":
+        settings = get_settings()
+        logs.setup(settings, "init")
+        init(settings)
+    elif args.print:
+        print("\n".join(acl_commands(args.prefix)))
+    else:
+        created, deleted = acls(get_settings(), args.prefix)
+        print(f"ACLs of nearline's principals: {created} created, {deleted} deleted")
     return 0
 
 

@@ -43,12 +43,23 @@ PROCESSES: dict[str, list[str]] = {
 }
 
 
+def principal(name: str) -> str:
+    """The Kafka principal a process logs in as: its kind (``transfer-put-2`` is a
+    ``transfer-put``), whose ACLs allow only what that kind does (nearline.kafka_access)."""
+    return name.removesuffix("-2")
+
+
 def daemon(settings: Settings, name: str, env: dict[str, str] | None = None) -> Daemon:
     return Daemon(
         name=f"nearline-{name}",
         command=[sys.executable, *PROCESSES[name]],
         run_dir=settings.home / "run",
-        env={"NEARLINE_HOME": str(settings.home), **(env or {})},
+        env={
+            "NEARLINE_HOME": str(settings.home),
+            # The name only: the process reads its password from the stack file.
+            "NEARLINE_KAFKA__SASL_USERNAME": principal(name),
+            **(env or {}),
+        },
     )
 
 

@@ -47,6 +47,9 @@ class KafkaSettings(BaseModel):
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    # The local stack's generated SCRAM passwords by principal (stack.toml): a process
+    # that names its principal in ``sasl_username`` finds its password here.
+    passwords: dict[str, SecretStr] = {}
     ssl_cafile: str | None = None
     session_timeout_s: float = Field(
         10, ge=6, description="how soon a crashed consumer's partitions move to another"
@@ -61,11 +64,15 @@ class KafkaSettings(BaseModel):
         if self.sasl_mechanism:
             config["sasl.mechanism"] = self.sasl_mechanism
             config["sasl.username"] = self.sasl_username or ""
-            password = self.sasl_password
-            config["sasl.password"] = password.get_secret_value() if password else ""
+            config["sasl.password"] = self.password()
         if self.ssl_cafile:
             config["ssl.ca.location"] = self.ssl_cafile
         return config
+
+    def password(self) -> str:
+        """The SASL password: ``sasl_password``, else the stack's for ``sasl_username``."""
+        secret = self.sasl_password or self.passwords.get(self.sasl_username or "")
+        return secret.get_secret_value() if secret else ""
 
 
 class S3Settings(BaseModel):

@@ -57,6 +57,8 @@ def make_app(name: str, settings: Settings) -> faust.App:
         broker_session_timeout=settings.kafka.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.kafka.session_timeout_s / 10),
         producer_max_request_size=16 * 1024 * 1024,
+        # The process's own principal (its kind), whose ACLs allow only what it does.
+        broker_credentials=credentials(settings),
         agent_supervisor=CrashingSupervisor,
         web_enabled=False,
         datadir=str(datadir),
@@ -65,6 +67,20 @@ def make_app(name: str, settings: Settings) -> faust.App:
     )
     observe(app, settings)
     return app
+
+
+def credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """faust's login to Kafka: the same principal and password as the process's
+    confluent-kafka clients (``nearline.bus``)."""
+    kafka = bus.aiokafka_config(settings)
+    if "sasl_mechanism" not in kafka:
+        return None
+    return faust.SASLCredentials(
+        username=kafka["sasl_plain_username"],
+        password=kafka["sasl_plain_password"],
+        mechanism=kafka["sasl_mechanism"],
+        ssl_context=kafka.get("ssl_context"),
+    )
 
 
 def observe(app: faust.App, settings: Settings) -> None:

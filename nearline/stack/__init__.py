@@ -8,12 +8,14 @@ that code using the settings finds the local services and their generated creden
 
 from __future__ import annotations
 
-import tomllib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nearline.settings import Settings, stack_file_path
-from nearline.stack import kafka, postgres, s3, xrootd
+from nearline import bus
+from nearline.kafka_access import ADMIN, as_principal
+from nearline.settings import Settings, read_stack_file
+from nearline.stack import folders, kafka, postgres, s3, stack_file, xrootd
 
 
 @dataclass(frozen=True)
@@ -24,52 +26,44 @@ class ServiceStatus:
     endpoint: str
 
 
-def _load_or_create_stack_file(settings: Settings) -> dict[str, str]:
-    path = stack_file_path(settings.home)
-    if path.exists():
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-        return {
-            "s3_access_key": data["s3"]["access_key"],
-            "s3_secret_key": data["s3"]["secret_key"],
-            "postgres_password": data["local"]["postgres_password"],
-        }
-    access, secret = s3.new_credentials()
-    values = {
-        "s3_access_key": access,
-        "s3_secret_key": secret,
-        "postgres_password": postgres.new_password(),
-    }
-    settings.home.mkdir(parents=True, exist_ok=True)
-    ports = settings.ports
-    path.write_text(
-        "# Written by `make stack-up`: the local stack's endpoints and generated credentials.\n"
-        "[ports]\n"
-        + "".join(f"{name} = {port}\n" for name, port in ports.model_dump().items())
-        + "\n[s3]\n"
-        f'access_key = "{access}"\nsecret_key = "{secret}"\n'
-        "\n[local]\n"
-        f'postgres_password = "{values["postgres_password"]}"\n'
-        f'postgres_url = "{postgres.url(settings, values["postgres_password"])}"\n'
-    )
-    path.chmod(0o600)
-    return values
+def _reclaim_run_folder(settings: Settings) -> None:
+    """The run folder (pid files, logs, the broker's properties) is root's alone; older
+    stacks gave it to the service account, which could then rewrite a pid file."""
+    run = settings.home / "run"
+    run.mkdir(mode=0o700, exist_ok=True)
+    for path in [run, *run.iterdir()]:
+        os.chown(path, os.geteuid(), os.getegid(), follow_symlinks=False)
+    run.chmod(0o700)
 
 
 def up(settings: Settings | None = None, log: Callable[[str], None] = print) -> Settings:
     """Start every service that is not running; harmless when all run already."""
     settings = settings or Settings()
-    values = _load_or_create_stack_file(settings)
-    settings = Settings()  # re-read, now with the stack file's credentials
-    log(f"nearline stack in {settings.home}")
-    kafka.start(settings)
-    log(f"  kafka      {settings.kafka.bootstrap_servers}")
-    s3.start(settings)
-    log(f"  s3         {settings.s3.endpoint_url} (bucket {settings.s3.bucket})")
-    postgres.start(settings, values["postgres_password"])
-    log(f"  postgres   127.0.0.1:{settings.ports.postgres}")
-    xrootd.start(settings)
-    log(f"  xrootd     {settings.tape.url}")
+    with folders.private_umask():
+        folders.close_home(settings.home)
+        folders.check_service_account_reaches(settings.home)
+        _reclaim_run_folder(settings)
+        data = stack_file.load(settings)
+        log(f"nearline stack in {settings.home}")
+        passwords = {k: str(v) for k, v in data["kafka"]["passwords"].items()}
+        secured = kafka.start(settings, passwords)
+        stack_file.use_sasl(settings, data, secured)
+        settings = Settings()  # re-read, now with the stack file's credentials
+        if secured:
+            log(f"  kafka      {settings.kafka.bootstrap_servers} (SASL/SCRAM, ACLs)")
+            # Processes may not create topics: the stack's admin does, before any starts.
+            bus.ensure_topics(as_principal(settings, ADMIN))
+        else:
+            log(
+                f"  kafka      {settings.kafka.bootstrap_servers} runs WITHOUT SASL (started by "
+                "an older nearline): `make stack-down && make stack-up` secures it, data kept"
+            )
+        s3.start(settings)
+        log(f"  s3         {settings.s3.endpoint_url} (bucket {settings.s3.bucket})")
+        postgres.start(settings, data["local"]["postgres_password"])
+        log(f"  postgres   127.0.0.1:{settings.ports.postgres}")
+        xrootd.start(settings)
+        log(f"  xrootd     {settings.tape.url}")
     return settings
 
 
@@ -83,11 +77,7 @@ def down(settings: Settings | None = None, log: Callable[[str], None] = print) -
 
 def status(settings: Settings | None = None) -> list[ServiceStatus]:
     settings = settings or Settings()
-    password = (
-        _load_or_create_stack_file(settings)["postgres_password"]
-        if stack_file_path(settings.home).exists()
-        else ""
-    )
+    password = read_stack_file(settings.home).get("postgres_password", "")
     checks: list[tuple[str, Callable[[], int | None], Callable[[], bool], str]] = [
         (
             "kafka",

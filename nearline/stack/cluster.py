@@ -3,16 +3,22 @@ for failover tests: topics replicated three times with ``min.insync.replicas=2``
 node can be killed and restarted while producers and consumers carry on.
 
 It runs from the same cached jars as the single-broker stack, on its own ports and data
-folders, beside the stack rather than instead of it.
+folders, beside the stack rather than instead of it, and when the stack's clients log in
+(SASL), it takes the same principals, passwords and ACLs.
 """
 
 from __future__ import annotations
 
 import subprocess
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from nearline.kafka_access import BROKER
+from nearline.settings import Settings
+from nearline.stack import kafka_sasl
+from nearline.stack.folders import private_file
 from nearline.stack.kafka import install, java_command
 from nearline.stack.process import Daemon, port_open, wait_until
 
@@ -27,9 +33,17 @@ class Node:
 class Cluster:
     """Three nodes on ``base_port`` + 0..5 (client and controller port of each)."""
 
-    def __init__(self, home: Path, base_port: int) -> None:
+    def __init__(
+        self, home: Path, base_port: int, passwords: Mapping[str, str] | None = None
+    ) -> None:
+        """``passwords``: of each principal; by default the stack's, if its clients log in."""
         self.home = home
         self.nodes = [Node(n, base_port + 2 * (n - 1), base_port + 2 * n - 1) for n in (1, 2, 3)]
+        if passwords is None:
+            kafka = Settings().kafka
+            stack = {user: secret.get_secret_value() for user, secret in kafka.passwords.items()}
+            passwords = stack if kafka.sasl_mechanism else {}
+        self.passwords = dict(passwords)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -53,6 +67,12 @@ class Cluster:
             self.daemon(node).start()
         for node in self.nodes:
             self._wait(node)
+        if self.passwords:
+            servers, password = self.bootstrap_servers, self.passwords[BROKER]
+            broker = kafka_sasl.client_config(servers, BROKER, password)
+            first = self.nodes[0]
+            wait_until(lambda: kafka_sasl.answers(broker), 90, "Kafka cluster", self._log(first))
+            kafka_sasl.secure(servers, self.passwords)
 
     def start_node(self, node_id: int) -> None:
         node = self._node(node_id)
@@ -83,18 +103,18 @@ class Cluster:
         run.mkdir(parents=True, exist_ok=True)
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         props = run / f"node{node.node_id}.properties"
-        props.write_text(
+        private_file(
+            props,
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     f"node.id={node.node_id}",
                     f"controller.quorum.voters={voters}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{node.port},"
+                    f"listeners={self._listener}://127.0.0.1:{node.port},"
                     f"CONTROLLER://127.0.0.1:{node.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{node.port}",
+                    f"advertised.listeners={self._listener}://127.0.0.1:{node.port}",
                     "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                    "inter.broker.listener.name=PLAINTEXT",
+                    *self._security(),
                     f"log.dirs={self._data(node)}",
                     "default.replication.factor=3",
                     "min.insync.replicas=2",
@@ -109,7 +129,7 @@ class Cluster:
                     "log.retention.hours=-1",
                     "",
                 ]
-            )
+            ),
         )
         (run / f"node{node.node_id}-log4j2.xml").write_text(
             f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -124,6 +144,18 @@ class Cluster:
 """
         )
         return props
+
+    @property
+    def _listener(self) -> str:
+        return kafka_sasl.CLIENT if self.passwords else "PLAINTEXT"
+
+    def _security(self) -> list[str]:
+        if self.passwords:
+            return kafka_sasl.broker_properties(self.passwords)
+        return [
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+        ]
 
     def _cluster_id(self) -> str:
         saved = self.home / "cluster-id"

@@ -1,4 +1,6 @@
-"""Apache Kafka 4.x in KRaft mode (one broker+controller) from Apache's own jars."""
+"""Apache Kafka 4.x in KRaft mode (one broker+controller) from Apache's own jars, with
+SASL on both listeners and ACLs (``nearline.stack.kafka_sasl``): only nearline's own
+principals reach it."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ import uuid
 from importlib import resources
 from pathlib import Path
 
+from nearline.kafka_access import ADMIN, BROKER, as_principal
 from nearline.settings import Settings
+from nearline.stack import kafka_sasl
+from nearline.stack.folders import private_file
 from nearline.stack.process import Daemon, StackError, port_open, wait_until
 
 KAFKA_VERSION = "4.1.1"
@@ -53,21 +58,22 @@ def java_command(main_class: str, *args: str, heap: str = "1g") -> list[str]:
     return ["java", f"-Xmx{heap}", "-Xms256m", "-cp", classpath(), main_class, *args]
 
 
-def write_config(settings: Settings, data: Path, run: Path) -> Path:
+def write_config(settings: Settings, data: Path, run: Path, passwords: dict[str, str]) -> Path:
+    """The broker's properties (with its SASL passwords: written private to root)."""
     ports = settings.ports
     props = run / "kafka.properties"
-    props.write_text(
+    private_file(
+        props,
         "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.bootstrap.servers=127.0.0.1:{ports.kafka_controller}",
-                f"listeners=PLAINTEXT://127.0.0.1:{ports.kafka},"
+                f"listeners={kafka_sasl.CLIENT}://127.0.0.1:{ports.kafka},"
                 f"CONTROLLER://127.0.0.1:{ports.kafka_controller}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{ports.kafka}",
+                f"advertised.listeners={kafka_sasl.CLIENT}://127.0.0.1:{ports.kafka}",
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                "inter.broker.listener.name=PLAINTEXT",
+                *kafka_sasl.broker_properties(passwords),
                 f"log.dirs={data}",
                 "num.partitions=1",
                 "offsets.topic.replication.factor=1",
@@ -81,7 +87,7 @@ def write_config(settings: Settings, data: Path, run: Path) -> Path:
                 "log.retention.hours=-1",
                 "",
             ]
-        )
+        ),
     )
     log4j = run / "kafka-log4j2.xml"
     log4j.write_text(
@@ -111,44 +117,52 @@ def daemon(settings: Settings) -> Daemon:
     return Daemon(name="kafka", command=command, run_dir=run)
 
 
-def start(settings: Settings) -> None:
+def start(settings: Settings, passwords: dict[str, str]) -> bool:
+    """Start the broker unless it runs, then make its SCRAM users and ACLs those of this
+    code. False, changing nothing, when a broker started without SASL (by an older
+    nearline) is running: ``stack-down`` and ``stack-up`` secure it, keeping its data."""
     install()
     data = settings.home / "kafka"
     run = settings.home / "run"
-    run.mkdir(parents=True, exist_ok=True)
-    props = write_config(settings, data, run)
-    if not (data / "meta.properties").exists():
-        data.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            java_command(
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                str(uuid.uuid4()),
-                "-c",
-                str(props),
-                "--standalone",
-                heap="256m",
-            ),
-            check=True,
-            capture_output=True,
-        )
+    bootstrap = f"127.0.0.1:{settings.ports.kafka}"
+    broker = kafka_sasl.client_config(bootstrap, BROKER, passwords[BROKER])
     kafka = daemon(settings)
-    kafka.start()
-    wait_until(lambda: healthy(settings), 90, "Kafka", run / "kafka-server.log")
+    running = kafka.pid() is not None
+    unauthenticated = {"bootstrap.servers": bootstrap}
+    if running and not kafka_sasl.answers(broker) and kafka_sasl.answers(unauthenticated):
+        return False
+    if not running:
+        props = write_config(settings, data, run, passwords)
+        if not (data / "meta.properties").exists():
+            data.mkdir(mode=0o700, parents=True, exist_ok=True)
+            subprocess.run(
+                java_command(
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    str(uuid.uuid4()),
+                    "-c",
+                    str(props),
+                    "--standalone",
+                    heap="256m",
+                ),
+                check=True,
+                capture_output=True,
+            )
+        kafka.start()
+    wait_until(lambda: kafka_sasl.answers(broker), 90, "Kafka", run / "kafka-server.log")
+    kafka_sasl.secure(bootstrap, passwords)
+    admin = kafka_sasl.admin_config(bootstrap, passwords)
+    wait_until(lambda: kafka_sasl.answers(admin), 30, "Kafka (SCRAM)", run / "kafka-server.log")
+    return True
 
 
 def healthy(settings: Settings) -> bool:
+    """Whether the broker answers the stack's admin principal (or, on a stack whose
+    clients do not use SASL yet, an unauthenticated client)."""
     if not port_open(settings.ports.kafka):
         return False
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
-    try:
-        metadata = admin.list_topics(timeout=3)
-    except Exception:
-        return False
-    return bool(metadata.brokers)
+    return kafka_sasl.answers(as_principal(settings, ADMIN).kafka.client_config())
 
 
 def stop(settings: Settings) -> None:

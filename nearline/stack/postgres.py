@@ -85,14 +85,16 @@ def daemon(settings: Settings) -> Daemon:
 def start(settings: Settings, password: str) -> None:
     root = settings.home / "postgres"
     data = root / "data"
-    (root / "socket").mkdir(parents=True, exist_ok=True)
+    (root / "socket").mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in (root, root / "socket"):  # the service account's own; nobody else may enter
+        folder.chmod(0o700)
     fresh = not (data / "PG_VERSION").exists()
     if fresh:
-        data.mkdir(parents=True, exist_ok=True)
-        data.chmod(0o700)
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
         pwfile = root / "initdb.pw"
         pwfile.write_text(password)
-        give_to_service_account(root, settings.home / "run")
+        pwfile.chmod(0o600)
+        give_to_service_account(root)
         subprocess.run(
             as_service_account(
                 [
@@ -112,7 +114,6 @@ def start(settings: Settings, password: str) -> None:
             capture_output=True,
         )
         pwfile.unlink()
-    give_to_service_account(settings.home / "run")
     server = daemon(settings)
     server.start()
     wait_until(lambda: healthy(settings, password), 60, "PostgreSQL", server.log_file)

@@ -123,7 +123,7 @@ class Daemon:
         existing = self.pid()
         if existing:
             return existing
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         kwargs: dict = {}
         if self.as_service_account and running_as_root():
             account = service_account()
@@ -138,6 +138,8 @@ class Daemon:
                 env=env,
                 cwd=self.cwd,
                 start_new_session=True,
+                # What a service creates is its own only (the stack's folders, D92).
+                umask=0o077,
                 **kwargs,
             )
         self.pid_file.write_text(str(proc.pid))

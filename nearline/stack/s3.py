@@ -73,8 +73,12 @@ def daemon(settings: Settings) -> Daemon:
 
 def start(settings: Settings) -> None:
     install()
-    (settings.home / "s3" / "data").mkdir(parents=True, exist_ok=True)
-    (settings.home / "s3" / "meta").mkdir(parents=True, exist_ok=True)
+    # Every user's cached bytes: root's only (the server runs with umask 077 too).
+    top = settings.home / "s3"
+    for folder in (top / "data", top / "meta"):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in (top, top / "data", top / "meta"):
+        folder.chmod(0o700)
     server = daemon(settings)
     server.start()
     wait_until(lambda: healthy(settings), 30, "S3 server", server.log_file)

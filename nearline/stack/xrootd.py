@@ -88,8 +88,9 @@ def start(settings: Settings) -> None:
         # Only while stopped: a running server keeps the configuration it started with.
         write_config(settings)
         (layout.buffer / settings.tape.root.strip("/")).mkdir(parents=True, exist_ok=True)
-        (settings.home / "run").mkdir(parents=True, exist_ok=True)
-        give_to_service_account(layout.root, settings.home / "run")
+        for folder in layout.folders():  # the service account's own; nobody else may enter
+            folder.chmod(0o700)
+        give_to_service_account(layout.root)
     server.start()
     drive.start()
     wait_until(lambda: healthy(settings), 30, "XRootD", server.log_file)

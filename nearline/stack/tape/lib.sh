@@ -2,7 +2,7 @@
 # Sourced, never run. Every script runs as the XRootD service account.
 # shellcheck shell=bash
 set -euo pipefail
-umask 022
+umask 077  # the tape is the service account's alone (the stack's folders, D92)
 
 # tape.env (written by the stack at start) sets TAPE_BUFFER, TAPE_MEDIA, TAPE_CATALOGUE,
 # TAPE_REQUESTS, TAPE_TMP, TAPE_LOCK, TAPE_XROOTD_PIDFILE, TAPE_STAGE_DELAY, TAPE_DRIVES
