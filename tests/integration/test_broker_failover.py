@@ -92,6 +92,7 @@ def test_a_broker_killed_and_restarted_mid_put_loses_nothing(
         kafka={"bootstrap_servers": cluster.bootstrap_servers, "replication": 3},
         catalog={"url": catalog},
     )
+    bus.prepare(on_cluster)  # as admin: the processes' principals may not create topics
     workers = [name for name in processes.PROCESSES if name != "api"]
     processes.start(on_cluster, workers, env=env, log=lambda _line: None)
     engine = make_engine(catalog)

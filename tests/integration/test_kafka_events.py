@@ -72,7 +72,7 @@ def test_events_round_trip_through_broker_with_aiokafka(settings, topic_name):
     async def read() -> list:
         consumer = AIOKafkaConsumer(
             topic_name,
-            bootstrap_servers=settings.kafka.bootstrap_servers,
+            **bus.aiokafka_config(settings),  # the stack's SASL login
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )

@@ -121,6 +121,7 @@ def api(settings, catalog_url, workers, users, tmp_path_factory) -> Iterator[Api
         "NEARLINE_METRICS__STATUS_REFRESH_S": "3",
         # A port of its own: the API tests' server may still hold the usual one.
         "NEARLINE_PORTS__API": str(port),
+        "NEARLINE_KAFKA__SASL_USERNAME": "api",  # its own principal, not the tests' admin
     }
     log = folder / "api.log"
     url = f"http://127.0.0.1:{port}"
