@@ -18,13 +18,13 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 from bench.put import (
     MB,
+    bench_workdir,
     final_state,
     make_big_file,
     make_small_files,
@@ -32,18 +32,22 @@ from bench.put import (
     rclone_env,
 )
 from nearline import processes
+from nearline.demo import hand_over
 from nearline.requests import RequestLog
 from nearline.settings import Settings
 from projections.db import make_engine
 from projections.migrate import upgrade
 
 
-def nearline_get(settings: Settings, engine, path: Path, target: Path) -> float:
+def nearline_get(
+    settings: Settings, engine, path: Path, target: Path, user: str, group: str
+) -> float:
+    hand_over(target, user)
     requests = RequestLog(settings)
     start = time.perf_counter()
     request = requests.get(
-        user="root",
-        group="root",
+        user=user,
+        group=group,
         regex="^" + re.escape(str(path)) + "(/|$)",
         target=str(target),
         api_action="get",
@@ -99,7 +103,7 @@ def main() -> int:
     env = {"NEARLINE_CATALOG__URL": settings.postgres_url}
     processes.stop(settings)
     processes.start(settings, env=env, log=lambda _line: None)
-    workdir = Path(tempfile.mkdtemp(prefix="nearline-bench-get-"))
+    user, group, workdir = bench_workdir(settings, "bench-get")
     try:
         small = workdir / "small"
         small.mkdir()
@@ -108,15 +112,15 @@ def main() -> int:
         big.mkdir()
         big_bytes = make_big_file(big, args.big_mib / 1024)
         time.sleep(5)  # let the processors settle into their partitions
-        nearline_put(settings, engine, small)
-        nearline_put(settings, engine, big)
+        nearline_put(settings, engine, small, user, group)
+        nearline_put(settings, engine, big, user, group)
         concurrency = "16"  # as many downloads at once as a transfer-get worker makes
 
         for name, folder in (("small", small), ("big", big)):
             ours_target = workdir / f"{name}-nearline"
             theirs_target = workdir / f"{name}-rclone"
             ours_target.mkdir()
-            ours = nearline_get(settings, engine, folder, ours_target)
+            ours = nearline_get(settings, engine, folder, ours_target, user, group)
             prefix = rclone_objects(settings, folder)
             try:
                 theirs = rclone_download(

@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from nearline import processes
+from nearline.demo import demo_account, hand_over
 from nearline.requests import RequestLog
 from nearline.settings import Settings
 from projections import tables as t
@@ -56,11 +56,22 @@ def make_big_file(root: Path, gib: float) -> int:
     return size
 
 
-def nearline_put(settings: Settings, engine, path: Path) -> float:
+def bench_workdir(settings: Settings, name: str) -> tuple[str, str, Path]:
+    """The ordinary account the benches act for (nearline never acts for root; the demo's
+    own, made if needed) and a fresh folder of theirs for the bench's files."""
+    user, group, place = demo_account(settings)
+    workdir = place / f"{name}-{uuid.uuid4().hex[:8]}"
+    workdir.mkdir()
+    hand_over(workdir, user)
+    return user, group, workdir
+
+
+def nearline_put(settings: Settings, engine, path: Path, user: str, group: str) -> float:
+    hand_over(path, user)  # made as root by the bench: the user's own files from here
     requests = RequestLog(settings)
     start = time.perf_counter()
     request = requests.put(
-        user="root", group="root", paths=[str(path)], label=f"bench-{uuid.uuid4().hex[:8]}"
+        user=user, group=group, paths=[str(path)], label=f"bench-{uuid.uuid4().hex[:8]}"
     )
     state = final_state(engine, request.transaction_id)
     elapsed = time.perf_counter() - start
@@ -123,7 +134,7 @@ def main() -> int:
     env = {"NEARLINE_CATALOG__URL": settings.postgres_url}
     processes.stop(settings)
     processes.start(settings, env=env, log=lambda _line: None)
-    workdir = Path(tempfile.mkdtemp(prefix="nearline-bench-put-"))
+    user, group, workdir = bench_workdir(settings, "bench-put")
     try:
         small = workdir / "small"
         small.mkdir()
@@ -134,7 +145,7 @@ def main() -> int:
         concurrency = str(16)
         time.sleep(5)  # let the processors settle into their partitions
 
-        ours = nearline_put(settings, engine, small)
+        ours = nearline_put(settings, engine, small, user, group)
         theirs = rclone_copy(settings, small, "--transfers", concurrency, "--checkers", concurrency)
         print(
             f"put {args.files} x 4 KiB: nearline {args.files / ours:8.0f} files/s   "
@@ -142,7 +153,7 @@ def main() -> int:
             f"(target >= 0.50)"
         )
         if args.big_gib > 0:
-            ours = nearline_put(settings, engine, big)
+            ours = nearline_put(settings, engine, big, user, group)
             theirs = rclone_copy(
                 settings, big, "--s3-chunk-size", "64M", "--s3-upload-concurrency", "8"
             )
