@@ -1,9 +1,14 @@
 # nearline: the two commands a newcomer needs are `make demo` and `make test`.
-PYTHON ?= python3
-export NEARLINE_HOME ?= $(CURDIR)/.nearline
+# Every target runs in the project's own virtual environment, made by `make install`
+# with the system's Python (Debian's own refuses pip installs: PEP 668).
+BOOTSTRAP_PYTHON ?= python3
+export VENV ?= $(CURDIR)/.venv
+PYTHON := $(VENV)/bin/python
+# The stack's state: ./.nearline, or its own folder when this checkout is private (scripts/home).
+export NEARLINE_HOME ?= $(shell $(CURDIR)/scripts/home)
 PYTEST_ARGS ?=
 
-.PHONY: help install stack-up stack-down stack-status demo test test-unit chaos recall-scale lint schema-check bench clean
+.PHONY: lock help install stack-up stack-down stack-status demo test test-unit chaos recall-scale lint schema-check bench clean
 
 help:
 	@echo "make demo          set up everything and run the main job"
@@ -15,15 +20,16 @@ help:
 	@echo "make recall-scale  recall at acceptance scale: 2,000 small + 5 large files, 3 GETs"
 	@echo "make lint          ruff and mypy"
 	@echo "make bench         run every benchmark in bench/"
+	@echo "make lock          refresh requirements.lock (the versions make install takes)"
 
 install:
-	@scripts/bootstrap
+	@BOOTSTRAP_PYTHON=$(BOOTSTRAP_PYTHON) scripts/bootstrap
 
 stack-up: install
 	@$(PYTHON) -m nearline.stack up
 
 stack-down:
-	@$(PYTHON) -m nearline.stack down
+	@if [ -x $(PYTHON) ]; then $(PYTHON) -m nearline.stack down; fi
 
 stack-status:
 	@$(PYTHON) -m nearline.stack status
@@ -46,13 +52,20 @@ chaos: stack-up
 recall-scale: stack-up
 	@$(PYTHON) -m pytest -q -s -m slow tests/integration/archive/test_recall_acceptance.py $(PYTEST_ARGS)
 
-lint:
-	@ruff check .
-	@ruff format --check .
-	@mypy $(wildcard nearline events processors projections api client)
+lint: install
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy $(wildcard nearline events stores processors projections api client)
 
 bench: stack-up
 	@for script in bench/*.py; do echo "== $$script"; $(PYTHON) $$script || exit 1; done
 
 clean: stack-down
-	rm -rf $(NEARLINE_HOME)
+	rm -rf $(NEARLINE_HOME) $(VENV)
+
+lock:
+	@rm -rf $(VENV).lock && $(BOOTSTRAP_PYTHON) -m venv $(VENV).lock
+	@$(VENV).lock/bin/pip install -q -e '.[dev]'
+	@(echo "# Locked versions for the project's environment (scripts/bootstrap installs with -c)."; \
+	  echo "# Refresh: make lock"; $(VENV).lock/bin/pip freeze --exclude-editable) > requirements.lock
+	@rm -rf $(VENV).lock
