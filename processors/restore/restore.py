@@ -30,6 +30,7 @@ from typing import NamedTuple, Protocol
 
 from events.catalog import CatalogedFile, FileFailure
 from processors.restore.placement import UnsafePath, destination, normal_directory
+from processors.transfer.failures import target_full
 from processors.transfer.outcomes import Failure, Stored
 from stores.posix.lookup import parent_of, printable
 from stores.posix.placing import ALREADY, EXISTS
@@ -188,8 +189,9 @@ def restore(
         return Outcomes()
     files.begin_restore(planned.placements[0].request.target)
     done = make_directories(planned.placements, files)
+    full: list[Failure] = []  # once the target is full, the other files fail at once
     for chunk in _chunks(planned.of_type(FILE), FILES_AT_ONCE):
-        done.results += _restore_files(chunk, files, store, concurrency)
+        done.results += _restore_files(chunk, files, store, concurrency, full)
     done.results += _restore_links(planned.of_type(LINK), files)
     done.results += finish_directories(done.created, files)
     return done
@@ -223,7 +225,11 @@ def make_directories(placements: Sequence[Placement], files: UserFiles) -> Outco
 
 
 def _restore_files(
-    chunk: Sequence[Placement], files: UserFiles, store: Filler, concurrency: int
+    chunk: Sequence[Placement],
+    files: UserFiles,
+    store: Filler,
+    concurrency: int,
+    full: list[Failure],
 ) -> list[Restored | Refusal]:
     """Create, fill and finish the files of ``chunk``."""
     overwrite = chunk[0].request.overwrite
@@ -246,11 +252,16 @@ def _restore_files(
         index, fd = item
         entry = chunk[index].entry
         try:
-            return store.download_into(
+            if full:
+                return full[0]
+            outcome = store.download_into(
                 entry["object_key"] or "", fd, entry["sha256"] or "", entry["size"]
             )
         finally:
             os.close(fd)
+        if isinstance(outcome, Failure) and target_full(outcome):
+            full.append(outcome)
+        return outcome
 
     workers = max(1, min(concurrency, len(to_fill)))
     with ThreadPoolExecutor(workers, thread_name_prefix="nearline-get") as pool:

@@ -92,6 +92,8 @@ def download_failure(error: BaseException) -> Failure:
         return Failure("target directory does not exist", False)
     if isinstance(error, PermissionError):
         return Failure("permission denied writing the file", False)
+    if isinstance(error, OSError) and error.errno in TARGET_FULL:
+        return Failure(f"{_TARGET_FULL_PREFIX}: {_describe(error)}", False)
     if isinstance(error, OSError):
         return Failure(f"cannot write the file: {_describe(error)}", _transient(error))
     log.error("unexpected download error", exc_info=error)
@@ -109,7 +111,26 @@ def _describe(error: OSError) -> str:
     return error.strerror or type(error).__name__
 
 
+# The user's side is full, over quota or read-only: trying again soon changes nothing and
+# would hold other users' work behind this one; the user frees space and asks again.
+TARGET_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def target_full(failure: Failure) -> bool:
+    """Whether ``failure`` says the user's file system cannot take more."""
+    return failure.reason.startswith(_TARGET_FULL_PREFIX)
+
+
+_TARGET_FULL_PREFIX = "the target file system cannot take it"
+
+
 def _transient(error: OSError) -> bool:
-    # Names too long or paths that cannot exist stay so; I/O errors, a full disk or
-    # quota, a stale NFS handle may clear up.
-    return error.errno not in (errno.ENAMETOOLONG, errno.EISDIR, errno.EINVAL, errno.ELOOP)
+    # Names too long or paths that cannot exist stay so, and so does a full, over-quota
+    # or read-only target; I/O errors or a stale NFS handle may clear up.
+    return error.errno not in (
+        errno.ENAMETOOLONG,
+        errno.EISDIR,
+        errno.EINVAL,
+        errno.ELOOP,
+        *TARGET_FULL,
+    )

@@ -21,7 +21,7 @@ import pytest
 from events.catalog import CatalogedFile
 from processors.restore.restore import Outcomes, Refusal, Restored, plan, restore
 from processors.transfer.checksums import Checksummer
-from processors.transfer.failures import CORRUPT, NOT_IN_STORE
+from processors.transfer.failures import CORRUPT, NOT_IN_STORE, download_failure
 from processors.transfer.outcomes import Failure, Stored
 from processors.transfer.verified_files import ContentMismatch, fill_verified
 from stores.posix.requesters import Requester
@@ -204,7 +204,7 @@ class FakeStore:
         except ContentMismatch:
             return Failure(CORRUPT, False)
         except OSError as exc:
-            return Failure(f"cannot write the file: {exc.strerror}", False)
+            return download_failure(exc)  # as the real store words it
         return Stored(key, sums.size, sums.adler32, sums.sha256, "etag")
 
 
