@@ -76,15 +76,36 @@ def fill_verified(chunks: Iterable[bytes], fd: int, sha256: str, size: int) -> C
     for chunk in chunks:
         if checksums.size + len(chunk) > size:
             raise ContentMismatch  # stop early: never write more than expected
+        _write_sparse(fd, chunk, checksums.size)
         checksums.update(chunk)
-        _write_all(fd, chunk)
     if checksums.size != size or checksums.sha256 != sha256:
         raise ContentMismatch
+    os.ftruncate(fd, size)  # a file ending in holes gets its length
     os.fsync(fd)  # the rename must never expose a file whose data is not on disk
     return checksums
 
 
-def _write_all(fd: int, data: bytes) -> None:
+HOLE_BLOCK = 64 * 1024  # zero blocks this large (and aligned) are left as holes
+_ZEROS = bytes(HOLE_BLOCK)
+
+
+def _write_sparse(fd: int, data: bytes, offset: int) -> None:
+    """Write ``data`` at ``offset``, leaving aligned all-zero blocks unwritten: a sparse
+    file comes back sparse (its holes read as zeros, as they did)."""
     view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    start = 0
+    while start < len(view):
+        # Up to the next block boundary of the file, so holes line up with blocks.
+        end = min(len(view), start + HOLE_BLOCK - (offset + start) % HOLE_BLOCK)
+        block = view[start:end]
+        # First and last byte first: most data is not zero there (bytes compare at memcmp
+        # speed; a memoryview compares item by item).
+        if len(block) != HOLE_BLOCK or block[0] or block[-1] or bytes(block) != _ZEROS:
+            _pwrite_all(fd, block, offset + start)
+        start = end
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data, offset = data[written:], offset + written

@@ -87,7 +87,8 @@ def test_download_failures():
     assert download_failure(EndpointConnectionError(endpoint_url=ENDPOINT)).retryable
     assert not download_failure(FileNotFoundError(errno.ENOENT, "x")).retryable
     assert not download_failure(PermissionError(errno.EACCES, "x")).retryable
-    assert download_failure(OSError(errno.ENOSPC, "No space left on device")).retryable
+    full = download_failure(OSError(errno.ENOSPC, "No space left on device"))
+    assert not full.retryable and "cannot take it" in full.reason  # the user's to fix
 
 
 def test_unexpected_errors_are_reported_not_raised():

@@ -11,7 +11,8 @@ from processors.transfer.source_files import (
     ChecksummingReader,
     Expected,
     SourceChanged,
-    SourceFile,
+    open_one,
+    service_files,
 )
 
 
@@ -29,7 +30,7 @@ def data_file(tmp_path) -> bytes:
 
 
 def test_reads_exactly_the_expected_size(data_file):
-    with SourceFile(data_file, expected_of(data_file)) as source:
+    with open_one(service_files, data_file, expected_of(data_file)) as source:
         assert len(source.read(10**9)) == 300_000
         assert source.read(10) == b""
         source.check_unchanged()
@@ -44,11 +45,11 @@ def test_reads_exactly_the_expected_size(data_file):
 )
 def test_a_file_unlike_its_index_entry_is_refused(data_file, change):
     with pytest.raises(SourceChanged):
-        SourceFile(data_file, change(expected_of(data_file)))
+        open_one(service_files, data_file, change(expected_of(data_file)))
 
 
 def test_growth_while_reading_is_noticed(data_file):
-    with SourceFile(data_file, expected_of(data_file)) as source:
+    with open_one(service_files, data_file, expected_of(data_file)) as source:
         source.read(1000)
         with open(data_file, "ab") as f:
             f.write(b"more")
@@ -58,7 +59,7 @@ def test_growth_while_reading_is_noticed(data_file):
 
 
 def test_truncation_while_reading_is_noticed(data_file):
-    with SourceFile(data_file, expected_of(data_file)) as source:
+    with open_one(service_files, data_file, expected_of(data_file)) as source:
         source.read(1000)
         os.truncate(data_file, 5000)
         source.read(10**9)
@@ -68,7 +69,7 @@ def test_truncation_while_reading_is_noticed(data_file):
 
 def test_a_rewrite_in_place_is_noticed_by_its_times(data_file):
     expected = expected_of(data_file)
-    with SourceFile(data_file, expected) as source:
+    with open_one(service_files, data_file, expected) as source:
         source.read(10**9)
         with open(data_file, "r+b") as f:
             f.write(b"X")  # same size
@@ -81,20 +82,20 @@ def test_a_path_that_became_a_symlink_or_a_directory_is_changed(data_file, tmp_p
     link = bytes(tmp_path / "link")
     os.symlink(data_file, link)
     with pytest.raises(SourceChanged):
-        SourceFile(link, expected_of(data_file))
+        open_one(service_files, link, expected_of(data_file))
     folder = bytes(tmp_path)
     with pytest.raises(SourceChanged):
-        SourceFile(folder, expected_of(folder))
+        open_one(service_files, folder, expected_of(folder))
 
 
 def test_missing_file_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
-        SourceFile(bytes(tmp_path / "nope"), Expected(0, 0))
+        open_one(service_files, bytes(tmp_path / "nope"), Expected(0, 0))
 
 
 def test_checksumming_reader_is_forward_only_and_checks_at_the_end(data_file):
     checksums = Checksummer()
-    with SourceFile(data_file, expected_of(data_file)) as source:
+    with open_one(service_files, data_file, expected_of(data_file)) as source:
         reader = ChecksummingReader(source, checksums)
         assert reader.readable() and not reader.seekable()
         chunks = []
@@ -105,7 +106,7 @@ def test_checksumming_reader_is_forward_only_and_checks_at_the_end(data_file):
 
 
 def test_checksumming_reader_fails_at_the_end_of_a_changed_file(data_file):
-    with SourceFile(data_file, expected_of(data_file)) as source:
+    with open_one(service_files, data_file, expected_of(data_file)) as source:
         reader = ChecksummingReader(source, Checksummer())
         reader.read(100_000)
         with open(data_file, "ab") as f:
