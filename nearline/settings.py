@@ -89,6 +89,10 @@ class S3Settings(BaseModel):
     # ``pack_bytes`` (processors/transfer/packs.py, D90); 0 stores every file alone.
     pack_below: int = Field(1024 * 1024, ge=0)
     pack_bytes: int = Field(64 * 1024 * 1024, ge=1)
+    # Multipart uploads left open longer than this (a process killed mid-upload) are
+    # aborted by the sweeper, every ``stale_upload_sweep_s``: their parts use space.
+    stale_upload_age_s: float = Field(6 * 3600, gt=0)
+    stale_upload_sweep_s: float = Field(3600, gt=0)
 
 
 class CatalogSettings(BaseModel):

@@ -1,7 +1,8 @@
 """The sweeper process: ``python -m processors.sweeper``.
 
-Runs the archive sweep every ``archive.sweep_interval_s`` seconds and the eviction policy
-every ``eviction.interval_s`` seconds, until it is stopped. A pass that fails (the
+Runs the archive sweep every ``archive.sweep_interval_s`` seconds, the eviction policy
+every ``eviction.interval_s`` seconds and aborts abandoned multipart uploads every
+``s3.stale_upload_sweep_s`` seconds, until it is stopped. A pass that fails (the
 database or the broker unreachable) is logged and tried again at its next turn.
 """
 
@@ -16,6 +17,7 @@ from nearline import bus
 from nearline.observe import logs, server
 from nearline.settings import get_settings
 from processors.sweeper.passes import archive_sweep, eviction_pass
+from processors.transfer.object_store import ObjectStore
 from projections.db import catalog_engine
 
 log = logging.getLogger("nearline.sweeper")
@@ -36,6 +38,7 @@ def main() -> None:
     due = {
         "archive": start + settings.archive.sweep_interval_s,
         "evict": start + settings.eviction.interval_s,
+        "uploads": start + settings.s3.stale_upload_sweep_s,
     }
     server.HEALTH.set(True, "sweeping on schedule")
     while not stop.is_set():
@@ -60,6 +63,15 @@ def main() -> None:
                     )
             except Exception:
                 log.exception("eviction pass failed")
+        if now >= due["uploads"]:
+            due["uploads"] = now + settings.s3.stale_upload_sweep_s
+            try:
+                with ObjectStore(settings) as store:
+                    aborted = store.abort_stale_uploads(settings.s3.stale_upload_age_s)
+                if aborted:
+                    log.info("aborted %d abandoned multipart uploads", len(aborted))
+            except Exception:
+                log.exception("multipart upload sweep failed")
         stop.wait(max(0.1, min(due.values()) - time.monotonic()))
 
 

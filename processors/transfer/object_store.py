@@ -23,6 +23,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Self, cast
 
@@ -494,6 +495,24 @@ class ObjectStore:
         return Stored(key, checksums.size, checksums.adler32, checksums.sha256, head.etag)
 
     # -- objects ---------------------------------------------------------------------
+
+    def abort_stale_uploads(self, older_than_s: float, prefix: str = "") -> list[str]:
+        """Abort every multipart upload (under ``prefix``) begun more than
+        ``older_than_s`` seconds ago: its writer died, as nearline's own writers abort on
+        failure. The keys of those aborted."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        aborted: list[str] = []
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < cutoff:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    aborted.append(upload["Key"])
+        return aborted
 
     def exists(self, key: str) -> bool:
         """Whether an object is at ``key``. Store errors other than "not found" raise."""
