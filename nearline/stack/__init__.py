@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from nearline import bus
 from nearline.kafka_access import ADMIN, as_principal
 from nearline.settings import Settings, read_stack_file
-from nearline.stack import folders, kafka, postgres, s3, stack_file, xrootd
+from nearline.stack import folders, kafka, postgres, readiness, s3, stack_file, xrootd
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ def up(settings: Settings | None = None, log: Callable[[str], None] = print) -> 
             log(f"  kafka      {settings.kafka.bootstrap_servers} (SASL/SCRAM, ACLs)")
             # Processes may not create topics: the stack's admin does, before any starts.
             bus.ensure_topics(as_principal(settings, ADMIN))
+            # Up is ready: an idempotent producer writes, a consumer group joins.
+            readiness.wait_until_ready(as_principal(settings, ADMIN))
         else:
             log(
                 f"  kafka      {settings.kafka.bootstrap_servers} runs WITHOUT SASL (started by "
