@@ -8,8 +8,8 @@ linear in the text, and bounds the memory of a pattern (``max_mem``); a pattern 
 than ``limits.regex_max_length`` is refused before it is compiled (decision D91).
 
 The options follow PostgreSQL's ``~``, which runs the same patterns on a PostgreSQL
-catalog: ``.`` matches a newline too, and ``\\b`` and ``\\B``, which mean a word boundary
-to RE2 but a backspace and a backslash to PostgreSQL, are refused.
+catalog: ``.`` matches a newline too, and the escapes PostgreSQL reads otherwise are
+refused (``\\b``, ``\\B``, ``\\x`` with more than two hex digits).
 """
 
 from __future__ import annotations
