@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, select, update
 
 from events.base import Event
 from events.catalog import (
@@ -58,7 +58,8 @@ class CatalogRows:
         # Parents before children; first-come rows are kept (a redelivered fact is a no-op).
         insert_ignoring_duplicates(conn, t.holdings, list(self.holdings.values()))
         upsert(conn, t.tags, list(self.tags.values()), keys=("holding_id", "key"))
-        insert_ignoring_duplicates(conn, t.transactions, list(self.transactions.values()))
+        transactions = list(self.transactions.values())
+        upsert(conn, t.transactions, transactions, ("transaction_id",), where=_earlier)
         insert_ignoring_duplicates(conn, t.files, list(self.files.values()))
         insert_ignoring_duplicates(conn, t.checksums, list(self.checksums.values()))
         insert_ignoring_duplicates(conn, t.locations, list(self.locations.values()))
@@ -101,18 +102,18 @@ def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
                         "value": v,
                     }
             case TransactionAccepted() if event.holding_id is not None:
-                rows.transactions.setdefault(
-                    event.transaction_id,
-                    {
-                        "transaction_id": event.transaction_id,
-                        "holding_id": event.holding_id,
-                        "user": event.user,
-                        "group": event.group,
-                        "api_action": event.api_action,
-                        "job_label": event.job_label,
-                        "ingest_time": event.occurred_at,
-                    },
-                )
+                row = {
+                    "transaction_id": event.transaction_id,
+                    "holding_id": event.holding_id,
+                    "user": event.user,
+                    "group": event.group,
+                    "api_action": event.api_action,
+                    "job_label": event.job_label,
+                    "ingest_time": event.occurred_at,
+                }
+                kept = rows.transactions.get(event.transaction_id)
+                if kept is None or _order(row) < _order(kept):
+                    rows.transactions[event.transaction_id] = row
             case FilesReserved():
                 _reserve(rows, event)
             case FilesCataloged():
@@ -365,3 +366,17 @@ def _existing(conn: Connection, ids: Sequence[int]) -> set[int]:
         rows = conn.execute(select(t.files.c.id).where(t.files.c.id.in_(chunk)))
         found.update(row.id for row in rows)
     return found
+
+
+def _order(row: dict[str, Any]) -> tuple[int, str]:
+    """Which of two rows of one transaction id is kept: the earlier, then the lesser user.
+    An id is its first user's (D111); a redelivered fact changes nothing, and a replay,
+    which meets the users' partitions in another order, keeps the same row."""
+    return (row["ingest_time"], row["user"])
+
+
+def _earlier(proposed: Any) -> ColumnElement[bool]:
+    tx = t.transactions.c
+    return (proposed.ingest_time < tx.ingest_time) | (
+        (proposed.ingest_time == tx.ingest_time) & (proposed.user < tx.user)
+    )

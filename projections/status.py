@@ -6,13 +6,17 @@ from the catalog facts that decide them (TransactionRejected, FilesReserved refu
 FilesCataloged, TransactionFinished). Both topics are applied by one runner in one
 database transaction per batch, and an outcome is final: a transaction never shows
 COMPLETE before the catalog rows that make it complete are visible.
+
+Every row is keyed by transaction id *and* user: a transaction id belongs to the user who
+first used it, and another user's events under the same id change only rows of their
+own (D111).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, Table, select, update
 
 from events.base import Event
 from events.catalog import (
@@ -55,27 +59,40 @@ def apply(conn: Connection, events: Sequence[Event]) -> None:
                 _open(conn, event, event.api_action, event.job_label)
                 _finish(conn, event, "FAILED", warnings=[event.reason])
             case FilesReserved() if event.refused:
-                _fail_files(conn, event.transaction_id, event.sub_batch, event.refused)
+                _fail_files(conn, _key(event), event.sub_batch, event.refused)
             case FilesCataloged():
                 _settle(conn, event)
             case FilesSelected() if event.unavailable:
-                _fail_files(conn, event.transaction_id, event.sub_batch, event.unavailable)
+                _fail_files(conn, _key(event), event.sub_batch, event.unavailable)
             case FilesRetrieved() if not event.finishing:  # a finishing pass counts nothing
-                _fail_files(conn, event.transaction_id, event.sub_batch, event.failed)
+                _fail_files(conn, _key(event), event.sub_batch, event.failed)
                 _settle_sub(
                     conn,
-                    event.transaction_id,
+                    _key(event),
                     event.sub_batch,
                     bool(event.restored),
                     event.occurred_at,
                 )
             case FilesDeleted() if event.refused:
-                _fail_files(conn, event.transaction_id, event.sub_batch, event.refused)
+                _fail_files(conn, _key(event), event.sub_batch, event.refused)
             case ObjectsRemoved():
                 _settle_deletion(conn, event)
             case TransactionFinished():
                 _finish(conn, event, event.state)
                 _one_sub_record(conn, event)
+
+
+Key = tuple[str, str]
+"""A transaction's rows: its id and its user."""
+
+
+def _key(event: Event) -> Key:
+    return (event.transaction_id, event.user)
+
+
+def _is(table: Table, key: Key) -> ColumnElement[bool]:
+    """The condition that selects the rows of one user's transaction."""
+    return (table.c.transaction_id == key[0]) & (table.c.user == key[1])
 
 
 def _open(
@@ -109,19 +126,14 @@ def _open(
     )
     # Created by whichever event a reader meets first; the earliest time wins, so a
     # replay reading the catalog and status topics in another interleaving agrees.
+    mine = _is(tx, _key(event))
     conn.execute(
         update(tx)
-        .where(
-            (tx.c.transaction_id == event.transaction_id) & (tx.c.creation_time > event.occurred_at)
-        )
+        .where(mine & (tx.c.creation_time > event.occurred_at))
         .values(creation_time=event.occurred_at)
     )
     if label is not None:
-        conn.execute(
-            update(tx)
-            .where(tx.c.transaction_id == event.transaction_id)
-            .values(label=label, holding_id=holding_id)
-        )
+        conn.execute(update(tx).where(mine).values(label=label, holding_id=holding_id))
 
 
 def _progress(conn: Connection, change: TransactionStateChanged) -> None:
@@ -129,13 +141,13 @@ def _progress(conn: Connection, change: TransactionStateChanged) -> None:
     if change.sub_id is None:
         conn.execute(
             update(tx)
-            .where((tx.c.transaction_id == change.transaction_id) & tx.c.state.not_in(TERMINAL))
+            .where(_is(tx, _key(change)) & tx.c.state.not_in(TERMINAL))
             .values(state=change.state, last_updated=change.occurred_at)
         )
         return
     _sub_record(
         conn,
-        change.transaction_id,
+        _key(change),
         change.sub_id,
         change.state,
         change.occurred_at,
@@ -146,7 +158,7 @@ def _progress(conn: Connection, change: TransactionStateChanged) -> None:
 
 def _sub_record(
     conn: Connection,
-    transaction_id: str,
+    owner: Key,
     sub_id: int,
     state: str,
     when: int,
@@ -154,7 +166,7 @@ def _sub_record(
     final: bool = True,
 ) -> None:
     sub = t.status_sub_records
-    key = (sub.c.transaction_id == transaction_id) & (sub.c.sub_id == sub_id)
+    key = _is(sub, owner) & (sub.c.sub_id == sub_id)
     current_row = conn.execute(select(sub.c.state, sub.c.retries).where(key)).first()
     current = current_row.state if current_row is not None else None
     if current_row is None:
@@ -163,7 +175,8 @@ def _sub_record(
             sub,
             [
                 {
-                    "transaction_id": transaction_id,
+                    "transaction_id": owner[0],
+                    "user": owner[1],
                     "sub_id": sub_id,
                     "state": state,
                     "retries": retries,
@@ -181,15 +194,14 @@ def _sub_record(
         conn.execute(update(sub).where(key).values(retries=retries))
 
 
-def _fail_files(
-    conn: Connection, transaction_id: str, sub_id: int, failures: Sequence[FileFailure]
-) -> None:
+def _fail_files(conn: Connection, owner: Key, sub_id: int, failures: Sequence[FileFailure]) -> None:
     insert_ignoring_duplicates(
         conn,
         t.status_failed_files,
         [
             {
-                "transaction_id": transaction_id,
+                "transaction_id": owner[0],
+                "user": owner[1],
                 "sub_id": sub_id,
                 "path": f["path"],
                 "reason": f["reason"],
@@ -200,50 +212,37 @@ def _fail_files(
 
 
 def _settle(conn: Connection, fact: FilesCataloged) -> None:
-    _fail_files(conn, fact.transaction_id, fact.sub_batch, fact.failed)
-    _settle_sub(conn, fact.transaction_id, fact.sub_batch, bool(fact.files), fact.occurred_at)
+    _fail_files(conn, _key(fact), fact.sub_batch, fact.failed)
+    _settle_sub(conn, _key(fact), fact.sub_batch, bool(fact.files), fact.occurred_at)
 
 
-def _settle_sub(
-    conn: Connection, transaction_id: str, sub_id: int, any_done: bool, when: int
-) -> None:
+def _settle_sub(conn: Connection, owner: Key, sub_id: int, any_done: bool, when: int) -> None:
     """The final state of a sub-batch: its failed files so far, and whether any succeeded."""
-    failed = (
-        conn.execute(
-            select(t.status_failed_files.c.path).where(
-                (t.status_failed_files.c.transaction_id == transaction_id)
-                & (t.status_failed_files.c.sub_id == sub_id)
-            )
-        ).first()
-        is not None
-    )
+    failed = _has_failures(conn, owner, sub_id)
     state = "COMPLETE" if not failed else ("COMPLETE_WITH_ERRORS" if any_done else "FAILED")
-    _sub_record(conn, transaction_id, sub_id, state, when)
+    _sub_record(conn, owner, sub_id, state, when)
 
 
 def _settle_deletion(conn: Connection, fact: ObjectsRemoved) -> None:
-    failed = _has_failures(conn, fact.transaction_id, fact.sub_batch)
+    failed = _has_failures(conn, _key(fact), fact.sub_batch)
     # A batch whose every path was refused removed no object: it failed.
     state = "COMPLETE" if not failed else ("COMPLETE_WITH_ERRORS" if fact.object_keys else "FAILED")
-    _sub_record(conn, fact.transaction_id, fact.sub_batch, state, fact.occurred_at)
+    _sub_record(conn, _key(fact), fact.sub_batch, state, fact.occurred_at)
 
 
 def _one_sub_record(conn: Connection, fact: TransactionFinished) -> None:
     """A transaction that had no batches (META) shows its outcome as sub-record 0, where
     the NLDS client looks for it."""
     sub = t.status_sub_records
-    mine = sub.c.transaction_id == fact.transaction_id
-    if conn.execute(select(sub.c.sub_id).where(mine)).first():
+    if conn.execute(select(sub.c.sub_id).where(_is(sub, _key(fact)))).first():
         return
-    _sub_record(conn, fact.transaction_id, 0, fact.state, fact.occurred_at)
+    _sub_record(conn, _key(fact), 0, fact.state, fact.occurred_at)
 
 
-def _has_failures(conn: Connection, transaction_id: str, sub_id: int) -> bool:
+def _has_failures(conn: Connection, owner: Key, sub_id: int) -> bool:
     failed = t.status_failed_files
     row = conn.execute(
-        select(failed.c.path).where(
-            (failed.c.transaction_id == transaction_id) & (failed.c.sub_id == sub_id)
-        )
+        select(failed.c.path).where(_is(failed, owner) & (failed.c.sub_id == sub_id))
     ).first()
     return row is not None
 
@@ -253,4 +252,4 @@ def _finish(conn: Connection, event: Event, state: str, warnings: list[str] | No
     values: dict = {"state": state, "last_updated": event.occurred_at}
     if warnings:
         values["warnings"] = warnings
-    conn.execute(update(tx).where(tx.c.transaction_id == event.transaction_id).values(values))
+    conn.execute(update(tx).where(_is(tx, _key(event))).values(values))

@@ -148,7 +148,7 @@ status_transactions = Table(
     Column(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
-    Column("transaction_id", String(64), nullable=False, unique=True),
+    Column("transaction_id", String(64), nullable=False),
     Column("user", String(256), nullable=False),
     Column("group", String(256), nullable=False),
     Column("api_action", String(32), nullable=False),
@@ -159,6 +159,9 @@ status_transactions = Table(
     Column("warnings", JSON, nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_updated", BigInteger, nullable=False),
+    # A transaction id is the user's: rows of two users never share a key, so that one
+    # user's events can never change another's status (D111).
+    UniqueConstraint("transaction_id", "user", name="uq_status_transaction_user"),
 )
 Index("ix_status_user", status_transactions.c.user, status_transactions.c.creation_time)
 Index("ix_status_group", status_transactions.c.group, status_transactions.c.creation_time)
@@ -169,6 +172,7 @@ status_sub_records = Table(
     "status_sub_records",
     metadata,
     Column("transaction_id", String(64), primary_key=True),
+    Column("user", String(256), primary_key=True),
     Column("sub_id", Integer, primary_key=True),
     Column("state", String(32), nullable=False),
     Column("retries", Integer, nullable=False, default=0),
@@ -179,6 +183,7 @@ status_failed_files = Table(
     "status_failed_files",
     metadata,
     Column("transaction_id", String(64), primary_key=True),
+    Column("user", String(256), primary_key=True),
     Column("sub_id", Integer, primary_key=True),
     Column("path", LargeBinary, primary_key=True),
     Column("reason", Text, nullable=False),

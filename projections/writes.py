@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import ColumnElement, Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -69,9 +69,14 @@ def _copy_rows(
 
 
 def upsert(
-    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    where: Callable[[Any], ColumnElement[bool]] | None = None,
 ) -> None:
-    """Insert rows, or update every non-key column of the row with the same key."""
+    """Insert rows, or update every non-key column of the row with the same key (only
+    where ``where``, given the proposed row as ``excluded``, holds)."""
     if not rows:
         return
     dialect = conn.dialect.name
@@ -81,6 +86,7 @@ def upsert(
     statement = statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={c: statement.excluded[c] for c in columns},
+        where=where(statement.excluded) if where is not None else None,
     )
     conn.execute(statement, list(rows))
 

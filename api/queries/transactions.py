@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, exists, or_, select
 
 from api.access import Scope, visible
 from api.queries import chunked, database_errors
@@ -74,7 +74,7 @@ def find_transactions(
     query = select(tx).where(and_(*_conditions(scope, wanted))).order_by(order).limit(limit)
     with database_errors():
         rows = conn.execute(query).all()
-    subs = _sub_records(conn, [r.transaction_id for r in rows], wanted.sub_id)
+    subs = _sub_records(conn, [(r.transaction_id, r.user) for r in rows], wanted.sub_id)
     return [
         TransactionStatus(
             id=r.id,
@@ -89,7 +89,7 @@ def find_transactions(
             warnings=list(r.warnings or []),
             creation_time=r.creation_time,
             last_updated=r.last_updated,
-            sub_records=subs.get(r.transaction_id, []),
+            sub_records=subs.get((r.transaction_id, r.user), []),
         )
         for r in rows
     ]
@@ -120,43 +120,60 @@ def _conditions(scope: Scope, wanted: StatFilter) -> list[ColumnElement[bool]]:
         conditions.append(
             or_(
                 tx.c.state.in_(names),
-                exists().where(
-                    (sub.c.transaction_id == tx.c.transaction_id) & sub.c.state.in_(names)
-                ),
+                exists().where(_same(sub, tx) & sub.c.state.in_(names)),
             )
         )
     if wanted.sub_id is not None:
-        conditions.append(
-            exists().where(
-                (sub.c.transaction_id == tx.c.transaction_id) & (sub.c.sub_id == wanted.sub_id)
-            )
-        )
+        conditions.append(exists().where(_same(sub, tx) & (sub.c.sub_id == wanted.sub_id)))
     return conditions
 
 
+def _same(rows: Table, tx: Table) -> ColumnElement[bool]:
+    """Rows of the transaction ``tx`` shows: its id and its user (D111)."""
+    return (rows.c.transaction_id == tx.c.transaction_id) & (rows.c.user == tx.c.user)
+
+
+Owner = tuple[str, str]
+"""A transaction's id and user: the key of its status rows."""
+
+
 def _sub_records(
-    conn: Connection, transaction_ids: list[str], only: int | None
-) -> dict[str, list[SubRecord]]:
+    conn: Connection, owners: list[Owner], only: int | None
+) -> dict[Owner, list[SubRecord]]:
     sub, failed = t.status_sub_records, t.status_failed_files
-    failures: dict[tuple[str, int], list[FailedFile]] = defaultdict(list)
-    records: dict[str, list[SubRecord]] = defaultdict(list)
-    for chunk in chunked(transaction_ids):
+    failures: dict[tuple[str, str, int], list[FailedFile]] = defaultdict(list)
+    records: dict[Owner, list[SubRecord]] = defaultdict(list)
+    wanted = set(owners)
+    for chunk in chunked(sorted({tid for tid, _user in owners})):
         ff = conn.execute(
             select(failed).where(failed.c.transaction_id.in_(chunk)).order_by(failed.c.path)
         )
         for row in ff:
-            failures[(row.transaction_id, row.sub_id)].append(FailedFile(row.path, row.reason))
+            failures[(row.transaction_id, row.user, row.sub_id)].append(
+                FailedFile(row.path, row.reason)
+            )
         query = select(sub).where(sub.c.transaction_id.in_(chunk)).order_by(sub.c.sub_id)
         if only is not None:
             query = query.where(sub.c.sub_id == only)
         for row in conn.execute(query):
-            records[row.transaction_id].append(
+            if (row.transaction_id, row.user) not in wanted:
+                continue  # another user's rows under the same id
+            records[(row.transaction_id, row.user)].append(
                 SubRecord(
                     sub_id=row.sub_id,
                     state=state_of(row.state),
                     retries=row.retries,
                     last_updated=row.last_updated,
-                    failed_files=failures.get((row.transaction_id, row.sub_id), []),
+                    failed_files=failures.get((row.transaction_id, row.user, row.sub_id), []),
                 )
             )
     return records
+
+
+def transaction_users(conn: Connection, transaction_id: str) -> set[str]:
+    """Whose transactions carry this id, as the status projection knows them (a request
+    recorded moments ago may not show yet)."""
+    tx = t.status_transactions
+    with database_errors():
+        rows = conn.execute(select(tx.c.user).where(tx.c.transaction_id == transaction_id))
+        return {row.user for row in rows}

@@ -37,7 +37,8 @@ def decide(request: CartRequested) -> list[CartStateChanged]:
     if prepared.on_tape:
         stages = stages_for_cart(request, prepared.on_tape)
         send(prepared.states + stages)
-        results = wait_for_stages(engine, [s.transaction_id for s in stages], STAGE_WAIT_S)
+        stage_ids = [s.transaction_id for s in stages]
+        results = wait_for_stages(engine, stage_ids, request.user, STAGE_WAIT_S)
         with engine.connect() as conn:
             prepared = prepare(conn, request, recall_failed_message(results, STAGE_WAIT_S))
     with engine.connect() as conn:

@@ -62,17 +62,21 @@ def stages_for_cart(request: CartRequested, on_tape: Sequence[FoundFile]) -> lis
     return stages
 
 
-def outcomes(conn: Connection, transaction_ids: Sequence[str]) -> dict[str, StageOutcome]:
-    """The stages among these that have finished, with their failed files."""
+def outcomes(
+    conn: Connection, transaction_ids: Sequence[str], user: str
+) -> dict[str, StageOutcome]:
+    """The user's stages among these that have finished, with their failed files (status
+    rows are keyed by transaction id and user: D111)."""
     s, f = t.status_transactions, t.status_failed_files
     rows = conn.execute(
         select(s.c.transaction_id, s.c.state).where(
-            s.c.transaction_id.in_(list(transaction_ids)), s.c.state.in_(FINAL)
+            s.c.transaction_id.in_(list(transaction_ids)), s.c.user == user, s.c.state.in_(FINAL)
         )
     ).all()
     done = {r.transaction_id: StageOutcome(r.state, {}) for r in rows}
     if done:
-        for row in conn.execute(select(f).where(f.c.transaction_id.in_(list(done)))):
+        mine = f.c.transaction_id.in_(list(done)) & (f.c.user == user)
+        for row in conn.execute(select(f).where(mine)):
             done[row.transaction_id].failures[row.path] = row.reason
     return done
 
@@ -80,6 +84,7 @@ def outcomes(conn: Connection, transaction_ids: Sequence[str]) -> dict[str, Stag
 def wait_for_stages(
     engine: Engine,
     transaction_ids: Sequence[str],
+    user: str,
     timeout_s: float,
     poll_s: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
@@ -88,7 +93,7 @@ def wait_for_stages(
     deadline = time.monotonic() + timeout_s
     while True:
         with engine.connect() as conn:
-            done = outcomes(conn, transaction_ids)
+            done = outcomes(conn, transaction_ids, user)
         if len(done) == len(set(transaction_ids)):
             return done
         if time.monotonic() > deadline:

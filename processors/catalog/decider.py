@@ -22,6 +22,7 @@ from events.catalog import (
     HoldingCreated,
     IndexedFile,
     TransactionAccepted,
+    TransactionRejected,
 )
 from events.reports import (
     AggregateArchived,
@@ -40,7 +41,8 @@ from events.requests import (
     PutRequested,
     StageRequested,
 )
-from events.topics import INDEX, TRANSFER_PUT
+from events.status import TransactionStateChanged
+from events.topics import INDEX, STATUS, TRANSFER_PUT
 from events.work import IndexRequested, TransferItem, TransferPutRequested
 from processors.catalog import archive, get
 from processors.catalog.deleting import Deleting
@@ -49,14 +51,22 @@ from processors.catalog.relabeling import Relabeling
 from processors.catalog.state import Transaction
 from processors.transfer.object_keys import object_key
 
-__all__ = ["ALREADY_EXISTS", "HOLDING_GONE", "Decider", "Limits", "Outgoing"]
+__all__ = ["ALREADY_EXISTS", "HOLDING_GONE", "ID_TAKEN", "Decider", "Limits", "Outgoing"]
 
 ALREADY_EXISTS = "File already exists in holding."
 HOLDING_GONE = "The holding was deleted while this PUT was indexing."
+ID_TAKEN = (
+    "This transaction id belongs to another user's request: leave transaction_id out "
+    "and one is made for you."
+)
+
+USER_REQUESTS = (PutRequested, GetRequested, StageRequested, DeleteRequested, MetaRequested)
 
 
 class Decider(Deleting, Relabeling):
     def handle(self, event: Event) -> list[Outgoing]:
+        if isinstance(event, USER_REQUESTS) and self._taken(event):
+            return self._refuse_taken(event)
         match event:
             case PutRequested():
                 return self._put(event)
@@ -95,6 +105,11 @@ class Decider(Deleting, Relabeling):
         transaction = self.state.transactions.get(event.transaction_id)
         if transaction is None:
             return f"{type(event).__name__} for unknown transaction {event.transaction_id}"
+        if event.user != transaction.user:
+            return (
+                f"{type(event).__name__} of {event.user} for transaction "
+                f"{event.transaction_id}, which is {transaction.user}'s"
+            )
         if (
             isinstance(event, FilesTransferred)
             and not transaction.finished
@@ -105,6 +120,58 @@ class Decider(Deleting, Relabeling):
                 f"{event.transaction_id}, which was never reserved"
             )
         return None
+
+    # -- transaction ids -----------------------------------------------------------------
+
+    def _taken(self, request: Event) -> bool:
+        """Whether the request reuses the transaction id of another user's transaction.
+        A transaction id belongs to the user who first used it (D111): the same id from
+        its owner is a redelivery, from anyone else a request that must not touch it."""
+        transaction = self.state.transactions.get(request.transaction_id)
+        return transaction is not None and transaction.user != request.user
+
+    def _refuse_taken(self, request: Event) -> list[Outgoing]:
+        """Refuse the request under its own user's name only: its event ids name the user,
+        so that they differ from the owner's, and nothing reads the owner's transaction
+        (``state.apply`` keeps it as it is)."""
+        out: list[Outgoing] = []
+        step = f"taken-by/{request.user}"
+        match request:
+            case StageRequested():
+                api_action = "stage"
+            case MetaRequested():
+                api_action = "meta"
+            case _:
+                api_action = getattr(request, "api_action", "")
+        job_label = getattr(request, "job_label", "")
+        self._fact(
+            out,
+            TransactionRejected(
+                **self._envelope(request, f"rejected/{step}"),
+                api_action=api_action,
+                job_label=job_label,
+                reason=ID_TAKEN,
+            ),
+        )
+        out.append(
+            Outgoing(
+                STATUS,
+                request.transaction_id.encode(),
+                TransactionStateChanged(
+                    **self._envelope(request, f"status/-/FAILED/{step}"),
+                    api_action=api_action,
+                    job_label=job_label,
+                    label=None,
+                    holding_id=None,
+                    sub_id=None,
+                    state="FAILED",
+                    failures=[],
+                    warnings=[ID_TAKEN],
+                    retries=0,
+                ),
+            )
+        )
+        return out
 
     # -- PUT ---------------------------------------------------------------------------
 
@@ -157,7 +224,7 @@ class Decider(Deleting, Relabeling):
         by_label = state.labels.get((request.user, request.label)) if request.label else None
         if request.holding_id is not None:
             holding = state.holdings.get(request.holding_id)
-            if holding is None or not self._may_write(holding.user, holding.group, request):
+            if holding is None or not self._may_write(holding.user, request):
                 return 0, f"Holding {request.holding_id} does not exist or is not yours."
             if request.label and request.label != holding.label:
                 return 0, (
@@ -183,8 +250,10 @@ class Decider(Deleting, Relabeling):
         return holding_id, None
 
     @staticmethod
-    def _may_write(owner: str, group: str, request: Event) -> bool:
-        return owner == request.user or group == request.group
+    def _may_write(owner: str, request: Event) -> bool:
+        """Only a holding's owner adds to it: a member of its group may read it (GET with
+        groupall), never write into it (D110)."""
+        return owner == request.user
 
     # -- indexing results --------------------------------------------------------------
 

@@ -156,7 +156,9 @@ class CatalogState:
                     fact.job_label,
                     fact.holding_id,
                 )
-            case TransactionRejected():
+            case TransactionRejected() if fact.transaction_id not in self.transactions:
+                # A request reusing another user's transaction id is rejected under the
+                # same id: the owner's transaction stays as it is (D111).
                 self.transactions[fact.transaction_id] = Transaction(
                     fact.transaction_id,
                     fact.user,

@@ -218,9 +218,10 @@ def test_labels_are_per_user_and_default_to_the_transaction():
     assert unnamed.label == "abcdefgh"
     # An existing label adds to that holding: nothing new is created.
     assert of_type(decider.handle(put("t4", label="run")), HoldingCreated) == []
-    # A member of the holding's group may add to it by id.
+    # A member of the holding's group may not add to it (D110): only its owner writes.
     out = decider.handle(put("t5", holding_id=alice.holding_id, user="carol"))
-    assert of_type(out, TransactionAccepted)[0].holding_id == alice.holding_id
+    assert not of_type(out, TransactionAccepted) and not of_type(out, IndexRequested)
+    assert "is not yours" in of_type(out, TransactionRejected)[0].reason
 
 
 def test_state_rebuilt_from_the_facts_decides_the_same():
