@@ -1,5 +1,6 @@
 """The API application: nearline's own routes under ``/api/v1``, the NLDS 1.0.0 routes
-under ``/api/1.0.0``, health at the root, and the access log around them all."""
+under ``/api/1.0.0``, health at the root, and the body-size limit and the access log
+around them all."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from api import system
 from api.access_log import AccessLog
 from api.auth import Authenticator, make_authenticator
 from api.db import catalog_reader
+from api.limits import BodyLimit
 from api.nlds import PREFIX as NLDS_PREFIX
 from api.nlds import nlds_app
 from api.services import Services
@@ -53,4 +55,5 @@ def create_app(
     root.include_router(system.router)
     root.mount(V1_PREFIX, v1_app(services))
     root.mount(NLDS_PREFIX, nlds_app(services))
+    root.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     return AccessLog(root)

@@ -15,7 +15,9 @@ from api.access import Scope
 from api.access_log import note_user
 from api.auth import Identity, InvalidToken, ProviderUnavailable
 from api.errors import ApiError, invalid_token, not_authenticated
+from api.queries.transactions import transaction_users
 from api.services import Services
+from events.base import Event
 from nearline.requests import RequestLog
 
 
@@ -50,6 +52,23 @@ def current_user(
 CurrentUser = Annotated[Identity, Depends(current_user)]
 
 
+def optional_user(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity | None:
+    """The caller of an open route, if they sent a valid token; else None (anonymous)."""
+    if credentials is None or not credentials.credentials:
+        return None
+    try:
+        return current_user(request, services, credentials)
+    except ApiError:
+        return None
+
+
+OptionalUser = Annotated[Identity | None, Depends(optional_user)]
+
+
 def catalog_connection(services: ServicesDep) -> Iterator[Connection]:
     """A connection to the catalog for one request."""
     with services.engine.connect() as conn:
@@ -59,8 +78,22 @@ def catalog_connection(services: ServicesDep) -> Iterator[Connection]:
 SessionDep = Annotated[Connection, Depends(catalog_connection)]
 
 
-def request_log(services: ServicesDep) -> RequestLog:
-    return services.request_log()
+def request_log(services: ServicesDep, identity: CurrentUser, conn: SessionDep) -> RequestLog:
+    """The request log, refusing a transaction id that another user's request used
+    (409; D111). The status projection may lag: the decider refuses what this misses."""
+
+    def own_transaction_id(event: Event) -> None:
+        others = transaction_users(conn, event.transaction_id) - {identity.user}
+        if others:
+            raise ApiError(
+                409,
+                f"The transaction id {event.transaction_id} belongs to another user's "
+                "request: leave transaction_id out and one is made for you.",
+                ["transaction_id"],
+                "Conflict.",
+            )
+
+    return services.request_log().checked(own_transaction_id)
 
 
 RequestLogDep = Annotated[RequestLog, Depends(request_log)]

@@ -55,7 +55,7 @@ def install_error_handlers(app: FastAPI, render: Render, not_a_member_status: in
     from api.access import NotAMember
     from api.commands import CommandRejected
     from api.queries import InvalidQuery, QueryTooSlow
-    from nearline.requests import RequestNotRecorded
+    from nearline.requests import RequestNotRecorded, RequestTooLarge
 
     def as_api_error(error: Exception) -> ApiError:
         match error:
@@ -72,6 +72,8 @@ def install_error_handlers(app: FastAPI, render: Render, not_a_member_status: in
             case RequestNotRecorded():
                 message = f"Nothing was done: {error}. Try again in a minute."
                 return ApiError(503, message, ["server"], "Service unavailable.")
+            case RequestTooLarge():
+                return ApiError(413, str(error), [error.field], "Request too large.")
         raise error
 
     def handle(_request: Request, error: Exception) -> Response:
@@ -83,3 +85,4 @@ def install_error_handlers(app: FastAPI, render: Render, not_a_member_status: in
     for kind in (ApiError, CommandRejected, InvalidQuery, QueryTooSlow, NotAMember):
         app.add_exception_handler(kind, handle)
     app.add_exception_handler(RequestNotRecorded, handle)
+    app.add_exception_handler(RequestTooLarge, handle)

@@ -2,8 +2,10 @@
 ``/healthz`` and ``/readyz`` as every nearline process has them), Prometheus
 ``/metrics``, and the operators' status page at NLDS's ``/system/status/``.
 
-These routes are open, as probes and scrapers need them to be: they show processors,
-counts and transaction ids, never paths, file names or credentials.
+These routes are open, as probes and scrapers need them to be: to an anonymous caller
+they show processors, lag and counts, never user names, transaction ids, paths, file
+names or credentials. A caller who sends their token also sees their own recent failed
+transactions on the status page (D114).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ServicesDep
+from api.deps import OptionalUser, ServicesDep
 from nearline.observe.metrics import REGISTRY
 from nearline.observe.status import SystemStatus, system_status
 
@@ -48,15 +50,19 @@ def readyz(services: ServicesDep) -> JSONResponse:
 
 @router.get("/metrics")
 def metrics() -> Response:
+    """Counters and gauges labelled by processor, topic, event type, consumer group and
+    storage tier: nothing names a user or a transaction."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/system/status/", response_class=HTMLResponse)
-async def status_page(services: ServicesDep) -> HTMLResponse:
-    """Processors (up or down, with lag), cache use, the tape queue and recent failures;
-    the page reloads itself every ``metrics.status_refresh_s`` seconds."""
+async def status_page(services: ServicesDep, viewer: OptionalUser) -> HTMLResponse:
+    """Processors (up or down, with lag), cache use, the tape queue and recent failures
+    (counted; listed for their owner when the token is sent); the page reloads itself
+    every ``metrics.status_refresh_s`` seconds."""
     settings = services.settings
-    status = await run_in_threadpool(system_status, settings, services.engine)
+    user = viewer.user if viewer is not None else None
+    status = await run_in_threadpool(system_status, settings, services.engine, 10, user)
     return HTMLResponse(render(status, settings.metrics.status_refresh_s))
 
 
@@ -80,6 +86,26 @@ def _size(n: int) -> str:
     return str(n)
 
 
+def _failed(status: SystemStatus) -> str:
+    """Everyone's count; the list of the logged-in caller's own failed transactions."""
+    count = "unknown" if status.failed_count is None else str(status.failed_count)
+    counted = f"{count} in the last 24 hours"
+    if status.viewer is None:
+        return (
+            f'<p id="failed-transactions">{counted}; send your token '
+            "(Authorization: Bearer) to see yours.</p>"
+        )
+    table = _table(
+        ("transaction", "user", "action", "state", "when"),
+        (
+            (f["transaction_id"], f["user"], f["api_action"], f["state"], _when(f["last_updated"]))
+            for f in status.failed_transactions
+        ),
+        "failed-transactions",
+    )
+    return f"<p id='failed-count'>{counted}; yours:</p>{table}"
+
+
 def render(status: SystemStatus, refresh_s: int) -> str:
     processors = _table(
         ("processor", "state", "members", "lag", "consumer group"),
@@ -93,14 +119,7 @@ def render(status: SystemStatus, refresh_s: int) -> str:
             share = status.cache.share_of(name)
             cache += f"; {name} {mark:g}" + (f" ({share:.0%} used)" if share else "")
     tape = "unknown" if status.tape_queue is None else f"{status.tape_queue} waiting"
-    failed = _table(
-        ("transaction", "user", "action", "state", "when"),
-        (
-            (f["transaction_id"], f["user"], f["api_action"], f["state"], _when(f["last_updated"]))
-            for f in status.failed_transactions
-        ),
-        "failed-transactions",
-    )
+    failed = _failed(status)
     letters = _table(
         ("source record", "kind", "when"),
         ((d["source"], d["kind"], _when(d["at"])) for d in status.dead_letters),

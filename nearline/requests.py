@@ -1,14 +1,19 @@
 """Recording users' requests: each validated request becomes one event on
-``nearline.requests``, keyed by user, and is acknowledged only once the log has it."""
+``nearline.requests``, keyed by user, and is acknowledged only once the log has it.
+
+Nothing past ``limits.max_paths`` paths or ``limits.max_body_bytes`` encoded bytes is
+sent (``RequestTooLarge``), and a caller may add its own check of each event (the API
+checks that a transaction id is not another user's)."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
@@ -40,18 +45,61 @@ class RequestNotRecorded(RuntimeError):
     """The log did not take the request (the broker is unreachable); nothing happened."""
 
 
+class RequestTooLarge(ValueError):
+    """A request past the limits; nothing was recorded. ``field`` names what to change."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+Check = Callable[[Event], None]
+"""A caller's check of an event before it is recorded; it raises to refuse it."""
+
+
 class RequestLog:
     """Writes request events; safe to share between threads."""
 
     def __init__(self, settings: Settings, timeout: float = 15.0) -> None:
         self.producer = bus.producer(settings)
         self.timeout = timeout
+        self.limits = settings.limits
+        self.check: Check | None = None
         self._lock = threading.Lock()
+
+    def checked(self, check: Check) -> RequestLog:
+        """This log (the same producer) with ``check`` run on each event before it is
+        recorded: one per HTTP request, which knows its caller."""
+        log = copy.copy(self)
+        log.check = check
+        return log
 
     def record(self, event: Event, topic: str = REQUESTS) -> None:
         """Append ``event`` to ``topic`` (the requests topic unless another, such as the
         carts topic, takes it), keyed by user, and wait until the broker has it."""
         logs.note_transaction(event.transaction_id)
+        paths = getattr(event, "paths", ())
+        if len(paths) > self.limits.max_paths:
+            raise RequestTooLarge(
+                f"This request names {len(paths)} paths and at most "
+                f"{self.limits.max_paths} are taken (limits.max_paths): split it into "
+                "several requests, or name the folder that holds them (folders are walked).",
+                "paths",
+            )
+        if self.check is not None:
+            self.check(event)
+        value = encode(event)
+        if len(value) > self.limits.max_body_bytes:
+            raise RequestTooLarge(
+                f"This request is {len(value)} bytes as an event, over the limit of "
+                f"{self.limits.max_body_bytes} (limits.max_body_bytes): split it into "
+                "several requests.",
+                "paths",
+            )
+        self._send(event, topic, value)
+        log.info("recorded %s", event.schema_name.rsplit(".", 1)[-1])
+
+    def _send(self, event: Event, topic: str, value: bytes) -> None:
         done = threading.Event()
         errors: list[KafkaError] = []
 
@@ -60,17 +108,19 @@ class RequestLog:
                 errors.append(error)
             done.set()
 
-        with self._lock:
-            self.producer.produce(
-                topic, key=event.user.encode(), value=encode(event), on_delivery=delivered
-            )
+        try:
+            with self._lock:
+                self.producer.produce(
+                    topic, key=event.user.encode(), value=value, on_delivery=delivered
+                )
+        except (KafkaException, BufferError) as error:
+            raise RequestNotRecorded(f"the request could not be recorded: {error}") from None
         deadline = time.monotonic() + self.timeout
         while not done.is_set() and time.monotonic() < deadline:
             self.producer.poll(0.05)
         if errors or not done.is_set():
             reason = errors[0].str() if errors else "no answer from the broker"
             raise RequestNotRecorded(f"the request could not be recorded: {reason}")
-        log.info("recorded %s", event.schema_name.rsplit(".", 1)[-1])
 
     def put(
         self,

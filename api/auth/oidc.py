@@ -27,6 +27,9 @@ flood of forged key ids must not become a flood of requests to the issuer)."""
 LEEWAY_S = 30
 """Clock skew tolerated between the issuer and us."""
 
+KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "EdDSA": "OKP"}
+"""The JWK key type each family of algorithms verifies with."""
+
 
 def fetch_json(url: str) -> dict[str, Any]:
     response = httpx.get(url, timeout=10.0, follow_redirects=True)
@@ -68,6 +71,8 @@ class OidcVerifier:
         if algorithm not in self.algorithms:
             raise InvalidToken(f"tokens signed with {algorithm!r} are not accepted")
         key = self._key(header.get("kid"))
+        if not _fits(key, algorithm):
+            raise InvalidToken(f"the token's algorithm {algorithm} does not fit its key")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -82,6 +87,9 @@ class OidcVerifier:
             raise InvalidToken("the token has expired") from None
         except jwt.InvalidTokenError as error:
             raise InvalidToken(f"the token is not valid: {error}") from None
+        except (jwt.PyJWTError, TypeError, ValueError):
+            # A key PyJWT cannot use for this algorithm: the token is wrong, not the server.
+            raise InvalidToken("the token cannot be checked with the issuer's key") from None
         user = claims.get(self.settings.username_claim)
         if not isinstance(user, str) or not user:
             raise InvalidToken(f"the token has no {self.settings.username_claim!r} claim")
@@ -150,6 +158,13 @@ class OidcVerifier:
         if not isinstance(jwks_uri, str):
             raise ValueError("the discovery document has no jwks_uri")
         return jwks_uri
+
+
+def _fits(key: jwt.PyJWK, algorithm: str) -> bool:
+    """Whether the key is of the type the algorithm verifies with (an RSA key for RS256,
+    an EC key for ES256, ...): PyJWT raises TypeError for a mismatch (D114)."""
+    family = next((f for f in KEY_TYPES if algorithm.startswith(f)), None)
+    return family is not None and key.key_type == KEY_TYPES[family]
 
 
 def _groups(claim: object) -> tuple[str, ...]:

@@ -2,7 +2,9 @@
 and token URL), encrypted with a Fernet key that ``init/token`` hands out.
 
 As in NLDS, the key is public and the encryption only keeps the values out of casual
-view; nothing secret is served (the OAuth2 client of a CLI is a public client)."""
+view, so nothing secret is served: the client secret is always empty (the OAuth2 client of
+a CLI is a public client). An installation that sets ``auth.local.client_secret`` hands it
+to its users another way (D114)."""
 
 from __future__ import annotations
 
@@ -30,17 +32,16 @@ def init(request: Request, services: ServicesDep) -> JSONResponse:
     settings = services.settings
     auth = settings.auth
     if isinstance(services.authenticator, OidcVerifier):
-        client_id, client_secret = auth.oidc.audience, ""
+        client_id = auth.oidc.audience
         token_url = services.authenticator.token_endpoint()
     else:
         client_id = auth.local.client_id
-        client_secret = auth.local.client_secret.get_secret_value()
         token_url = _api_root(request) + "/api/v1/token"
     scopes = auth.local.scopes
     config = {
         "authentication": {
             "oauth_client_id": client_id,
-            "oauth_client_secret": client_secret,
+            "oauth_client_secret": "",  # never served: anyone may call this route
             "oauth_token_url": token_url,
             "oauth_scopes": scopes,
         },

@@ -5,17 +5,22 @@ from __future__ import annotations
 import threading
 
 from events.base import Event
-from events.topics import REQUESTS
 from nearline.requests import RequestLog
+from nearline.settings import LimitSettings
 
 
 class RecordingLog(RequestLog):
-    def __init__(self) -> None:
+    """Checks each request as the real log does (limits, the API's own check), and keeps
+    what it would have sent."""
+
+    def __init__(self, limits: LimitSettings | None = None) -> None:
         self.events: list[Event] = []
         self.timeout = 0
+        self.limits = limits or LimitSettings()
+        self.check = None
         self._lock = threading.Lock()
 
-    def record(self, event: Event, topic: str = REQUESTS) -> None:
+    def _send(self, event: Event, topic: str, value: bytes) -> None:
         self.events.append(event)
 
     def close(self) -> None:

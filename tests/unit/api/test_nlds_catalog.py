@@ -9,7 +9,10 @@ import re
 
 import pytest
 from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from api.app import create_app
 from events.requests import MetaRequested
 from tests.unit.api.conftest import nlds, nlds_error
 from tests.unit.api.story import BAD
@@ -224,9 +227,42 @@ def test_init_gives_the_client_its_oauth_settings_encrypted_with_a_public_key(cl
     }
 
 
+@pytest.mark.security
+def test_init_never_serves_the_client_secret(settings, log):
+    secret = "confidential-client-secret"
+    confidential = settings.model_copy(
+        update={
+            "auth": settings.auth.model_copy(
+                update={
+                    "local": settings.auth.local.model_copy(
+                        update={"client_secret": SecretStr(secret)}
+                    )
+                }
+            )
+        }
+    )
+    with TestClient(create_app(confidential, request_log=lambda: log)) as client:
+        key = base64.b64decode(nlds(client.get("/api/1.0.0/init/token"))["token"])
+        encrypted = nlds(client.get("/api/1.0.0/init/"))["encrypted_keys"]
+    config = json.loads(Fernet(key).decrypt(encrypted.encode()))
+    assert config["authentication"]["oauth_client_secret"] == ""
+    assert secret not in json.dumps(config)
+
+
 def test_health(client):
     assert client.get("/probe/healthz").status_code == 200
     page = client.get("/system/status/")
     assert page.headers["content-type"].startswith("text/html")
     # The catalog answers: cache use is shown (Kafka's part is tested against the stack).
     assert re.search(r"<p id='cache'>[\d.]+ \w+ in \d+ files", page.text)
+
+
+@pytest.mark.security
+def test_the_status_page_lists_failed_transactions_to_their_owner_only(client, alice, bob):
+    anonymous = client.get("/system/status/").text
+    assert '<p id="failed-transactions">' in anonymous
+    assert "t-alice-partial" not in anonymous and "alice" not in anonymous
+    assert "t-alice-partial" in client.get("/system/status/", headers=alice).text
+    assert "t-alice-partial" not in client.get("/system/status/", headers=bob).text
+    forged = client.get("/system/status/", headers={"Authorization": "Bearer forged"})
+    assert forged.status_code == 200 and "t-alice-partial" not in forged.text

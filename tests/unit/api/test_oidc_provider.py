@@ -190,3 +190,34 @@ def test_the_api_takes_oidc_tokens_when_configured(settings, issuer, log):
 def test_the_provider_needs_an_issuer_and_audience():
     with pytest.raises(ValueError, match="ISSUER"):
         OidcVerifier(OidcAuthSettings(audience="x"))
+
+
+def mismatched(issuer: Issuer, kid: str, algorithm: str) -> str:
+    """A token whose header names the key ``kid`` and an algorithm of another key type,
+    signed with a key of that type (the server must not fail on it)."""
+    claims = jwt.decode(issuer.token(), options={"verify_signature": False})
+    other = (
+        ec.generate_private_key(ec.SECP256R1())
+        if algorithm.startswith("ES")
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    return jwt.encode(claims, other, algorithm=algorithm, headers={"kid": kid})
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(("kid", "algorithm"), [("rsa-1", "ES256"), ("ec-1", "RS256")])
+def test_a_token_whose_algorithm_does_not_fit_its_key_is_invalid(verifier, issuer, kid, algorithm):
+    with pytest.raises(InvalidToken, match="does not fit"):
+        verifier.identify(mismatched(issuer, kid, algorithm))
+
+
+@pytest.mark.security
+def test_the_api_answers_a_mismatched_key_type_with_401(settings, issuer, log):
+    settings.auth.provider = "oidc"
+    settings.auth.oidc = OidcAuthSettings(issuer=ISSUER, audience=AUDIENCE)
+    verifier = OidcVerifier(settings.auth.oidc, fetch=issuer.fetch)
+    app = create_app(settings, authenticator=verifier, request_log=lambda: log)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        headers = {"Authorization": f"Bearer {mismatched(issuer, 'rsa-1', 'ES256')}"}
+        response = client.get("/api/v1/whoami", headers=headers)
+    assert response.status_code == 401, response.text

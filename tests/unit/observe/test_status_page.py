@@ -23,6 +23,7 @@ def test_the_page_shows_each_part():
         cache=CacheUsage(3 * 1024**3, 12, {"cache.high_watermark_bytes": 6 * 1024**3}),
         tape_queue=5,
         dead_letters=[{"source": "nearline.index[0]@3", "kind": "not-avro", "at": 0}],
+        failed_count=4,
         failed_transactions=[
             {
                 "transaction_id": "t-1",
@@ -32,6 +33,7 @@ def test_the_page_shows_each_part():
                 "last_updated": 1_700_000_000_000,
             }
         ],
+        viewer="<alice>",
     )
     page = render(status, 7)
     assert "http-equiv='refresh' content='7'" in page and "every 7 s" in page
@@ -56,3 +58,11 @@ def test_a_watermark_given_as_a_fraction_is_shown_without_a_share():
     assert usage.share_of("eviction.high_watermark") is None
     page = render(SystemStatus(cache=usage), 5)
     assert "eviction.high_watermark 0.9</p>" in page
+
+
+def test_an_anonymous_caller_sees_counts_and_no_user_or_transaction():
+    failed = {"transaction_id": "t-1", "user": "alice", "api_action": "put", "state": "FAILED"}
+    status = SystemStatus(failed_count=4, failed_transactions=[failed | {"last_updated": 0}])
+    page = render(status, 5)
+    assert '<p id="failed-transactions">4 in the last 24 hours' in page
+    assert "alice" not in page and "t-1" not in page
