@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 from api import system
 from api.access_log import AccessLog
 from api.auth import Authenticator, make_authenticator
+from api.auth.throttle import TokenThrottle
 from api.db import catalog_reader
 from api.limits import BodyLimit
 from api.nlds import PREFIX as NLDS_PREFIX
@@ -37,6 +38,7 @@ def create_app(
         engine=catalog_reader(settings),
         authenticator=authenticator or make_authenticator(settings),
         make_request_log=request_log or (lambda: RequestLog(settings)),
+        token_throttle=TokenThrottle(settings.auth.local),
     )
 
     @asynccontextmanager

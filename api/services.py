@@ -1,5 +1,6 @@
-"""What the routes share: settings, the catalog reader, the authenticator and the
-request log (made on first use, so a read-only API never connects to Kafka)."""
+"""What the routes share: settings, the catalog reader, the authenticator, the token
+endpoint's rate limits and the request log (made on first use, so a read-only API never
+connects to Kafka)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from api.auth import Authenticator
+from api.auth.throttle import TokenThrottle
 from nearline.requests import RequestLog
 from nearline.settings import Settings
 
@@ -20,6 +22,7 @@ class Services:
     engine: Engine
     authenticator: Authenticator
     make_request_log: Callable[[], RequestLog]
+    token_throttle: TokenThrottle
     _request_log: RequestLog | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -23,6 +23,7 @@ ARCHIVE_GET = "nearline.archive-get"
 EVICT = "nearline.evict"
 STATUS = "nearline.status"
 CARTS = "nearline.carts"
+TOKENS = "nearline.tokens"
 RETRY = "nearline.retry"
 DEAD_LETTER = "nearline.dead-letter"
 SCHEMAS_TOPIC = "_schemas"
@@ -75,6 +76,8 @@ _CART_EVENTS = tuple(
     for name in ("CartRequested", "CartDeleteRequested", "CartDownloaded", "CartStateChanged")
 )
 
+_TOKEN_EVENTS = ("nearline.auth.RefreshTokenUsed", "nearline.auth.TokenFamilyRevoked")
+
 # name, key, carries: the event topics, which share partitioning and retention.
 _EVENT_TOPICS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (REQUESTS, "user", _REQUEST_EVENTS),
@@ -89,6 +92,7 @@ _EVENT_TOPICS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (EVICT, "holding", ()),
     (STATUS, "transaction", ()),
     (CARTS, "user", _CART_EVENTS),
+    (TOKENS, "token family", _TOKEN_EVENTS),
     (RETRY, "key of the source record", ()),
     (DEAD_LETTER, "source topic", ()),
 )

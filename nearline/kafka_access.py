@@ -44,6 +44,7 @@ from events.topics import (
     RETRY,
     SCHEMAS_TOPIC,
     STATUS,
+    TOKENS,
     TRANSFER_GET,
     TRANSFER_PUT,
 )
@@ -81,8 +82,9 @@ def _worker(topic: str, group: str, *writes: str) -> Access:
 
 _ACCESS: dict[str, Access] = {
     "api": Access(
-        reads=(REQUESTS, CATALOG, STATUS, DEAD_LETTER),  # history; the status page
-        writes=(REQUESTS, CARTS),
+        # history; the status page; token families (D113), which API processes share
+        reads=(REQUESTS, CATALOG, STATUS, DEAD_LETTER, TOKENS),
+        writes=(REQUESTS, CARTS, TOKENS),
         groups=("nearline-history",),
         group_prefixes=("nearline-tail-",),
         describes_groups=True,

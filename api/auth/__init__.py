@@ -62,9 +62,10 @@ def make_authenticator(settings: Settings) -> Authenticator:
 
         return OidcVerifier(settings.auth.oidc)
     from api.auth.directory import Directory
+    from api.auth.families import token_families
     from api.auth.local import LocalTokens, token_secret
     from api.auth.users import users_file
 
     local = settings.auth.local
     directory = Directory(users_file(settings), local.directory)
-    return LocalTokens(local, directory, token_secret(settings))
+    return LocalTokens(local, directory, token_secret(settings), token_families(settings))

@@ -36,6 +36,12 @@ class Directory:
         """Whether the users file still has the user (refresh tokens die with the entry)."""
         return user in self._entries()
 
+    def password_hash(self, user: str) -> str | None:
+        """The user's password hash as the file holds it now; None for no such user.
+        Tokens carry a digest of it, so that a new password ends the old tokens."""
+        entry = self._entries().get(user)
+        return entry.password if entry is not None else None
+
     def groups_of(self, user: str) -> tuple[str, ...] | None:
         """The user's groups, primary first; None if there is no such user."""
         if self.groups_from == "host":

@@ -1,8 +1,15 @@
 """The local provider: nearline's own OAuth2 token endpoint (password and refresh_token
-grants) and the HS256-signed tokens it issues and verifies."""
+grants) and the HS256-signed tokens it issues and verifies.
+
+Every token names its *family* (the password login it descends from) and carries a stamp
+of the user's password hash. A refresh token is used once: the refresh answers with a new
+pair of the same family, and a second use of a token revokes its family (``families``,
+D113). A changed password, or a user removed from the users file, changes or removes the
+stamp, and every token issued before stops working (D113)."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
@@ -14,6 +21,7 @@ import jwt
 
 from api.auth import GrantRefused, Identity, InvalidToken
 from api.auth.directory import Directory
+from api.auth.families import Families
 from nearline.settings import LocalAuthSettings, Settings
 
 ISSUER = "nearline"
@@ -29,11 +37,13 @@ class LocalTokens:
         settings: LocalAuthSettings,
         directory: Directory,
         secret: bytes,
+        families: Families,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.directory = directory
         self._secret = secret
+        self.families = families
         self.clock = clock
 
     def identify(self, token: str) -> Identity:
@@ -41,11 +51,14 @@ class LocalTokens:
         groups = claims.get("groups")
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise InvalidToken("the token carries no groups")
+        if self.families.revoked(claims["fam"]):
+            raise InvalidToken("this login was revoked; log in again with your password")
         return Identity(user=claims["sub"], groups=tuple(groups))
 
     def grant(self, form: dict[str, str]) -> dict[str, object]:
         self._check_client(form)
         grant_type = form.get("grant_type", "")
+        family = None
         if grant_type == "password":
             user = form.get("username", "")
             if not user or not form.get("password"):
@@ -56,14 +69,19 @@ class LocalTokens:
                 )
         elif grant_type == "refresh_token":
             try:
-                user = self._verified(form.get("refresh_token", ""), "refresh")["sub"]
+                claims = self._verified(form.get("refresh_token", ""), "refresh")
             except InvalidToken as error:
                 raise GrantRefused(
                     "invalid_grant", f"{error}; log in again with your password."
                 ) from None
-            if not self.directory.knows(user):
+            user, family = claims["sub"], claims["fam"]
+            primary = (self.directory.groups_of(user) or ("",))[0]
+            if not self.families.redeem(family, claims["jti"], user, primary):
                 raise GrantRefused(
-                    "invalid_grant", "The account no longer exists; ask your administrator."
+                    "invalid_grant",
+                    "This refresh token was used before, so every token of this login is now "
+                    "revoked (if you did not use it twice, someone else has it): log in again "
+                    "with your password.",
                 )
         else:
             raise GrantRefused(
@@ -75,7 +93,7 @@ class LocalTokens:
             raise GrantRefused(
                 "invalid_grant", f"User {user} has no account here; ask your administrator."
             )
-        return self.issue(user, groups)
+        return self.issue(user, groups, family)
 
     def _check_client(self, form: dict[str, str]) -> None:
         expected = self.settings.client_secret.get_secret_value()
@@ -91,18 +109,26 @@ class LocalTokens:
                 status=401,
             )
 
-    def issue(self, user: str, groups: tuple[str, ...]) -> dict[str, object]:
-        """A token response for a user whose identity is already proven."""
+    def issue(
+        self, user: str, groups: tuple[str, ...], family: str | None = None
+    ) -> dict[str, object]:
+        """A token response for a user whose identity is already proven: a new family
+        (a login), or the next pair of ``family`` (a refresh)."""
+        family = family or secrets.token_urlsafe(12)
+        stamp = self._stamp(user) or ""
         ttl = self.settings.access_token_ttl_s
+        refresh_ttl = self.settings.refresh_token_ttl_s
         return {
-            "access_token": self._sign(user, groups, "access", ttl),
+            "access_token": self._sign(user, groups, "access", ttl, family, stamp),
             "token_type": "bearer",
             "expires_in": ttl,
-            "refresh_token": self._sign(user, groups, "refresh", self.settings.refresh_token_ttl_s),
+            "refresh_token": self._sign(user, groups, "refresh", refresh_ttl, family, stamp),
             "scope": self.settings.scopes,
         }
 
-    def _sign(self, user: str, groups: tuple[str, ...], typ: str, ttl: int) -> str:
+    def _sign(
+        self, user: str, groups: tuple[str, ...], typ: str, ttl: int, family: str, stamp: str
+    ) -> str:
         now = int(self.clock())
         claims = {
             "iss": ISSUER,
@@ -112,8 +138,19 @@ class LocalTokens:
             "iat": now,
             "exp": now + ttl,
             "jti": secrets.token_urlsafe(12),
+            "fam": family,
+            "stamp": stamp,
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def _stamp(self, user: str) -> str | None:
+        """A keyed digest of the user's password hash; None for a user not in the file.
+        It changes with every password change (each hash has a new salt)."""
+        password_hash = self.directory.password_hash(user)
+        if password_hash is None:
+            return None
+        digest = hmac.new(self._secret, b"password " + password_hash.encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
 
     def _verified(self, token: str, typ: str) -> dict[str, Any]:
         try:
@@ -124,7 +161,7 @@ class LocalTokens:
                 issuer=ISSUER,
                 # Times are checked below against our clock, which tests can move.
                 options={
-                    "require": ["exp", "iat", "sub", "typ"],
+                    "require": ["exp", "iat", "sub", "typ", "jti", "fam", "stamp"],
                     "verify_exp": False,
                     "verify_iat": False,
                 },
@@ -137,6 +174,13 @@ class LocalTokens:
             raise InvalidToken("the token has expired")
         if not isinstance(claims["sub"], str) or not claims["sub"]:
             raise InvalidToken("the token names no user")
+        if not all(isinstance(claims[c], str) for c in ("jti", "fam", "stamp")):
+            raise InvalidToken("the token is not valid")
+        stamp = self._stamp(claims["sub"])
+        if stamp is None:
+            raise InvalidToken("the account no longer exists (ask your administrator)")
+        if not hmac.compare_digest(stamp, claims["stamp"]):
+            raise InvalidToken("the password was changed since this token was issued")
         return claims
 
 

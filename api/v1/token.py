@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 
-from api.auth import GrantRefused, TokenIssuer
+from api.auth import GrantRefused, ProviderUnavailable, TokenIssuer
 from api.deps import ServicesDep
 from api.v1.models import TokenError, TokenOut
 
@@ -22,9 +22,10 @@ FormField = Annotated[str | None, Form()]
 @router.post(
     "/token",
     response_model=TokenOut,
-    responses={400: {"model": TokenError}, 401: {"model": TokenError}},
+    responses={400: {"model": TokenError}, 401: {"model": TokenError}, 429: {"model": TokenError}},
 )
 def token(
+    request: Request,
     services: ServicesDep,
     grant_type: FormField = None,
     username: FormField = None,
@@ -34,7 +35,21 @@ def token(
     client_secret: FormField = None,
     scope: FormField = None,
 ) -> JSONResponse:
-    """Exchange a user name and password, or a refresh token, for new tokens."""
+    """Exchange a user name and password, or a refresh token, for new tokens. A refresh
+    token is used once: use the new one the answer holds. Too many requests from one
+    address, or password attempts for one user, are answered 429 with Retry-After."""
+    address = request.client.host if request.client else None
+    wait = services.token_throttle.wait_s(address, username if grant_type == "password" else None)
+    if wait:
+        return _refused(
+            GrantRefused(
+                "too_many_requests",
+                f"Too many token requests from your address or for this user: try again in "
+                f"{wait} s.",
+                status=429,
+            ),
+            {"Retry-After": str(wait)},
+        )
     issuer = services.authenticator
     if not isinstance(issuer, TokenIssuer):
         return _refused(
@@ -57,12 +72,16 @@ def token(
         tokens = issuer.grant({k: v for k, v in form.items() if v is not None})
     except GrantRefused as refused:
         return _refused(refused)
+    except ProviderUnavailable as error:  # the token log (a refresh) cannot be reached
+        return _refused(
+            GrantRefused("temporarily_unavailable", f"Cannot answer now: {error}.", status=503)
+        )
     return JSONResponse(tokens, headers=NO_STORE)
 
 
-def _refused(refused: GrantRefused) -> JSONResponse:
+def _refused(refused: GrantRefused, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         {"error": refused.error, "error_description": refused.description},
         status_code=refused.status,
-        headers=NO_STORE,
+        headers=NO_STORE | (headers or {}),
     )

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth.directory import Directory
+from api.auth.families import MemoryFamilies
 from api.auth.local import LocalTokens
 from api.auth.users import add_user
 from events.topics import REQUESTS
@@ -77,7 +78,9 @@ def test_history_of_a_put_from_the_log_and_over_the_api(
         catalog={"url": catalog_url},
         auth={"local": {"users_file": users_file, "token_secret": SECRET}},
     )
-    tokens = LocalTokens(api_settings.auth.local, Directory(users_file), SECRET.encode())
+    tokens = LocalTokens(
+        api_settings.auth.local, Directory(users_file), SECRET.encode(), MemoryFamilies()
+    )
 
     def bearer(user: str, group: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {tokens.issue(user, [group])['access_token']}"}

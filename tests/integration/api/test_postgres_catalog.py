@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, literal, select, text
 from api.access import Scope
 from api.app import create_app
 from api.auth.directory import Directory
+from api.auth.families import MemoryFamilies
 from api.auth.local import LocalTokens
 from api.paths import path_text
 from api.queries import InvalidQuery, QueryTooSlow, database_errors
@@ -84,7 +85,9 @@ def test_no_generated_request_makes_the_server_fail_on_postgresql(
         catalog={"url": catalog_url},
         auth={"local": {"token_secret": secret, "users_file": tmp_path / "users.toml"}},
     )
-    tokens = LocalTokens(fuzz_settings.auth.local, Directory(tmp_path / "u"), secret.encode())
+    tokens = LocalTokens(
+        fuzz_settings.auth.local, Directory(tmp_path / "u"), secret.encode(), MemoryFamilies()
+    )
     token = tokens.issue("fuzz-user", ("fuzz-group",))["access_token"]
     app = create_app(fuzz_settings, request_log=RecordingLog)
     with TestClient(app):

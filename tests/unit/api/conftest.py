@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth.directory import Directory
+from api.auth.families import MemoryFamilies
 from api.auth.local import LocalTokens
 from api.auth.users import add_user
 from nearline.settings import Settings, StackPorts
@@ -23,6 +24,13 @@ from tests.unit.api.recording import RecordingLog
 
 SECRET = "unit-test-secret-of-sufficient-length-for-hs256"
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def families_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Token families kept by the app itself: unit tests have no Kafka (the log's own
+    families are tested against the stack)."""
+    monkeypatch.setattr("api.auth.families.token_families", lambda _settings: MemoryFamilies())
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +77,7 @@ def client(settings: Settings, log: RecordingLog) -> Iterator[TestClient]:
 def tokens(settings: Settings) -> LocalTokens:
     local = settings.auth.local
     assert local.users_file is not None
-    return LocalTokens(local, Directory(local.users_file), SECRET.encode())
+    return LocalTokens(local, Directory(local.users_file), SECRET.encode(), MemoryFamilies())
 
 
 def bearer(tokens: LocalTokens, user: str) -> dict[str, str]:

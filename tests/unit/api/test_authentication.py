@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
 from api.auth.directory import Directory
+from api.auth.families import MemoryFamilies
 from api.auth.local import LocalTokens
 from tests.unit.api.conftest import SECRET
 
@@ -116,7 +117,11 @@ def test_a_token_tampered_with_after_signing_is_unauthorized(client, alice):
 def test_a_token_that_expires_stops_working(settings, client):
     local = settings.auth.local
     issued_long_ago = LocalTokens(
-        local, Directory(local.users_file), SECRET.encode(), clock=lambda: time.time() - 4000
+        local,
+        Directory(local.users_file),
+        SECRET.encode(),
+        MemoryFamilies(),
+        clock=lambda: time.time() - 4000,
     ).issue("alice", ("climate",))
     headers = {"Authorization": f"Bearer {issued_long_ago['access_token']}"}
     assert client.get("/api/v1/whoami", headers=headers).status_code == 401
