@@ -72,6 +72,7 @@ def api_env(settings: Settings, catalog_url: str, api_users_file: Path) -> dict[
         # The suites log the same accounts in many times a minute, from one address.
         "NEARLINE_AUTH__LOCAL__TOKEN_REQUESTS_PER_USER": "10000",
         "NEARLINE_AUTH__LOCAL__TOKEN_REQUESTS_PER_ADDRESS": "10000",
+        "NEARLINE_KAFKA__SASL_USERNAME": "api",  # its own principal, not the tests' admin
     }
 
 
