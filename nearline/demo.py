@@ -1,9 +1,10 @@
 """``make demo``: the main job on the local stack, the whole round trip.
 
-It starts nearline's processes (catalog in the embedded SQLite database), PUTs a small
-tree with awkward names and shows where every file lives and with which checksum,
-checking each cached object in the S3 server; archives the holding to tape (XRootD with
-tape semantics) and shows both copies; evicts every cache copy and shows tape only; then
+It runs nearline's processes under ``nearline-admin serve`` (nearline.supervisor), as an
+operator would, with the catalog in the embedded SQLite database; PUTs a small tree with
+awkward names and shows where every file lives and with which checksum, checking each
+cached object in the S3 server; archives the holding to tape (XRootD with tape
+semantics) and shows both copies; evicts every cache copy and shows tape only; then
 GETs the tree back from tape (staged, read by offset, put back in the cache, restored)
 into another folder, compares it with the original, and shows the locations again.
 """
@@ -21,10 +22,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from textwrap import indent
 
 from sqlalchemy import Engine, select
 
-from nearline import bus, processes
+from nearline import bus, supervisor
+from nearline.admin.serve import table
 from nearline.requests import RequestLog
 from nearline.settings import Settings
 from nearline.stack import s3
@@ -253,9 +256,9 @@ def main() -> int:
     settings = Settings()
     engine = catalog_engine(settings)
     upgrade(engine)
-    print("starting nearline's processes (catalog: embedded SQLite)")
-    processes.start(settings)
-    try:
+    print("starting nearline's processes under `nearline-admin serve` (catalog: embedded SQLite)")
+    with supervisor.supervised(settings):
+        print(indent(table(supervisor.read_state(settings)), "  "))
         user, group, place = demo_account(settings)
         run = sample_tree(place / "demo")
         hand_over(place, user)
@@ -310,8 +313,6 @@ def main() -> int:
             print(f"  {line}")
         print("  the files are in the cache again, beside their tape copies:")
         problems += show_holding(engine, settings, put.transaction_id)
-    finally:
-        processes.stop(settings)
     if state != "COMPLETE" or problems or got != "COMPLETE" or mismatches:
         print(
             f"\ndemo FAILED: PUT {state}, {problems} object(s) wrong; "

@@ -1,12 +1,15 @@
 """nearline's own processes on one machine: the decider, the workers, the projections and
 the API, each a background process with a pid file and a log under ``$NEARLINE_HOME/run``.
 
-In production each runs as its own service (see docker/); this is for the demo, the tests
-and a single-machine installation.
+In production each runs as its own service (docker/compose.yaml, deploy/systemd/) or under
+``nearline-admin serve`` (nearline.supervisor); ``start``/``stop`` are for the tests and benches.
+``command`` and ``environment`` are the one definition of how a process is started: every
+way of running it uses them.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -43,23 +46,48 @@ PROCESSES: dict[str, list[str]] = {
 }
 
 
+def kind(name: str) -> str:
+    """What a process is: ``transfer-put-2`` (or any ``-N``) is another ``transfer-put``."""
+    return re.sub(r"-[0-9]+$", "", name)
+
+
+KINDS: dict[str, list[str]] = {kind(name): args for name, args in PROCESSES.items()}
+"""Each kind of process once, with its arguments: the units of deploy/systemd and the
+services of docker/compose.yaml."""
+
+
+def instance(kind_: str, number: int) -> str:
+    """The name of a kind's ``number``-th instance (1-based): ``transfer-put``, ``-2``..."""
+    return kind_ if number == 1 else f"{kind_}-{number}"
+
+
 def principal(name: str) -> str:
-    """The Kafka principal a process logs in as: its kind (``transfer-put-2`` is a
-    ``transfer-put``), whose ACLs allow only what that kind does (nearline.kafka_access)."""
-    return name.removesuffix("-2")
+    """The Kafka principal a process logs in as: its kind, whose ACLs allow only what that
+    kind does (nearline.kafka_access)."""
+    return kind(name)
+
+
+def command(name: str) -> list[str]:
+    """The command line of the process ``name`` (any instance of a kind)."""
+    return [sys.executable, *KINDS[kind(name)]]
+
+
+def environment(settings: Settings, name: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """What a process gets on top of its parent's environment."""
+    return {
+        "NEARLINE_HOME": str(settings.home),
+        # The name only: the process reads its password from the stack file.
+        "NEARLINE_KAFKA__SASL_USERNAME": principal(name),
+        **(env or {}),
+    }
 
 
 def daemon(settings: Settings, name: str, env: dict[str, str] | None = None) -> Daemon:
     return Daemon(
         name=f"nearline-{name}",
-        command=[sys.executable, *PROCESSES[name]],
+        command=command(name),
         run_dir=settings.home / "run",
-        env={
-            "NEARLINE_HOME": str(settings.home),
-            # The name only: the process reads its password from the stack file.
-            "NEARLINE_KAFKA__SASL_USERNAME": principal(name),
-            **(env or {}),
-        },
+        env=environment(settings, name, env),
     )
 
 

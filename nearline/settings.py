@@ -290,6 +290,23 @@ class LimitSettings(BaseModel):
     )
 
 
+class ServeSettings(BaseModel):
+    """``nearline-admin serve``: which processes it runs and how it restarts them
+    (nearline.supervisor, D121)."""
+
+    # Instances per kind of process; a kind not named runs as often as in
+    # nearline.processes.PROCESSES (one each, two transfer-put and transfer-get); 0: none.
+    instances: dict[str, int] = {}
+    backoff_initial_s: float = Field(1.0, gt=0, description="delay before the first restart")
+    backoff_max_s: float = Field(60.0, gt=0, description="the longest delay between restarts")
+    stable_after_s: float = Field(
+        60.0, gt=0, description="a process that ran this long has its backoff reset"
+    )
+    stop_timeout_s: float = Field(
+        60.0, gt=0, description="time to stop after SIGTERM before SIGKILL"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEARLINE_",
@@ -316,6 +333,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     limits: LimitSettings = LimitSettings()
+    serve: ServeSettings = ServeSettings()
 
     @model_validator(mode="after")
     def _local_stack_defaults(self) -> Settings:

@@ -123,6 +123,13 @@ class Daemon:
         existing = self.pid()
         if existing:
             return existing
+        proc = self.spawn()
+        self.pid_file.write_text(str(proc.pid))
+        return proc.pid
+
+    def spawn(self, preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[bytes]:
+        """Start the process as ``start`` does, but write no pid file: for a caller that
+        keeps the process as its child (nearline.supervisor), ``preexec_fn`` run in it."""
         self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         kwargs: dict = {}
         if self.as_service_account and running_as_root():
@@ -140,10 +147,10 @@ class Daemon:
                 start_new_session=True,
                 # What a service creates is its own only (the stack's folders, D92).
                 umask=0o077,
+                preexec_fn=preexec_fn,
                 **kwargs,
             )
-        self.pid_file.write_text(str(proc.pid))
-        return proc.pid
+        return proc
 
     def stop(self, timeout: float = 30, stop_signal: int | None = None) -> None:
         """Stop the process and its whole process group; escalate to SIGKILL."""
