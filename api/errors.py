@@ -7,6 +7,10 @@ from collections.abc import Callable, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+RETRY_LATER = {"Retry-After": "15"}  # seconds: a database or broker restart, not an outage
 
 
 class ApiError(Exception):
@@ -71,7 +75,12 @@ def install_error_handlers(app: FastAPI, render: Render, not_a_member_status: in
                 return ApiError(not_a_member_status, str(error), ["group"], "Not found.")
             case RequestNotRecorded():
                 message = f"Nothing was done: {error}. Try again in a minute."
-                return ApiError(503, message, ["server"], "Service unavailable.")
+                return ApiError(503, message, ["server"], "Service unavailable.", RETRY_LATER)
+            case OperationalError() | InterfaceError() | PoolTimeout():
+                # The catalog database is away (restarting, unreachable): the caller did
+                # nothing wrong and loses nothing by asking again.
+                message = "The catalog database cannot be reached just now. Try again shortly."
+                return ApiError(503, message, ["server"], "Service unavailable.", RETRY_LATER)
             case RequestTooLarge():
                 return ApiError(413, str(error), [error.field], "Request too large.")
         raise error
@@ -84,5 +93,7 @@ def install_error_handlers(app: FastAPI, render: Render, not_a_member_status: in
 
     for kind in (ApiError, CommandRejected, InvalidQuery, QueryTooSlow, NotAMember):
         app.add_exception_handler(kind, handle)
+    for database_away in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(database_away, handle)
     app.add_exception_handler(RequestNotRecorded, handle)
     app.add_exception_handler(RequestTooLarge, handle)
