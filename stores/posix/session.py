@@ -62,6 +62,9 @@ class UserFiles:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
             )
+        except OSError as error:
+            self._sock.close()
+            raise WorkerFailed(f"the file-system worker could not be started: {error}") from None
         finally:
             child.close()
         try:
