@@ -302,26 +302,37 @@ def _subject(given: Sequence[GivenPath], regex: str | None) -> list[bytes]:
 
 
 def _paths(given: Sequence[GivenPath], required: bool, field: str = "filelist") -> list[bytes]:
+    """The paths given, as bytes. A path that cannot be one (relative, a NUL byte) is
+    kept: the worker that meets it fails that path alone, with the reason, and the rest
+    go on. Only when no path can be one is the request refused, at once."""
     if required and not given:
         raise CommandRejected("Give at least one path.", field)
-    paths = []
-    for item in given:
-        try:
-            path = item if isinstance(item, bytes) else path_from_text(item)
-        except UnicodeEncodeError:
-            raise CommandRejected(
-                f"{item!r} cannot be a path: it holds characters that are not text.", field
-            ) from None
-        if not path.startswith(b"/"):
-            raise CommandRejected(
-                f"{path.decode('utf-8', 'backslashreplace')!r} is not an absolute path; "
-                "give full paths, starting with /.",
-                field,
-            )
-        if b"\0" in path:
-            raise CommandRejected("A path cannot contain a NUL byte.", field)
-        paths.append(path)
+    paths = [_encoded(item, field) for item in given]
+    reasons = [reason for reason in map(_unusable, paths) if reason is not None]
+    if paths and len(reasons) == len(paths):
+        raise CommandRejected(reasons[0], field)
     return paths
+
+
+def _encoded(item: GivenPath, field: str) -> bytes:
+    try:
+        return item if isinstance(item, bytes) else path_from_text(item)
+    except UnicodeEncodeError:
+        raise CommandRejected(
+            f"{item!r} cannot be a path: it holds characters that are not text.", field
+        ) from None
+
+
+def _unusable(path: bytes) -> str | None:
+    """Why ``path`` cannot name a file, or None."""
+    if b"\0" in path:
+        return "A path cannot contain a NUL byte."
+    if not path.startswith(b"/"):
+        return (
+            f"{path.decode('utf-8', 'backslashreplace')!r} is not an absolute path; "
+            "give full paths, starting with /."
+        )
+    return None
 
 
 def _label(label: str | None, field: str) -> str | None:

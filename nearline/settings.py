@@ -256,9 +256,16 @@ class LogSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
-    """Where ``python -m api`` listens; its port is ``ports.api``."""
+    """Where ``python -m api`` listens (its port is ``ports.api``), and how long its
+    replies wait to read their own writes (``api.shown``)."""
 
     host: str = "127.0.0.1"  # 0.0.0.0 in a container
+    read_your_writes_s: float = Field(
+        10,
+        ge=0,
+        description="how long a reply waits for the read model to show the change it "
+        "reports (META, DELETE) or the new transaction (PUT, GET); past it, it goes out",
+    )
 
 
 class MetricsSettings(BaseModel):

@@ -16,6 +16,7 @@ from api.paths import path_from_text
 from api.queries.files import find_files
 from api.queries.filters import HoldingSelector, parse_tags
 from api.queries.holdings import list_holdings
+from api.shown import outcome_shown
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
@@ -87,12 +88,14 @@ def meta(
     caller: NldsCallerDep,
     conn: SessionDep,
     log: RequestLogDep,
+    services: ServicesDep,
     body: Annotated[MetaChanges, Body()],
     label: str | None = None,
     holding_id: DbInt | None = None,
     tag: TagQuery = None,
 ) -> JSONResponse:
-    """Relabel a holding of the user's, or add or remove its tags."""
+    """Relabel a holding of the user's, or add or remove its tags. As in NLDS, the reply
+    comes once the change is made: once ``list`` and ``find`` show it."""
     remove = body.del_tag if isinstance(body.del_tag, list) else list(tags_of(body.del_tag))
     selector = HoldingSelector(label, holding_id=holding_id, tags=parse_tags(tag or ""))
     event, changes = commands.meta(
@@ -119,6 +122,14 @@ def meta(
     body_out = _reply(caller, "meta", data)
     body_out["transaction_id"] = event.transaction_id
     body_out["msg"] = f"META transaction with id {event.transaction_id} accepted for processing."
+    outcome = outcome_shown(conn, event, services.settings.api.read_your_writes_s)
+    if outcome is None:
+        body_out["details"]["failure"] = (
+            f"The change is recorded (transaction {event.transaction_id}) but not made yet: "
+            f"follow it with nlds stat -n {event.transaction_id}."
+        )
+    elif outcome.state == "FAILED":
+        body_out["details"]["failure"] = " ".join(outcome.warnings) or "The change failed."
     return accepted(body_out)
 
 

@@ -1,5 +1,7 @@
 """NLDS ``files/``: PUT (put and putlist), GET (one file or a regex), DELETE (del and
-dellist) and ``files/getlist/``, each recorded as a request and answered 202 at once."""
+dellist) and ``files/getlist/``, each recorded as a request and answered 202 once
+``stat`` shows the transaction (DELETE: once list and find show its outcome), so that
+the client's next command sees what it did (``api.shown``)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,11 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
 from api import commands
-from api.deps import NldsCaller, NldsCallerDep, RequestLogDep
+from api.deps import NldsCaller, NldsCallerDep, RequestLogDep, ServicesDep, SessionDep
 from api.inputs import DbInt
-from api.nlds.wire import FileList, accepted, tags_of
+from api.nlds.wire import FileList, accepted, lines, tags_of
 from api.queries.filters import HoldingSelector, parse_tags
+from api.shown import outcome_shown, transaction_shown
 from events.requests import DeleteRequested, GetRequested, PutRequested
 
 router = APIRouter(prefix="/files", tags=["files"])
@@ -23,6 +26,8 @@ router = APIRouter(prefix="/files", tags=["files"])
 def put(
     caller: NldsCallerDep,
     log: RequestLogDep,
+    conn: SessionDep,
+    services: ServicesDep,
     transaction_id: UUID,
     body: Annotated[FileList, Body()],
     job_label: str | None = None,
@@ -33,12 +38,13 @@ def put(
     event = commands.put(
         log,
         caller.scope(),
-        body.filelist,
+        lines(body.filelist),
         label=body.label,
         holding_id=body.holding_id,
         tags=tags,
         options=commands.Options(job_label, str(transaction_id)),
     )
+    transaction_shown(conn, event, services.settings.api.read_your_writes_s)
     selector = HoldingSelector(body.label, holding_id=body.holding_id, tags=tags)
     return accepted(_reply("PUT", event, caller, tenancy, selector))
 
@@ -47,6 +53,8 @@ def put(
 def get(
     caller: NldsCallerDep,
     log: RequestLogDep,
+    conn: SessionDep,
+    services: ServicesDep,
     transaction_id: UUID,
     filepath: str,
     groupall: bool = False,
@@ -64,12 +72,13 @@ def get(
     event = commands.get(
         log,
         caller.scope(groupall),
-        [] if regex else [filepath],
+        [] if regex else lines([filepath]),
         selector,
         regex=filepath if regex else None,
         target=target or None,
         options=commands.Options(job_label, str(transaction_id)),
     )
+    transaction_shown(conn, event, services.settings.api.read_your_writes_s)
     return accepted(_reply("GET", event, caller, tenancy, selector) | {"target": target})
 
 
@@ -77,6 +86,8 @@ def get(
 def getlist(
     caller: NldsCallerDep,
     log: RequestLogDep,
+    conn: SessionDep,
+    services: ServicesDep,
     transaction_id: UUID,
     body: Annotated[FileList, Body()],
     groupall: bool = False,
@@ -89,11 +100,12 @@ def getlist(
     event = commands.get(
         log,
         caller.scope(groupall),
-        body.filelist,
+        lines(body.filelist),
         selector,
         target=target or None,
         options=commands.Options(job_label, str(transaction_id)),
     )
+    transaction_shown(conn, event, services.settings.api.read_your_writes_s)
     return accepted(_reply("GET", event, caller, tenancy, selector) | {"target": target})
 
 
@@ -101,6 +113,8 @@ def getlist(
 def delete(
     caller: NldsCallerDep,
     log: RequestLogDep,
+    conn: SessionDep,
+    services: ServicesDep,
     transaction_id: UUID,
     body: Annotated[FileList, Body()],
     regex: Annotated[bool, Query(description="filelist is one regular expression")] = False,
@@ -115,14 +129,20 @@ def delete(
     selector = HoldingSelector(body.label, holding_id=body.holding_id, tags=tags)
     if regex and len(body.filelist) != 1:
         raise commands.CommandRejected("With regex, give one regular expression.", "filelist")
+    paths = lines(body.filelist)
+    if body.filelist and not paths and not regex:
+        # An empty filelist deletes whole holdings: a list of blank lines must not.
+        raise commands.CommandRejected("The list names no paths.", "filelist")
     event = commands.delete(
         log,
         caller.scope(),
-        [] if regex else body.filelist,
+        [] if regex else paths,
         selector,
         regex=body.filelist[0] if regex else None,
         options=commands.Options(job_label, str(transaction_id)),
     )
+    # The reply comes once the files are gone from what list and find show.
+    outcome_shown(conn, event, services.settings.api.read_your_writes_s)
     return accepted(_reply("DELETE", event, caller, tenancy, selector))
 
 

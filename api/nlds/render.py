@@ -9,7 +9,10 @@ from api.paths import path_text
 from api.queries.files import FoundFile, Location
 from api.queries.holdings import Holding
 from api.queries.transactions import SubRecord, TransactionStatus
-from api.states import FINAL
+from api.states import FINAL, State
+
+FAILING = frozenset({State.FAILED, State.COMPLETE_WITH_ERRORS})
+"""Final states the client shows only when a sub-record is FAILED."""
 
 
 def holding(h: Holding) -> dict[str, Any]:
@@ -80,23 +83,8 @@ def _location(loc: Location, object_store_url: str) -> dict[str, Any]:
 
 
 def transaction(tx: TransactionStatus, only_sub: bool = False) -> dict[str, Any]:
-    """A status record. The client takes a transaction's state as the lowest of its
-    sub-records', so the transaction's own state is shown as a sub-record too while it
-    is not final (or when it has no sub-records): without it a PUT whose first
-    sub-batches are COMPLETE would look COMPLETE while indexing goes on."""
-    subs = [_sub_record(s) for s in tx.sub_records]
-    if not only_sub and (not subs or tx.state not in FINAL):
-        subs.insert(
-            0,
-            {
-                "id": 0,
-                "sub_id": "transaction",
-                "state": tx.state.name,
-                "retry_count": 0,
-                "last_updated": iso(tx.last_updated),
-                "failed_files": [],
-            },
-        )
+    """A status record, with sub-records from which the client computes the state and
+    the share done that nearline knows (see ``sub_records``)."""
     return {
         "id": tx.id,
         "transaction_id": tx.transaction_id,
@@ -109,12 +97,40 @@ def transaction(tx: TransactionStatus, only_sub: bool = False) -> dict[str, Any]
         "label": tx.label or "",
         "holding_id": tx.holding_id if tx.holding_id is not None else -1,
         "state": tx.state.name,
-        "sub_records": subs,
+        "sub_records": sub_records(tx, only_sub),
     }
 
 
-def _sub_record(sub: SubRecord) -> dict[str, Any]:
-    return {
+def sub_records(tx: TransactionStatus, only_sub: bool = False) -> list[dict[str, Any]]:
+    """Sub-records in NLDS's terms, because the client shows the lowest state among them
+    and counts the COMPLETE ones as the share done:
+
+    - a sub-batch with failed and stored files is two sub-records, COMPLETE and FAILED
+      (as NLDS splits one), so that the client shows COMPLETE_WITH_ERRORS and a share
+      done instead of ``0%``;
+    - the transaction's own state is added as a sub-record only where the sub-batches
+      cannot tell it: none yet, all settled while the transaction goes on (more to
+      index), or a failure that no sub-batch shows. Added always, it hid every
+      sub-batch's progress behind INDEXING or ROUTING.
+    """
+    subs = [part for sub in tx.sub_records for part in _parts(sub)]
+    if only_sub:
+        return subs
+    if tx.state in FINAL:
+        failed = any(s["state"] == State.FAILED.name for s in subs)
+        if subs and (tx.state not in FAILING or failed):
+            return subs
+        own = State.FAILED if subs else tx.state
+    elif subs and any(sub.state not in FINAL for sub in tx.sub_records):
+        return subs
+    else:
+        own = tx.state
+    return [_own(tx, own), *subs]
+
+
+def _parts(sub: SubRecord) -> list[dict[str, Any]]:
+    """One sub-batch as the client counts it: split in two when it failed in part."""
+    record = {
         "id": sub.sub_id + 1,
         "sub_id": str(sub.sub_id),
         "state": sub.state.name,
@@ -123,4 +139,20 @@ def _sub_record(sub: SubRecord) -> dict[str, Any]:
         "failed_files": [
             {"filepath": path_text(ff.path), "reason": ff.reason} for ff in sub.failed_files
         ],
+    }
+    if sub.state != State.COMPLETE_WITH_ERRORS:
+        return [record]
+    stored = record | {"state": State.COMPLETE.name, "failed_files": []}
+    failed = record | {"sub_id": f"{sub.sub_id}-failed", "state": State.FAILED.name}
+    return [stored, failed]
+
+
+def _own(tx: TransactionStatus, state: State) -> dict[str, Any]:
+    return {
+        "id": 0,
+        "sub_id": "transaction",
+        "state": state.name,
+        "retry_count": 0,
+        "last_updated": iso(tx.last_updated),
+        "failed_files": [],
     }

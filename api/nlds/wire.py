@@ -73,6 +73,15 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).replace(tzinfo=None).isoformat("T", "seconds")
 
 
+def lines(given: list[str]) -> list[str]:
+    """Paths as the client read them from a list file: ``nlds getlist -r`` (and
+    ``putlist`` after a blank line) sends lines with their line ending, which NLDS's
+    server strips. A line ending is never part of a path here; a line left empty names
+    nothing (as a path, the client's folder)."""
+    stripped = (line.rstrip("\r\n") for line in given)
+    return [line for line in stripped if line]
+
+
 def as_list(value: list[Any] | str | int | None) -> list[Any]:
     """A filter given once, as a comma-separated string, or as a list."""
     if value is None:

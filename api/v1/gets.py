@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import commands
-from api.deps import CurrentUser, RequestLogDep
+from api.deps import CurrentUser, RequestLogDep, ServicesDep, SessionDep
 from api.queries.filters import HoldingSelector
+from api.shown import transaction_shown
 from api.v1.accepted import accepted, options, scope_of
 from api.v1.models import Accepted, GetIn, given_path
 
@@ -14,7 +15,9 @@ router = APIRouter(tags=["commands"])
 
 
 @router.post("/gets", status_code=202)
-def create_get(body: GetIn, identity: CurrentUser, log: RequestLogDep) -> Accepted:
+def create_get(
+    body: GetIn, identity: CurrentUser, log: RequestLogDep, conn: SessionDep, services: ServicesDep
+) -> Accepted:
     """Record a GET of paths (or a regex's matches), the newest versions unless a
     holding is selected; with groupall, from your group's holdings too."""
     event = commands.get(
@@ -27,4 +30,5 @@ def create_get(body: GetIn, identity: CurrentUser, log: RequestLogDep) -> Accept
         overwrite=body.overwrite,
         options=options(body),
     )
+    transaction_shown(conn, event, services.settings.api.read_your_writes_s)
     return accepted(event, event.api_action, event.job_label)

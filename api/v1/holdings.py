@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api import commands
-from api.deps import CurrentUser, ReadScopeDep, RequestLogDep, SessionDep
+from api.deps import CurrentUser, ReadScopeDep, RequestLogDep, ServicesDep, SessionDep
 from api.errors import ApiError
 from api.inputs import DbInt
 from api.queries.filters import HoldingSelector, parse_tag
 from api.queries.holdings import list_holdings
+from api.shown import outcome_shown
 from api.v1 import render
 from api.v1.accepted import accepted, options, scope_of
 from api.v1.models import ErrorOut, HoldingList, HoldingOut, MetaAccepted, MetaChangeOut, MetaIn
@@ -55,10 +56,16 @@ def show(conn: SessionDep, scope: ReadScopeDep, holding_id: DbInt) -> HoldingOut
     responses={404: {"model": ErrorOut}, 400: {"model": ErrorOut}},
 )
 def change_meta(
-    holding_id: DbInt, body: MetaIn, identity: CurrentUser, conn: SessionDep, log: RequestLogDep
+    holding_id: DbInt,
+    body: MetaIn,
+    identity: CurrentUser,
+    conn: SessionDep,
+    log: RequestLogDep,
+    services: ServicesDep,
 ) -> MetaAccepted:
     """Record a change of one of your holdings' label or tags; the reply shows the
-    holding as it is and as it will be."""
+    holding as it is and as it will be, once list shows the change (or past
+    ``api.read_your_writes_s``)."""
     try:
         event, changes = commands.meta(
             log,
@@ -74,6 +81,7 @@ def change_meta(
         if rejected.field == "holding":
             raise _not_yours(holding_id) from None
         raise
+    outcome_shown(conn, event, services.settings.api.read_your_writes_s)
     return MetaAccepted(
         **accepted(event, "meta", event.job_label).model_dump(),
         changes=[

@@ -73,14 +73,33 @@ def handled(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def parse_tags(given: Iterable[str] | None) -> dict[str, str]:
-    """``key=value`` options as a dict; a malformed one is a usage error."""
+    """``key=value`` options as a dict; a malformed one is a usage error. The first ``=``
+    ends the key unless a backslash escapes it (``a\\=b=c`` is key ``a=b``); ``\\\\`` is
+    a backslash."""
     tags: dict[str, str] = {}
     for item in given or ():
-        key, sep, value = item.partition("=")
+        key, sep, value = _key_value(item)
         if not sep or not key:
-            raise typer.BadParameter(f"{item!r} is not key=value", param_hint="--tag")
+            raise typer.BadParameter(
+                f"{item!r} is not key=value (write \\= for an = in the key)", param_hint="--tag"
+            )
         tags[key] = value
     return tags
+
+
+def _key_value(item: str) -> tuple[str, str, str]:
+    key: list[str] = []
+    i = 0
+    while i < len(item):
+        if item[i] == "\\" and item[i + 1 : i + 2] in ("=", "\\"):
+            key.append(item[i + 1])
+            i += 2
+        elif item[i] == "=":
+            return "".join(key), "=", item[i + 1 :]
+        else:
+            key.append(item[i])
+            i += 1
+    return "".join(key), "", ""
 
 
 def descending(order: str) -> bool:

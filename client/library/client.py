@@ -383,7 +383,7 @@ def _query(filters: Mapping[str, Any]) -> list[tuple[str, str]]:
         if value is None or value is False or value == [] or value == {}:
             continue
         if name == "tags":
-            params += [("tag", f"{k}:{v}") for k, v in value.items()]
+            params += [("tag", f"{_escaped(k)}:{_escaped(v)}") for k, v in value.items()]
         elif isinstance(value, list | tuple):
             params += [(name, str(v)) for v in value]
         elif value is True:
@@ -391,6 +391,12 @@ def _query(filters: Mapping[str, Any]) -> list[tuple[str, str]]:
         else:
             params.append((name, str(value)))
     return params
+
+
+def _escaped(text: str) -> str:
+    """A tag's key or value in the query form ``key:value``: a backslash before each
+    backslash, colon, comma and space, so the API reads them as part of it."""
+    return "".join("\\" + c if c in "\\:, " else c for c in text)
 
 
 def _json(response: httpx.Response) -> Any:

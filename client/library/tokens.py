@@ -103,6 +103,16 @@ def nlds_token_path(config_path: Path | None = None) -> Path:
     return Path(os.path.expanduser(str(location)))
 
 
+NO_TENANCY = "* nearline needs no object-store keys; the token was renewed *"
+"""The ``object_storage.tenancy`` of a config written for nearline. ``nlds renew`` (and
+``nlds init``) send the user's password to ``http://{tenancy}:81/.TOKEN/`` for object-store
+keys, which nearline does not use; this text is no host name (spaces, a leading ``*``), so
+the client's HTTP library refuses that URL before connecting anywhere, and the user reads
+why. Any host name there, even ``unused`` (which a DNS search domain may resolve), would
+receive the password in clear. The API's ``init/`` route serves the same text."""
+OLD_TENANCY = "unused"  # what nearline wrote before
+
+
 def nlds_config(server: str, user: str, group: str, client_id: str = "nearline") -> dict[str, Any]:
     """A ``~/.nlds-config`` for nearline (``nlds init`` cannot write one: see docs/api.md)."""
     return {
@@ -116,7 +126,7 @@ def nlds_config(server: str, user: str, group: str, client_id: str = "nearline")
             "oauth_token_file_location": NLDS_TOKEN,
         },
         # Required by the client's validator; nearline ignores them.
-        "object_storage": {"tenancy": "unused", "access_key": "unused", "secret_key": "unused"},
+        "object_storage": {"tenancy": NO_TENANCY, "access_key": "unused", "secret_key": "unused"},
         "options": {"verify_certificates": True},
     }
 
@@ -131,6 +141,24 @@ def write_nlds_files(
     if not config_path.exists():
         write_private(config_path, nlds_config(session.server, session.user, group))
         written = config_path
+    elif _renew_would_leak(config_path):
+        write_private(config_path, _with_no_tenancy(config_path))
+        written = config_path
     token_file = nlds_token_path(config_path)
     write_private(token_file, session.token)
     return token_file, written
+
+
+def _renew_would_leak(config_path: Path) -> bool:
+    """Whether the config holds the tenancy older nearline wrote (see ``NO_TENANCY``)."""
+    try:
+        config = json.loads(config_path.read_text())
+        return bool(config["object_storage"]["tenancy"] == OLD_TENANCY)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _with_no_tenancy(config_path: Path) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(config_path.read_text())
+    config["object_storage"]["tenancy"] = NO_TENANCY
+    return config

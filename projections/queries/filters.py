@@ -84,15 +84,65 @@ def checked_regex(pattern: str) -> str:
     return pattern
 
 
+ESCAPED = frozenset("\\:, ")
+"""What a backslash escapes in the query form of tags; any other backslash is itself."""
+
+Token = tuple[str, bool]
+"""A character of a tag's query form, and whether a backslash escaped it."""
+
+
 def parse_tag(text: str) -> tuple[str, str]:
-    """``key:value`` (the value may itself contain colons) as a pair."""
-    key, sep, value = text.partition(":")
-    key, value = key.strip(), value.strip()
-    if not sep or not key:
-        raise InvalidQuery(f"{text!r} is not a tag; write tags as key:value.")
-    return key, value
+    """``key:value`` as a pair. The first ``:`` that no backslash escapes ends the key (the
+    value may hold more colons); ``\\:``, ``\\,``, ``\\ `` and ``\\\\`` stand for the character
+    after the backslash. Unescaped space around the key and the value is not part of them.
+    So every tag that can be stored can be selected, whatever characters it holds."""
+    return _pair(_tokens(text), text)
 
 
 def parse_tags(text: str) -> dict[str, str]:
-    """NLDS's query form ``k:v,k2:v2`` (a trailing comma is allowed) as a dict."""
-    return dict(parse_tag(item) for item in text.split(",") if item.strip())
+    """NLDS's query form ``k:v,k2:v2`` (a trailing comma is allowed) as a dict; commas,
+    colons and spaces escaped as in ``parse_tag``."""
+    items = _split(_tokens(text), ",")
+    return dict(_pair(item, text) for item in items if _text(item))
+
+
+def _pair(tokens: list[Token], text: str) -> tuple[str, str]:
+    pieces = _split(tokens, ":", most=1)
+    if len(pieces) != 2 or not _text(pieces[0]):
+        raise InvalidQuery(
+            f"{text!r} is not a tag; write tags as key:value (a backslash before a colon, "
+            "comma or space makes it part of the key or value)."
+        )
+    return _text(pieces[0]), _text(pieces[1])
+
+
+def _tokens(text: str) -> list[Token]:
+    tokens, i = [], 0
+    while i < len(text):
+        escaped = text[i] == "\\" and i + 1 < len(text) and text[i + 1] in ESCAPED
+        i += 1 if escaped else 0
+        tokens.append((text[i], escaped))
+        i += 1
+    return tokens
+
+
+def _split(tokens: list[Token], separator: str, most: int = -1) -> list[list[Token]]:
+    """``tokens`` split at each unescaped ``separator``, at most ``most`` times."""
+    pieces: list[list[Token]] = [[]]
+    for char, escaped in tokens:
+        if char == separator and not escaped and most != 0:
+            pieces.append([])
+            most -= 1
+        else:
+            pieces[-1].append((char, escaped))
+    return pieces
+
+
+def _text(tokens: list[Token]) -> str:
+    """The characters, without the unescaped space at either end."""
+    first, last = 0, len(tokens)
+    while first < last and tokens[first][0].isspace() and not tokens[first][1]:
+        first += 1
+    while last > first and tokens[last - 1][0].isspace() and not tokens[last - 1][1]:
+        last -= 1
+    return "".join(char for char, _ in tokens[first:last])

@@ -1,6 +1,7 @@
 """What the nlds client does on the wire, written from the NLDS 1.0.0 reference with
 plain httpx: the token endpoint's password and refresh grants, the 202 replies that are a
-JSON string holding JSON, and the transaction state it computes from sub-records."""
+JSON string holding JSON, and the transaction state the client itself computes from
+sub-records (its own function). ``tests/integration/nlds`` runs the real command."""
 
 from __future__ import annotations
 
@@ -10,32 +11,8 @@ import uuid
 from typing import Any
 
 import httpx
+from nlds_client.clientlib.transactions import get_transaction_state
 
-STATES = {
-    "INITIALISING": -1,
-    "ROUTING": 0,
-    "SPLITTING": 1,
-    "INDEXING": 2,
-    "CATALOG_PUTTING": 3,
-    "TRANSFER_PUTTING": 4,
-    "CATALOG_GETTING": 10,
-    "ARCHIVE_GETTING": 11,
-    "TRANSFER_GETTING": 12,
-    "TRANSFER_INIT": 13,
-    "ARCHIVE_INIT": 20,
-    "ARCHIVE_PUTTING": 21,
-    "ARCHIVE_PREPARING": 22,
-    "CATALOG_DELETING": 30,
-    "CATALOG_UPDATING": 31,
-    "CATALOG_ARCHIVE_UPDATING": 32,
-    "CATALOG_REMOVING": 33,
-    "COMPLETE": 100,
-    "FAILED": 101,
-    "COMPLETE_WITH_ERRORS": 102,
-    "COMPLETE_WITH_WARNINGS": 103,
-    "SPLIT": 110,
-    "SEARCHING": 1000,
-}
 FINAL = {"COMPLETE", "FAILED", "COMPLETE_WITH_ERRORS", "COMPLETE_WITH_WARNINGS"}
 # What the client sends with every request besides the token.
 OBJECT_STORE = {"access_key": "AKIA-NEVER-STORED", "secret_key": "never-logged", "tenancy": "x"}
@@ -122,12 +99,7 @@ class NldsClient:
 
 
 def client_state(record: dict[str, Any]) -> str | None:
-    """The client's rule: the lowest sub-record state (SPLIT aside); COMPLETE with a
-    FAILED sub-record is COMPLETE_WITH_ERRORS."""
-    states = [s["state"] for s in record["sub_records"] if s["state"] != "SPLIT"]
-    if not states:
-        return None
-    lowest = min(states, key=STATES.__getitem__)
-    if lowest == "COMPLETE" and "FAILED" in states:
-        return "COMPLETE_WITH_ERRORS"
-    return lowest
+    """The state ``nlds stat`` shows, by the client's own rule (PyPI ``nlds-client``);
+    None while it has nothing to go by (it would say QUEUED)."""
+    state, _when, _done = get_transaction_state(record)
+    return None if state == "QUEUED" else str(state)

@@ -59,6 +59,8 @@ def settings(tmp_path: Path, catalog_file: Path, users_file: Path) -> Settings:
         ports=StackPorts(),  # the defaults, whatever the environment says
         catalog={"url": f"sqlite:///{catalog_file}"},
         auth={"local": {"users_file": users_file, "token_secret": SECRET}},
+        # No decider projects the recorded requests here: replies look once, never wait.
+        api={"read_your_writes_s": 0},
     )
 
 

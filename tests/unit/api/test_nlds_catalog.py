@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.app import create_app
+from api.nlds.init import NO_TENANCY
 from events.requests import MetaRequested
 from tests.unit.api.conftest import nlds, nlds_error
 from tests.unit.api.story import BAD
@@ -223,8 +224,22 @@ def test_init_gives_the_client_its_oauth_settings_encrypted_with_a_public_key(cl
             "oauth_token_url": "http://testserver/api/v1/token",
             "oauth_scopes": "nearline",
         },
-        "object_storage": {"tenancy": "127.0.0.1:29000"},
+        "object_storage": {"tenancy": NO_TENANCY},
     }
+
+
+@pytest.mark.security
+def test_the_tenancy_served_makes_the_client_keep_the_password(client):
+    """``nlds init`` and ``nlds renew`` post the password to ``http://{tenancy}:81/``: the
+    tenancy served is no host, so the client's requests refuses the URL before any
+    connection (the host of the object store would have had the password in clear)."""
+    import requests
+
+    from client.library.tokens import NO_TENANCY as WRITTEN_BY_NEARLINE_LOGIN
+
+    assert NO_TENANCY == WRITTEN_BY_NEARLINE_LOGIN
+    with pytest.raises(requests.exceptions.InvalidURL, match="needs no object-store keys"):
+        requests.Request("POST", f"http://{NO_TENANCY}:81/.TOKEN/").prepare()
 
 
 @pytest.mark.security

@@ -73,6 +73,8 @@ def test_non_utf8_paths_sent_surrogate_escaped_arrive_as_their_bytes(client, ali
         ({"filelist": ["/a"], "holding_id": 0}, "positive"),
         ({"filelist": ["/a"], "tag": "novalue"}, "key:value"),
         ({"filelist": ["/a\ud800"]}, "not text"),
+        # Nothing in it can be a path: refused at once.
+        ({"filelist": ["/a\x00", "b"]}, "NUL byte"),
     ],
 )
 def test_a_bad_put_is_refused_with_a_message_the_client_prints(client, alice, log, body, message):
@@ -158,3 +160,32 @@ def test_an_unreachable_log_is_a_503_saying_nothing_happened(settings, alice):
         response = client.put(URL, params=params(), json={"filelist": ["/a"]}, headers=alice)
     assert response.status_code == 503
     assert "Nothing was done" in nlds_error(response)["msg"]
+
+
+def test_list_lines_arrive_without_their_line_endings(client, alice, log):
+    """``nlds getlist -r`` sends each line of the list file as read, ``\\n`` and all (and
+    one line through ``GET files/``); ``putlist`` does after a blank line."""
+    lines = ["/data/run/a.nc\n", "/data/run/b.nc\r\n", "\n", "/data/run/c.nc"]
+    getlist = {"filelist": lines}
+    nlds(client.put(URL + "getlist/", params=params(target="/t"), json=getlist, headers=alice))
+    nlds(client.get(URL, params=params(filepath="/data/run/a.nc\n"), headers=alice))
+    nlds(client.put(URL, params=params(), json={"filelist": lines}, headers=alice))
+    expected = [b"/data/run/a.nc", b"/data/run/b.nc", b"/data/run/c.nc"]
+    assert [e.paths for e in log.events] == [expected, [b"/data/run/a.nc"], expected]
+
+
+def test_a_putlist_line_that_cannot_be_a_path_fails_alone(client, alice, log):
+    """The line is passed on: the indexer fails it with its reason, the rest is put."""
+    body = {"filelist": ["/data/a.nc", "/data/b\x00.nc", "relative.nc"]}
+    reply = nlds(client.put(URL, params=params(), json=body, headers=alice))
+    assert reply["api_action"] == "putlist"
+    [event] = log.events
+    assert event.paths == [b"/data/a.nc", b"/data/b\x00.nc", b"relative.nc"]
+
+
+def test_a_list_of_blank_lines_deletes_nothing(client, alice, log):
+    body = {"filelist": ["\n", "\n"], "label": "run"}
+    response = client.request("DELETE", URL, params=params(), json=body, headers=alice)
+    assert response.status_code == 400
+    assert "names no paths" in nlds_error(response)["msg"]
+    assert not log.events

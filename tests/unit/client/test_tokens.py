@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 import time
 
-from client.library.tokens import Session, load_session, save_session, write_nlds_files
+import pytest
+import requests
+
+from client.library.tokens import (
+    NO_TENANCY,
+    Session,
+    load_session,
+    nlds_config,
+    save_session,
+    write_nlds_files,
+)
 
 TOKEN = {"access_token": "a", "refresh_token": "r", "expires_in": 3600, "token_type": "bearer"}
 
@@ -46,3 +56,29 @@ def test_nlds_files_follow_an_existing_config(tmp_path):
     token_file, written = write_nlds_files(Session("http://x", "alice", TOKEN, 0), "g", config)
     assert written is None and token_file == wanted
     assert json.loads(wanted.read_text()) == TOKEN
+
+
+def test_the_nlds_config_names_no_host_to_send_the_password_to(tmp_path, monkeypatch):
+    """``nlds renew`` posts the password to ``http://{tenancy}:81/``: ``unused`` would go
+    to whatever a DNS search domain makes of it; the tenancy written is no host at all."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / ".nlds-config"
+    write_nlds_files(Session("https://nl.example.org", "alice", TOKEN, 0), "climate", config)
+    tenancy = json.loads(config.read_text())["object_storage"]["tenancy"]
+    assert tenancy == NO_TENANCY
+    with pytest.raises(requests.exceptions.InvalidURL):
+        requests.Request("POST", f"http://{tenancy}:81/.TOKEN/").prepare()
+
+
+def test_a_config_written_by_an_older_nearline_loses_its_tenancy(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / ".nlds-config"
+    old = nlds_config("https://nl.example.org", "alice", "climate")
+    old["object_storage"]["tenancy"] = "unused"
+    old["user"]["default_group"] = "kept"
+    config.write_text(json.dumps(old))
+    _token, written = write_nlds_files(Session("https://x", "alice", TOKEN, 0), "g", config)
+    assert written == config
+    rewritten = json.loads(config.read_text())
+    assert rewritten["object_storage"]["tenancy"] == NO_TENANCY
+    assert rewritten["user"]["default_group"] == "kept"  # nothing else changes
