@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import grp
 import json
+import os
 import pwd
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +21,37 @@ from typing import Any
 from tests.integration.api.conftest import Account
 
 BIN = Path(sys.executable).parent
-NLDS = str(BIN / "nlds")
-NEARLINE = str(BIN / "nearline")
 FINAL = {"COMPLETE", "FAILED", "COMPLETE_WITH_ERRORS", "COMPLETE_WITH_WARNINGS"}
+
+
+def _others_may_run(path: Path) -> bool:
+    """Whether an account other than root could run ``path`` (o+x on every folder above
+    it and on it, following links, as the interpreter of a venv is one)."""
+    try:
+        real = path.resolve(strict=True)
+        return all(os.stat(folder).st_mode & 0o001 for folder in [real, *real.parents])
+    except OSError:
+        return False
+
+
+@functools.cache
+def client_bin() -> Path:
+    """A ``bin`` folder holding ``nlds`` and ``nearline`` that the test accounts can run:
+    the project's own environment, unless it sits in a private folder (a checkout under
+    root's home); then a copy of the clients in an environment of their own under
+    /var/tmp, made once per test session and removed at its end."""
+    if all(_others_may_run(BIN / name) for name in ("nlds", "nearline", "python")):
+        return BIN
+    python = "/usr/bin/python3" if _others_may_run(Path("/usr/bin/python3")) else sys.executable
+    place = Path(tempfile.mkdtemp(prefix="nearline-test-clients-", dir="/var/tmp"))
+    place.chmod(0o755)
+    atexit.register(shutil.rmtree, place, True)
+    checkout = Path(__file__).resolve().parents[3]
+    subprocess.run([python, "-m", "venv", str(place / "venv")], check=True)
+    pip = [str(place / "venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
+    lock = ["-c", str(checkout / "requirements.lock")]
+    subprocess.run([*pip, *lock, "nlds-client==1.0.17", str(checkout)], check=True)
+    return place / "venv" / "bin"
 
 
 @dataclass
@@ -28,7 +61,7 @@ class Nlds:
     home: Path
 
     def run(
-        self, *args: str, input: str | None = None, program: str = NLDS
+        self, *args: str, input: str | None = None, program: str = "nlds"
     ) -> subprocess.CompletedProcess[str]:
         """``nlds ARGS`` as the user; a new session, so that no terminal is there to ask
         for a password on (the client then reads it from standard input)."""
@@ -39,7 +72,7 @@ class Nlds:
             f"--regid={gid}",
             "--init-groups",
             "--",
-            program,
+            str(client_bin() / program),
             *args,
         ]
         env = {
@@ -88,7 +121,7 @@ class Nlds:
             "--password-stdin",
             "--nlds",
             input=self.account.password + "\n",
-            program=NEARLINE,
+            program="nearline",
         )
         assert done.returncode == 0, done.stdout + done.stderr
 
