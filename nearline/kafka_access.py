@@ -115,9 +115,7 @@ _ACCESS: dict[str, Access] = {
     "evict": _worker(EVICT, "nearline-evict", REPORTS),
     # The archive sweep asks for aggregates (ArchiveRequested), the policy for evictions.
     "sweeper": Access(writes=(REQUESTS, EVICT)),
-    "projections": Access(
-        reads=(CATALOG, STATUS, REQUESTS, CARTS), groups=("nearline-projection-catalog",)
-    ),
+    "projections": Access(reads=(CATALOG, STATUS, CARTS), groups=("nearline-projection-catalog",)),
 }
 
 

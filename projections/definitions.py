@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Table
 
 from events.base import Event
-from events.topics import CARTS, CATALOG, REQUESTS, STATUS
+from events.topics import CARTS, CATALOG, STATUS
 from projections import carts, catalog, status
 from projections import tables as t
 from projections.runner import Projection
@@ -53,11 +53,11 @@ def projection(which: str, bucket: str) -> Projection:
         case "catalog":
             return Projection(LIVE, (CATALOG,), apply_catalog)
         case "status":
-            return Projection(LIVE, (CATALOG, STATUS, REQUESTS), status.apply)
+            return Projection(LIVE, (CATALOG, STATUS), status.apply)
         case "carts":
             return Projection(LIVE, (CARTS,), carts.apply)
         case "all":
-            return Projection(LIVE, (CATALOG, STATUS, REQUESTS, CARTS), apply_all)
+            return Projection(LIVE, (CATALOG, STATUS, CARTS), apply_all)
     raise ValueError(f"no projection {which!r}: choose catalog, status, carts or all")
 
 

@@ -1,9 +1,7 @@
 """Transaction status: each transaction and sub-batch with its NLDS state, warnings and
 failed files.
 
-A transaction shows ROUTING from its request on the requests topic, as soon as the API
-has recorded it, whether or not a decider is taking requests just then. Progress
-(INDEXING, TRANSFER_PUTTING, ...) comes from the status topic; outcomes come
+Progress (INDEXING, TRANSFER_PUTTING, ...) comes from the status topic; outcomes come
 from the catalog facts that decide them (TransactionRejected, FilesReserved refusals,
 FilesCataloged, TransactionFinished). Both topics are applied by one runner in one
 database transaction per batch, and an outcome is final: a transaction never shows
@@ -33,13 +31,6 @@ from events.catalog import (
     TransactionFinished,
     TransactionRejected,
 )
-from events.requests import (
-    DeleteRequested,
-    GetRequested,
-    MetaRequested,
-    PutRequested,
-    StageRequested,
-)
 from events.status import TransactionStateChanged
 from projections import tables as t
 from projections.writes import insert_ignoring_duplicates
@@ -55,14 +46,6 @@ def apply(conn: Connection, events: Sequence[Event]) -> None:
             case TransactionStateChanged() if event.state not in TERMINAL:
                 _open(conn, event, event.api_action, event.job_label)
                 _progress(conn, event)
-            case PutRequested() | GetRequested() | DeleteRequested():
-                # Recorded by the API: the user sees it queued (ROUTING) even while no
-                # decider takes requests (restarting, or behind).
-                _open(conn, event, event.api_action, event.job_label)
-            case StageRequested():
-                _open(conn, event, "stage", event.job_label)
-            case MetaRequested():
-                _open(conn, event, "meta", event.job_label)
             case TransactionAccepted():
                 _open(
                     conn,
