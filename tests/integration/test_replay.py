@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
@@ -16,7 +17,9 @@ from nearline.admin import commands  # noqa: F401  (registers the admin commands
 from nearline.requests import RequestLog
 from projections import tables as t
 from projections.db import make_engine
-from projections.replay import compare, open_catalog, replay_tables
+from projections.definitions import LIVE
+from projections.replay import compare, high_watermarks, open_catalog, replay_tables
+from projections.runner import stored_positions
 from tests.integration.accounts import chown
 from tests.integration.catalog_queries import wait_for_transaction
 
@@ -39,6 +42,24 @@ def put_tree(settings, users, engine) -> str:
         return request.transaction_id
     finally:
         shutil.rmtree(folder)
+
+
+def settled(settings, engine, quiet_s: float = 3.0, timeout: float = 120.0) -> None:
+    """Wait until the live projection has applied the whole catalog topic and nothing new
+    arrived for ``quiet_s``: earlier tests' requests (a DELETE still being decided, say)
+    may still add facts, which would move counts taken before them."""
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        ends = high_watermarks(settings, ["nearline.catalog"])
+        live = {k: v for k, v in stored_positions(engine, LIVE).items() if k in ends}
+        caught_up = all(live.get(tp, 0) >= end for tp, end in ends.items())
+        if ends != last or not caught_up:
+            last, since = ends, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.3)
+    raise TimeoutError("the catalog topic never settled")
 
 
 def counts(engine) -> dict[str, int]:
@@ -68,6 +89,7 @@ def test_replay_rebuilds_the_catalog_of_real_puts_and_swaps_it_in(
         assert "DIFFER" not in result.output
         # Taken once the live projection equals the whole log: a live runner still catching
         # up on earlier tests' facts would move a count taken before.
+        settled(settings, engine)
         before = counts(engine)
 
         # The comparison notices a difference: drop one rebuilt file.
