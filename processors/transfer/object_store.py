@@ -15,6 +15,7 @@ and s3transfer aborts the multipart upload), so a changed file never leaves an o
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import re
@@ -55,7 +56,7 @@ from processors.transfer.source_files import (
     service_files,
 )
 from processors.transfer.transfer_client import ClientTuning, transfer_client
-from processors.transfer.verified_files import ContentMismatch, fill_verified, write_verified
+from processors.transfer.verified_files import ContentMismatch, fill_verified, partial_path
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -397,43 +398,34 @@ class ObjectStore:
         expected_size: int,
         dir_fd: int | None = None,
     ) -> Stored | Failure:
-        """Copy the object at ``key`` to the file ``target`` if it is the expected content.
+        """Copy the object at ``key`` to the file ``target`` (a name in the open directory
+        ``dir_fd`` when given) if it is the expected content; for the service's own files.
 
-        With ``dir_fd``, ``target`` is a name in that open directory (see
-        ``write_verified``).
-
-        The object is streamed into a hidden partial file next to ``target``, checked
-        (size and sha256) while written, and renamed into place only if it matches (see
-        ``verified_files``): a failed download leaves no file behind and an existing
-        target untouched. Mode, times and ownership are the caller's business.
+        The object goes into a hidden partial file next to ``target`` (``download_into``)
+        and is renamed into place only if it matches: a failed download leaves no file
+        behind and an existing target untouched. Users' files are restored by their own
+        worker instead (``processors.restore``), which hands ``download_into`` its file.
         """
-        if self._direct is not None and expected_size < SMALL_DOWNLOAD:
-            return self._download_small(key, target, expected_sha256, expected_size, dir_fd)
-        part = slice_of(key)
+        partial = partial_path(target)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            if part is None:
-                response = self.client.get_object(Bucket=self.bucket, Key=key)
-            else:
-                response = self.client.get_object(
-                    Bucket=self.bucket, Key=part.pack, Range=f"bytes={part.offset}-{part.last}"
-                )
-            body = response["Body"]
-            try:
-                if response["ContentLength"] != expected_size:
-                    raise ContentMismatch
-                chunks = body.iter_chunks(DOWNLOAD_READ_SIZE)
-                checksums = write_verified(
-                    chunks, target, expected_sha256, expected_size, dir_fd=dir_fd
-                )
-            finally:
-                body.close()
-        except ContentMismatch:
-            return Failure(CORRUPT, False)
-        except Exception as error:
+            fd = os.open(partial, flags, 0o600, dir_fd=dir_fd)
+        except OSError as error:
             return download_failure(error)
-        return Stored(
-            key, checksums.size, checksums.adler32, checksums.sha256, _etag(response["ETag"])
-        )
+        try:
+            outcome = self.download_into(key, fd, expected_sha256, expected_size)
+        finally:
+            os.close(fd)
+        try:
+            if isinstance(outcome, Stored):
+                os.replace(partial, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                return outcome
+        except OSError as error:
+            return download_failure(error)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial, dir_fd=dir_fd)  # gone already after a successful rename
+        return outcome
 
     def download_into(
         self, key: str, fd: int, expected_sha256: str, expected_size: int
@@ -474,25 +466,6 @@ class ObjectStore:
         return Stored(
             key, checksums.size, checksums.adler32, checksums.sha256, _etag(response["ETag"])
         )
-
-    def _download_small(
-        self, key: str, target: bytes, sha256: str, size: int, dir_fd: int | None
-    ) -> Stored | Failure:
-        """``download`` of a small object or slice in one direct request: botocore's CPU
-        per request, not the bytes, bounds small files."""
-        try:
-            found = self.get_small(key)
-            if found is None:
-                return Failure(NOT_IN_STORE, False)
-            head, data = found
-            if len(data) != size:
-                raise ContentMismatch
-            checksums = write_verified([data], target, sha256, size, dir_fd=dir_fd)
-        except ContentMismatch:
-            return Failure(CORRUPT, False)
-        except Exception as error:
-            return download_failure(error)
-        return Stored(key, checksums.size, checksums.adler32, checksums.sha256, head.etag)
 
     # -- objects ---------------------------------------------------------------------
 
