@@ -6,11 +6,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from nearline import stack
 from nearline.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from nearline.requests import RequestLog
 
 TEST_QUOTAS = {"users": {"nl-carol": {"cache_bytes": 10_000}}, "groups": {}}
 """Quotas of the processes under test: only carol's cache is limited."""
@@ -109,3 +115,23 @@ def public_dir() -> Iterator[bytes]:
         yield directory
     finally:
         shutil.rmtree(directory)
+
+
+@pytest.fixture
+def requests(settings: Settings) -> Iterator[RequestLog]:
+    """Records requests on Kafka as the API would."""
+    from nearline.requests import RequestLog
+
+    log = RequestLog(settings)
+    yield log
+    log.close()
+
+
+@pytest.fixture
+def engine(catalog_url: str) -> Iterator[Engine]:
+    """The processors' catalog (the stack's PostgreSQL)."""
+    from projections.db import make_engine
+
+    engine = make_engine(catalog_url)
+    yield engine
+    engine.dispose()

@@ -16,27 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from nearline.requests import RequestLog
 from nearline.stack import s3
 from processors.transfer.pack_keys import slice_of
-from projections.db import make_engine
 from tests.integration.accounts import chown
 from tests.integration.cached_copies import cached_bytes
 from tests.integration.catalog_queries import holding_files, wait_for_transaction
-
-
-@pytest.fixture
-def requests(settings) -> Iterator[RequestLog]:
-    log = RequestLog(settings)
-    yield log
-    log.close()
-
-
-@pytest.fixture
-def engine(catalog_url):
-    engine = make_engine(catalog_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -21,17 +21,9 @@ from nearline import processes
 from nearline.requests import RequestLog
 from nearline.stack import s3
 from projections import tables as t
-from projections.db import make_engine
 from tests.integration.accounts import chown
 from tests.integration.cached_copies import check_stored_once
 from tests.integration.catalog_queries import holding_files, wait_for_transaction
-
-
-@pytest.fixture
-def engine(catalog_url):
-    engine = make_engine(catalog_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -23,8 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from nearline.requests import RequestLog
-from projections.db import make_engine
 from stores.posix.requesters import requester_for
 from tests.integration.catalog_queries import holding_files, wait_for_transaction
 
@@ -56,20 +54,6 @@ SWAPPER = textwrap.dedent(
     print(swaps)
     """
 )
-
-
-@pytest.fixture
-def requests(settings) -> Iterator[RequestLog]:
-    log = RequestLog(settings)
-    yield log
-    log.close()
-
-
-@pytest.fixture
-def engine(catalog_url):
-    engine = make_engine(catalog_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
