@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import pytest
@@ -21,9 +22,11 @@ def small_files(folder: bytes, count: int) -> list[bytes]:
 
 def count_botocore_requests(store: ObjectStore) -> dict[str, int]:
     counts: dict[str, int] = {}
+    lock = threading.Lock()  # uploads run on 16 threads; a bare += loses counts
 
     def count(model: Any, **kwargs: Any) -> None:
-        counts[model.name] = counts.get(model.name, 0) + 1
+        with lock:
+            counts[model.name] = counts.get(model.name, 0) + 1
 
     store.client.meta.events.register("before-call.s3", count)
     return counts
