@@ -106,16 +106,18 @@ _ACCESS: dict[str, Access] = {
     ),
     "indexer": _worker(INDEX, "nearline-indexer", REPORTS),
     "transfer-put": _worker(TRANSFER_PUT, "nearline-transfer-put", REPORTS, STATUS, RETRY),
-    "transfer-get": _worker(TRANSFER_GET, "nearline-transfer-get", REPORTS),
+    "transfer-get": _worker(TRANSFER_GET, "nearline-transfer-get", REPORTS, STATUS),
     "delete-objects": _worker(DELETE_OBJECTS, "nearline-delete-objects", REPORTS),
     # A cart of files on tape asks for their stages (StageRequested) itself.
     "carts": _worker(CARTS, "nearline-carts", CARTS, REQUESTS),
     "archive-put": _worker(ARCHIVE_PUT, "nearline-archive-put", REPORTS),
-    "archive-get": _worker(ARCHIVE_GET, "nearline-archive-get", REPORTS),
+    "archive-get": _worker(ARCHIVE_GET, "nearline-archive-get", REPORTS, STATUS),
     "evict": _worker(EVICT, "nearline-evict", REPORTS),
     # The archive sweep asks for aggregates (ArchiveRequested), the policy for evictions.
     "sweeper": Access(writes=(REQUESTS, EVICT)),
-    "projections": Access(reads=(CATALOG, STATUS, CARTS), groups=("nearline-projection-catalog",)),
+    "projections": Access(
+        reads=(CATALOG, STATUS, REQUESTS, CARTS), groups=("nearline-projection-catalog",)
+    ),
 }
 
 

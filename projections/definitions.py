@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Table
 
 from events.base import Event
-from events.topics import CARTS, CATALOG, STATUS
+from events.topics import CARTS, CATALOG, REQUESTS, STATUS
 from projections import carts, catalog, status
 from projections import tables as t
-from projections.runner import Projection
+from projections.runner import Part, Projection
 
 LIVE = "catalog"
 """The live runner's name: one runner applies every topic (D7), under this name."""
@@ -44,20 +44,17 @@ def projection(which: str, bucket: str) -> Projection:
     def apply_catalog(conn: Connection, events: Sequence[Event]) -> None:
         catalog.apply(conn, events, bucket)
 
-    def apply_all(conn: Connection, events: Sequence[Event]) -> None:
-        catalog.apply(conn, events, bucket)
-        status.apply(conn, events)
-        carts.apply(conn, events)
-
+    parts = {
+        "catalog": Part((CATALOG,), apply_catalog),
+        # A request shows queued from the requests topic while no decider takes it.
+        "status": Part((CATALOG, STATUS, REQUESTS), status.apply),
+        "carts": Part((CARTS,), carts.apply),
+    }
     match which:
-        case "catalog":
-            return Projection(LIVE, (CATALOG,), apply_catalog)
-        case "status":
-            return Projection(LIVE, (CATALOG, STATUS), status.apply)
-        case "carts":
-            return Projection(LIVE, (CARTS,), carts.apply)
+        case "catalog" | "status" | "carts":
+            return Projection(LIVE, (parts[which],))
         case "all":
-            return Projection(LIVE, (CATALOG, STATUS, CARTS), apply_all)
+            return Projection(LIVE, tuple(parts.values()))
     raise ValueError(f"no projection {which!r}: choose catalog, status, carts or all")
 
 

@@ -28,13 +28,18 @@ from confluent_kafka import TopicPartition
 from sqlalchemy import Connection, Engine, MetaData, Table, delete, event, select, text
 from sqlalchemy.exc import DBAPIError
 
-from events.base import Event
 from nearline import bus
 from nearline.settings import Settings
 from projections import tables as t
 from projections.db import make_engine
 from projections.definitions import LIVE, owned_tables, projection
-from projections.runner import Projection, ProjectionRunner, decode_batch, stored_positions
+from projections.runner import (
+    Projection,
+    ProjectionRunner,
+    Record,
+    decode_batch,
+    stored_positions,
+)
 from projections.writes import upsert
 
 SCHEMA = "nearline_replay"
@@ -141,7 +146,7 @@ def _read_batches(
     done: Positions,
     pending: Positions,
     batch_size: int,
-    batches: queue.Queue[tuple[list[Event], Positions] | None],
+    batches: queue.Queue[tuple[list[Record], Positions] | None],
     failure: list[BaseException],
     halt: threading.Event,
 ) -> None:
@@ -189,7 +194,7 @@ def replay_until(
     progress = Progress()
     if not pending:
         return progress
-    batches: queue.Queue[tuple[list[Event], Positions] | None] = queue.Queue(maxsize=2)
+    batches: queue.Queue[tuple[list[Record], Positions] | None] = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
     halt = threading.Event()
     reader = threading.Thread(

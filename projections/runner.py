@@ -27,13 +27,35 @@ from projections.writes import upsert
 log = logging.getLogger(__name__)
 
 Apply = Callable[[Connection, Sequence[Event]], None]
+Record = tuple[str, Event]
+"""An event and the topic it was read from."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """An applier and the topics whose events it takes. An event counts for what it is
+    only on its own topic: a catalog fact written onto the requests topic is no catalog
+    fact, so the catalog's applier never sees it."""
+
+    topics: tuple[str, ...]
+    apply: Apply
 
 
 @dataclass(frozen=True)
 class Projection:
     name: str
-    topics: tuple[str, ...]
-    apply: Apply
+    parts: tuple[Part, ...]
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(topic for part in self.parts for topic in part.topics))
+
+    def apply(self, conn: Connection, records: Sequence[Record]) -> None:
+        """Each part applies, in order, the events of its own topics."""
+        for part in self.parts:
+            mine = [event for topic, event in records if topic in part.topics]
+            if mine:
+                part.apply(conn, mine)
 
 
 def stored_positions(engine: Engine, projection: str) -> dict[tuple[str, int], int]:
@@ -111,10 +133,10 @@ class ProjectionRunner:
     def apply_batch(self, messages: Sequence[Message]) -> None:
         self.apply_decoded(*decode_batch(messages))
 
-    def apply_decoded(self, events: Sequence[Event], ends: dict[tuple[str, int], int]) -> None:
-        """Apply decoded events and the positions after them in one transaction."""
+    def apply_decoded(self, records: Sequence[Record], ends: dict[tuple[str, int], int]) -> None:
+        """Apply decoded records and the positions after them in one transaction."""
         with self.engine.begin() as conn:
-            self.projection.apply(conn, events)
+            self.projection.apply(conn, records)
             upsert(
                 conn,
                 t.positions,
@@ -129,12 +151,10 @@ class ProjectionRunner:
                 ],
                 keys=("projection", "topic", "partition"),
             )
-        self.applied += len(events)
+        self.applied += len(records)
         processor = f"projection-{self.projection.name}"
-        for event in events:
+        for topic, event in records:
             kind = event.schema_name.rsplit(".", 1)[-1]
-            # Each event family has its topic of the same name (nearline.catalog, ...).
-            topic = event.schema_name.rsplit(".", 1)[0]
             metrics.EVENTS_PROCESSED.labels(processor, topic, kind).inc()
 
     def stop(self) -> None:
@@ -143,9 +163,9 @@ class ProjectionRunner:
 
 def decode_batch(
     messages: Sequence[Message],
-) -> tuple[list[Event], dict[tuple[str, int], int]]:
-    """A poll batch's events, and the position after it in each partition."""
-    events: list[Event] = []
+) -> tuple[list[Record], dict[tuple[str, int], int]]:
+    """A poll batch's records, and the position after it in each partition."""
+    records: list[Record] = []
     ends: dict[tuple[str, int], int] = {}
     for message in messages:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -154,16 +174,15 @@ def decode_batch(
             continue
         ends[(topic, partition)] = offset + 1
         try:
-            events.append(
-                decode_message(
-                    message.value() or b"", topic=topic, partition=partition, offset=offset
-                )
+            event = decode_message(
+                message.value() or b"", topic=topic, partition=partition, offset=offset
             )
+            records.append((topic, event))
         except UndecodableRecord as error:
             # Undecodable records are dead-lettered by the processors that meet them
             # first; a projection skips them and goes on.
             log.error("skipping undecodable record: %s", error)
-    return events, ends
+    return records, ends
 
 
 def run_until_signalled(runners: Sequence[ProjectionRunner]) -> None:

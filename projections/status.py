@@ -1,7 +1,9 @@
 """Transaction status: each transaction and sub-batch with its NLDS state, warnings and
 failed files.
 
-Progress (INDEXING, TRANSFER_PUTTING, ...) comes from the status topic; outcomes come
+A transaction shows ROUTING from its request on the requests topic, as soon as the API
+has recorded it, whether or not a decider is taking requests just then. Progress
+(INDEXING, TRANSFER_PUTTING, ...) comes from the status topic; outcomes come
 from the catalog facts that decide them (TransactionRejected, FilesReserved refusals,
 FilesCataloged, TransactionFinished). Both topics are applied by one runner in one
 database transaction per batch, and an outcome is final: a transaction never shows
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Connection, Table, select, update
+from sqlalchemy import ColumnElement, Connection, Table, case, func, select, update
 
 from events.base import Event
 from events.catalog import (
@@ -31,7 +33,14 @@ from events.catalog import (
     TransactionFinished,
     TransactionRejected,
 )
-from events.status import TransactionStateChanged
+from events.requests import (
+    DeleteRequested,
+    GetRequested,
+    MetaRequested,
+    PutRequested,
+    StageRequested,
+)
+from events.status import SubBatchProgress, TransactionStateChanged
 from projections import tables as t
 from projections.writes import insert_ignoring_duplicates
 
@@ -46,6 +55,14 @@ def apply(conn: Connection, events: Sequence[Event]) -> None:
             case TransactionStateChanged() if event.state not in TERMINAL:
                 _open(conn, event, event.api_action, event.job_label)
                 _progress(conn, event)
+            case PutRequested() | GetRequested() | DeleteRequested():
+                # Recorded by the API: the user sees it queued (ROUTING) even while no
+                # decider takes requests (restarting, or behind).
+                _open(conn, event, event.api_action, event.job_label)
+            case StageRequested():
+                _open(conn, event, "stage", event.job_label)
+            case MetaRequested():
+                _open(conn, event, "meta", event.job_label)
             case TransactionAccepted():
                 _open(
                     conn,
@@ -154,6 +171,51 @@ def _progress(conn: Connection, change: TransactionStateChanged) -> None:
         change.retries,
         final=False,
     )
+    if change.progress is not None:
+        _figures(conn, _key(change), change.sub_id, change.state, change.progress)
+
+
+FIGURES = ("files_done", "files_total", "bytes_done", "bytes_total")
+
+
+def _figures(
+    conn: Connection, owner: Key, sub_id: int, state: str, progress: SubBatchProgress
+) -> None:
+    """How far a sub-batch's step got (D132). Figures of another step than those kept
+    replace them (a recalled sub-batch goes on to TRANSFER_GETTING from nothing done);
+    of the same step, each figure keeps the highest told, so a late or repeated report
+    never takes one back. Only status-topic events carry figures, and their order is
+    the log's, so a replay reading the topics in any interleaving gives the same rows.
+    The transaction's figures are the sums of its sub-records' (``_sum_figures``)."""
+    sub = t.status_sub_records
+    key = _is(sub, owner) & (sub.c.sub_id == sub_id)
+    row = conn.execute(
+        select(sub.c.progress_state, *(sub.c[f] for f in FIGURES)).where(key)
+    ).first()
+    if row is None:
+        return
+    told = {f: int(progress[f]) for f in FIGURES}  # type: ignore[literal-required]
+    if row.progress_state == state:
+        told = {f: max(told[f], getattr(row, f) or 0) for f in FIGURES}
+    conn.execute(update(sub).where(key).values(progress_state=state, **told))
+    _sum_figures(conn, owner)
+
+
+def _sum_figures(conn: Connection, owner: Key) -> None:
+    """The transaction's figures: the sums of its sub-records', a settled sub-record's
+    files and bytes all done (every file of it was handled, stored or failed), whatever
+    its last report said (a step's reports may be read after its outcome)."""
+    sub, tx = t.status_sub_records, t.status_transactions
+    settled = sub.c.state.in_(TERMINAL)
+    sums = conn.execute(
+        select(
+            func.sum(case((settled, sub.c.files_total), else_=sub.c.files_done)),
+            func.sum(sub.c.files_total),
+            func.sum(case((settled, sub.c.bytes_total), else_=sub.c.bytes_done)),
+            func.sum(sub.c.bytes_total),
+        ).where(_is(sub, owner))
+    ).one()
+    conn.execute(update(tx).where(_is(tx, owner)).values(dict(zip(FIGURES, sums, strict=True))))
 
 
 def _sub_record(
@@ -192,6 +254,8 @@ def _sub_record(
         # A retry read after the outcome (a replay reads the catalog and status topics
         # in its own interleaving) still counts, and changes nothing else.
         conn.execute(update(sub).where(key).values(retries=retries))
+    if state in TERMINAL:
+        _sum_figures(conn, owner)  # a settled sub-batch counts whole
 
 
 def _fail_files(conn: Connection, owner: Key, sub_id: int, failures: Sequence[FileFailure]) -> None:
