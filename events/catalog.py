@@ -7,7 +7,7 @@ documented. The projection materialises them; the decider folds them into its st
 from __future__ import annotations
 
 from dataclasses import field
-from typing import ClassVar, TypedDict
+from typing import ClassVar, NotRequired, TypedDict
 
 from events.base import Event, event_type
 
@@ -23,6 +23,9 @@ class IndexedFile(TypedDict):
     uid: int
     gid: int
     mtime_ns: int
+    # Hard links (D133): the path naming the file's link group, or None. Decoded records
+    # always have it (the schemas' default); code that builds entries may leave it out.
+    link_group: NotRequired[bytes | None]
 
 
 class FileFailure(TypedDict):
@@ -46,6 +49,16 @@ class SelectedFile(CatalogedFile):
 
     file_id: int
     holding_id: int
+
+
+def hard_link_of(entry: IndexedFile) -> bytes | None:
+    """In a GET's events (``FilesSelected``, ``TransferGetRequested``): the path of the
+    entry whose restored file ``entry`` is made a hard link of, or None when ``entry`` is
+    restored from its own copy (D133)."""
+    group = entry.get("link_group")
+    if group is None or group == entry["path"] or entry["path_type"] != "FILE":
+        return None
+    return group
 
 
 class RestoredFile(TypedDict):

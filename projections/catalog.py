@@ -203,6 +203,7 @@ def _reserve(rows: CatalogRows, fact: FilesReserved) -> None:
                 "uid": f["uid"],
                 "gid": f["gid"],
                 "mtime_ns": f["mtime_ns"],
+                "link_group": f.get("link_group"),
                 "state": "RESERVED",
                 "created_at": fact.occurred_at,
             },

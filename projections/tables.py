@@ -83,6 +83,8 @@ files = Table(
     Column("uid", Integer, nullable=False),
     Column("gid", Integer, nullable=False),
     Column("mtime_ns", BigInteger, nullable=False),
+    # Hard links of one PUT (D133): the path of the group's first file, the same for all.
+    Column("link_group", LargeBinary, nullable=True),
     Column("state", String(16), nullable=False),  # RESERVED, CATALOGED, DELETED
     Column("created_at", BigInteger, nullable=False),
     # Unique among live files (the decider's rule); a deleted version may share the path.

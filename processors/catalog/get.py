@@ -13,6 +13,11 @@ first (``recalled``, decision D80): their sub-batches hold the members of one ag
 each, recorded as ``RecallScheduled`` and sent to the recall worker; they go to
 transfer-get once ``FilesRecalled`` says the members are back in the cache. A STAGE is
 planned the same way and settles its sub-batches as soon as the files are in the cache.
+
+Files selected together that were hard links of one PUT (decision D133) are planned as
+one inode: the first of a link group with a cache copy (else the first that can be
+recalled) is fetched, and the others travel in its sub-batch, right after it, to be made
+hard links of it; they need no copy of their own.
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ from events.catalog import (
     FileFailure,
     FilesRetrieved,
     FilesSelected,
+    MemberFailure,
     RecallMember,
     RecallScheduled,
     RestoredFile,
     SelectedFile,
     TransactionAccepted,
     TransactionRejected,
+    hard_link_of,
 )
 from events.reports import AggregateRecalled, FilesRestored
 from events.requests import GetRequested, StageRequested
@@ -47,6 +54,8 @@ ONLY_ON_TAPE = "only on tape, and the catalog records no aggregate member for it
 NO_COPY = "the catalog has no stored copy of this file"
 NOT_FOUND = "not found in the holdings you can see"
 NO_RESULT = "transfer-get reported no result for this file"
+LinkFollowers = dict[tuple[int, bytes], list[SelectedFile]]
+"""A GET's files restored as hard links, by (holding, path) of the file they link to."""
 
 
 @dataclass(frozen=True)
@@ -164,10 +173,11 @@ def _in_cache(transaction: Transaction, selected: FilesSelected) -> list[Selecte
     if recalled is None:
         return list(selected.files)
     keys = {r["file_id"]: r["object_key"] for r in recalled.recalled}
+    back = {f["path"] for f in selected.files if f["file_id"] in keys}
     return [
-        SelectedFile(**{**f, "object_key": keys[f["file_id"]]})
+        SelectedFile(**{**f, "object_key": keys.get(f["file_id"], f["object_key"])})
         for f in selected.files
-        if f["file_id"] in keys
+        if f["file_id"] in keys or hard_link_of(f) in back  # linked to a file recalled
     ]
 
 
@@ -236,9 +246,18 @@ def _plan(decider: Decider, request: GetRequested, out: list[Outgoing]) -> str |
         return str(error)
     if not selection.files:
         return _nothing_selected(request)
+    # A STAGE brings each file's own copy into the cache: it has no use for link groups.
+    stage = request.api_action == "stage"
+    files = linked(selection.files, selection.tape_copies, with_groups=not stage)
+    followers: LinkFollowers = {}
+    for entry in files:
+        leader = hard_link_of(entry)
+        if leader is not None:
+            followers.setdefault((entry["holding_id"], leader), []).append(entry)
     fetchable, to_recall, unavailable = _needs_recall(
-        selection.files, selection.on_tape, selection.tape_copies
+        [f for f in files if hard_link_of(f) is None], selection.on_tape, selection.tape_copies
     )
+    fetchable = _with_followers(fetchable, followers)
     if request.api_action == "stage":  # only regular files have anything to bring back
         fetchable = [f for f in fetchable if f["path_type"] == "FILE"]
     unavailable += [
@@ -265,12 +284,14 @@ def _plan(decider: Decider, request: GetRequested, out: list[Outgoing]) -> str |
     recalls: dict[int, tuple[str, list[RecallMember]]] = {}
     for aggregate, members in _by_aggregate(to_recall):
         copies = {f["file_id"]: copy for f, copy in members}
-        for files in sub_batches([f for f, _ in members], decider.limits):
-            recalls[len(planned)] = (aggregate, [_member(f, copies[f["file_id"]]) for f in files])
-            planned.append((files, []))
+        leaders = _with_followers([f for f, _ in members], followers)
+        for batch in sub_batches(leaders, decider.limits):
+            fetched = [_member(f, copies[f["file_id"]]) for f in batch if f["file_id"] in copies]
+            recalls[len(planned)] = (aggregate, fetched)
+            planned.append((batch, []))
     step = decider.limits.max_files
     planned += [([], unavailable[i : i + step]) for i in range(0, len(unavailable), step)]
-    for number, (files, refused) in enumerate(planned):
+    for number, (batch, refused) in enumerate(planned):
         decider._fact(
             out,
             FilesSelected(
@@ -279,7 +300,7 @@ def _plan(decider: Decider, request: GetRequested, out: list[Outgoing]) -> str |
                 last=number == len(planned) - 1,
                 target=request.target,
                 overwrite=request.overwrite,
-                files=files,
+                files=batch,
                 unavailable=refused,
             ),
         )
@@ -289,12 +310,54 @@ def _plan(decider: Decider, request: GetRequested, out: list[Outgoing]) -> str |
                 RecallScheduled(
                     **decider._envelope(request, f"recall-scheduled/{number}"),
                     sub_batch=number,
-                    holding_id=files[0]["holding_id"],
+                    holding_id=batch[0]["holding_id"],
                     aggregate=recalls[number][0],
                     members=recalls[number][1],
                 ),
             )
     return None
+
+
+def linked(
+    files: Sequence[SelectedFile], tape_copies: Mapping[int, TapeCopy], with_groups: bool = True
+) -> list[SelectedFile]:
+    """``files`` with every link group's ``link_group`` set to the path of the file this
+    GET fetches for it (its leader), and None for every other entry.
+
+    A group is its files with one name (``selection.link_groups``), holding, size and
+    sha256: a file that changed between two reads of its PUT is restored from its own
+    copy. The leader is the first by path with a cache copy, else the first that can be
+    recalled; a group none of whose files has a copy is no group (each fails alone)."""
+    groups: dict[tuple[int, bytes, int, str | None], list[SelectedFile]] = {}
+    for entry in files if with_groups else ():
+        name = entry.get("link_group")
+        if entry["path_type"] == "FILE" and name is not None:
+            key = (entry["holding_id"], name, entry["size"], entry["sha256"])
+            groups.setdefault(key, []).append(entry)
+    leader_of: dict[int, bytes] = {}
+    for members in groups.values():
+        ordered = sorted(members, key=lambda f: f["path"])
+        cached = [f for f in ordered if f["object_key"]]
+        leaders = cached or [f for f in ordered if _recallable(f, tape_copies)]
+        if len(members) > 1 and leaders:
+            leader_of.update((f["file_id"], leaders[0]["path"]) for f in members)
+    return [SelectedFile(**{**f, "link_group": leader_of.get(f["file_id"])}) for f in files]
+
+
+def _recallable(entry: SelectedFile, tape_copies: Mapping[int, TapeCopy]) -> bool:
+    return entry["file_id"] in tape_copies and bool(entry["sha256"] and entry["adler32"])
+
+
+def _with_followers(entries: list[SelectedFile], followers: LinkFollowers) -> list[SelectedFile]:
+    """``entries`` with the files linked to each right after it, so that they share its
+    sub-batch (``sub_batches`` never cuts before one)."""
+    if not followers:
+        return entries
+    ordered: list[SelectedFile] = []
+    for entry in entries:
+        ordered.append(entry)
+        ordered += followers.get((entry["holding_id"], entry["path"]), [])
+    return ordered
 
 
 def _needs_recall(
@@ -314,7 +377,7 @@ def _needs_recall(
         copy = tape_copies.get(entry["file_id"])
         if entry["path_type"] != "FILE" or entry["object_key"]:
             fetchable.append(entry)
-        elif copy is not None and entry["sha256"] and entry["adler32"]:
+        elif copy is not None and _recallable(entry, tape_copies):
             to_recall.append((entry, copy))
         elif entry["file_id"] in on_tape:
             unavailable.append(
@@ -352,18 +415,22 @@ def _member(entry: SelectedFile, copy: TapeCopy) -> RecallMember:
 
 def sub_batches(files: Sequence[SelectedFile], limits: Limits) -> list[list[SelectedFile]]:
     """``files`` in order, cut into runs of at most ``limits.max_files`` entries and about
-    ``limits.max_bytes`` (a larger file gets a run of its own)."""
+    ``limits.max_bytes`` (a larger file gets a run of its own). A file made a hard link of
+    the one before it stays with it, and adds no bytes to fetch."""
     batches: list[list[SelectedFile]] = []
     current: list[SelectedFile] = []
     size = 0
     for entry in files:
-        if current and (
-            len(current) >= limits.max_files or size + entry["size"] > limits.max_bytes
+        follower = hard_link_of(entry) is not None
+        if (
+            current
+            and not follower
+            and (len(current) >= limits.max_files or size + entry["size"] > limits.max_bytes)
         ):
             batches.append(current)
             current, size = [], 0
         current.append(entry)
-        size += entry["size"]
+        size += 0 if follower else entry["size"]
     if current:
         batches.append(current)
     return batches
@@ -406,10 +473,19 @@ def _settle(
     transaction = decider.state.transactions.get(selected.transaction_id)
     recall = transaction.recalled.get(selected.sub_batch) if transaction else None
     if recall is not None:
-        failed = [
-            FileFailure(path=f["path"], reason=f["reason"], retryable=f["retryable"])
-            for f in recall.failed
-        ] + failed
+        lost = {f["path"]: f for f in recall.failed}
+        failed = (
+            [
+                FileFailure(path=f["path"], reason=f["reason"], retryable=f["retryable"])
+                for f in recall.failed
+            ]
+            + [
+                _link_lost(entry["path"], leader, lost[leader])
+                for entry in selected.files
+                if (leader := hard_link_of(entry)) is not None and leader in lost
+            ]
+            + failed
+        )
     reported = {r["path"] for r in done} | {f["path"] for f in failed}
     failed += [
         FileFailure(path=entry["path"], reason=NO_RESULT, retryable=True)
@@ -453,6 +529,16 @@ def _nothing_selected(request: GetRequested) -> str:
     return (
         f"Nothing to get: no file you can see matches {what}{where}. "
         "Check the paths and the holding with find (and groupall for your group's holdings)."
+    )
+
+
+def _link_lost(path: bytes, leader: bytes, failure: MemberFailure) -> FileFailure:
+    """A file to be made a hard link of ``leader``, whose recall failed."""
+    shown = leader.decode("utf-8", "backslashreplace")
+    return FileFailure(
+        path=path,
+        reason=f"a hard link of {shown}, which could not be recalled: {failure['reason']}",
+        retryable=failure["retryable"],
     )
 
 

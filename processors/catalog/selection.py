@@ -3,6 +3,10 @@
 Exact paths or a regular expression on the path text; the holding by label, id or tags
 (several tags: all of them). Without a holding selector each path comes from its newest
 version (the holding ingested last); ``groupall`` reads the group's holdings too.
+
+Files selected together that were hard links of each other in one PUT (decision D133)
+are given one ``link_group``: the least of their paths, which names the group within its
+holding (paths are unique there); the decider plans them as one inode.
 """
 
 from __future__ import annotations
@@ -45,8 +49,9 @@ def select_for_get(conn: Connection, request: GetRequested) -> Selection:
     if not (selector.label or selector.holding_id is not None or selector.tags):
         found = newest_versions(found)
     tape_only = [f for f in found if _on_tape(f) and not _in_store(f)]
+    groups = link_groups(found)
     return Selection(
-        files=[selected(f) for f in found],
+        files=[selected(f, groups.get(f.id)) for f in found],
         on_tape=frozenset(f.id for f in found if _on_tape(f)),
         not_found=not_found,
         tape_copies=tape_copies(conn, tape_only),
@@ -81,8 +86,27 @@ def newest_versions(found: Iterable[FoundFile]) -> list[FoundFile]:
     return sorted(newest.values(), key=lambda f: (f.holding_id, f.path))
 
 
-def selected(f: FoundFile) -> SelectedFile:
-    """A found entry as the GET records it, with its object-store copy if it has one."""
+def link_groups(found: Iterable[FoundFile]) -> dict[int, bytes]:
+    """File id to the name of its link group, for the regular files found with at least
+    one other file of their PUT's link group: the least path among them.
+
+    A group is scoped to its PUT (holding and transaction): a later PUT into the holding
+    may name its own group after a path an earlier PUT holds."""
+    members: dict[tuple[int, str, bytes], list[FoundFile]] = {}
+    for f in found:
+        if f.path_type == "FILE" and f.link_group is not None:
+            members.setdefault((f.holding_id, f.transaction_id, f.link_group), []).append(f)
+    groups: dict[int, bytes] = {}
+    for files in members.values():
+        if len(files) > 1:
+            name = min(f.path for f in files)
+            groups.update((f.id, name) for f in files)
+    return groups
+
+
+def selected(f: FoundFile, link_group: bytes | None = None) -> SelectedFile:
+    """A found entry as the GET records it, with its object-store copy if it has one, and
+    the name of its link group among the files selected with it."""
     in_store = next((loc for loc in f.locations if loc.storage_type == OBJECT_STORAGE), None)
     return SelectedFile(
         file_id=f.id,
@@ -98,6 +122,7 @@ def selected(f: FoundFile) -> SelectedFile:
         object_key=in_store.path if in_store else None,
         adler32=f.checksums.get("ADLER32"),
         sha256=f.checksums.get("SHA256"),
+        link_group=link_group,
     )
 
 

@@ -92,6 +92,7 @@ def report(request: IndexRequested, batch: SubBatch) -> FilesIndexed:
                 uid=r.uid,
                 gid=r.gid,
                 mtime_ns=r.mtime_ns,
+                link_group=r.link_group,
             )
             for r in batch.records
         ],

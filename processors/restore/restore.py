@@ -12,6 +12,8 @@ the files the worker creates, through their descriptors. ``restore`` works in th
 2. the files: the worker creates a hidden partial file next to each destination, the
    service downloads into it and verifies it, the worker gives it its mode and mtime and
    renames it into place (never over an existing entry unless the request overwrites);
+   the other files of its link group (decision D133) are then made hard links of that
+   very file by the worker, through the descriptor it kept open;
 3. the links, after the files, with their original target text and mtime;
 4. the cataloged directories it made get their mode and mtime, deepest first.
 
@@ -25,15 +27,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
-from events.catalog import CatalogedFile, FileFailure
+from events.catalog import CatalogedFile, FileFailure, hard_link_of
 from processors.restore.placement import UnsafePath, destination, normal_directory
 from processors.transfer.failures import target_full
 from processors.transfer.outcomes import Failure, Stored
 from stores.posix.lookup import parent_of, printable
-from stores.posix.placing import ALREADY, EXISTS
+from stores.posix.placing import ALREADY, EXISTS, IS_DIRECTORY
 from stores.posix.requesters import Requester
 from stores.posix.session import UserFiles
 from stores.posix.walking import DIRECTORY, FILE, LINK
@@ -55,11 +57,13 @@ class RestoreRequest:
 
 @dataclass(frozen=True)
 class Placement:
-    """A cataloged entry to restore at ``destination``."""
+    """A cataloged entry to restore at ``destination``; ``links``: the placements of a
+    regular file's link group to be made hard links of it (D133)."""
 
     entry: CatalogedFile
     destination: bytes
     request: RestoreRequest
+    links: tuple[Placement, ...] = ()
 
     @property
     def path(self) -> bytes:
@@ -95,6 +99,10 @@ class RestorePlan(NamedTuple):
 
     def of_type(self, path_type: str) -> list[Placement]:
         return [p for p in self.placements if p.entry["path_type"] == path_type]
+
+    def to_fetch(self) -> list[Placement]:
+        """The regular files restored from their copies: not those made hard links."""
+        return [p for p in self.of_type(FILE) if hard_link_of(p.entry) is None]
 
 
 class Filler(Protocol):
@@ -150,12 +158,48 @@ def plan(
             kept.append(placement)
         else:
             refusals.append(Refusal(placement.path, reason))
+    return _with_hard_links(kept, refusals)
+
+
+def _with_hard_links(placements: list[Placement], refusals: list[Refusal]) -> RestorePlan:
+    """Each file to fetch with the placements to be made hard links of it; those whose
+    file this plan does not fetch (or holds other content) are refused."""
+    followers: dict[bytes, list[Placement]] = {}
+    for placement in placements:
+        of = hard_link_of(placement.entry)
+        if of is not None:
+            followers.setdefault(of, []).append(placement)
+    if not followers:
+        return RestorePlan(placements, refusals)
+    sources = {
+        p.path: p for p in placements if p.path in followers and hard_link_of(p.entry) is None
+    }
+    orphans: set[bytes] = set()
+    for path, linked in followers.items():
+        source = sources.get(path)
+        for placement in linked:
+            same = source is not None and all(
+                source.entry[k] == placement.entry[k] for k in ("size", "sha256")
+            )
+            if not same:
+                reason = f"a hard link of {printable(path)}, which this request does not restore"
+                refusals.append(Refusal(placement.path, reason))
+                orphans.add(placement.path)
+    kept = []
+    for placement in placements:
+        if placement.path in orphans:
+            continue
+        if placement.path in sources:
+            linked = followers[placement.path]
+            placement = replace(placement, links=tuple(p for p in linked if p.path not in orphans))
+        kept.append(placement)
     return RestorePlan(kept, refusals)
 
 
 def _incomplete(entry: CatalogedFile) -> str | None:
     kind = entry["path_type"]
-    if kind == FILE and not (entry["object_key"] and entry["sha256"]):
+    linked = hard_link_of(entry) is not None  # made of another entry's file: needs no copy
+    if kind == FILE and not linked and not (entry["object_key"] and entry["sha256"]):
         return "the catalog has no stored copy of this file"
     if kind == LINK and not entry["link_path"]:
         return "the catalog has no target for this link"
@@ -190,7 +234,7 @@ def restore(
     files.begin_restore(planned.placements[0].request.target)
     done = make_directories(planned.placements, files)
     full: list[Failure] = []  # once the target is full, the other files fail at once
-    for chunk in _chunks(planned.of_type(FILE), FILES_AT_ONCE):
+    for chunk in _chunks(planned.to_fetch(), FILES_AT_ONCE):
         done.results += _restore_files(chunk, files, store, concurrency, full)
     done.results += _restore_links(planned.of_type(LINK), files)
     done.results += finish_directories(done.created, files)
@@ -231,13 +275,15 @@ def _restore_files(
     concurrency: int,
     full: list[Failure],
 ) -> list[Restored | Refusal]:
-    """Create, fill and finish the files of ``chunk``."""
+    """Create, fill and finish the files of ``chunk``, then make their hard links."""
     overwrite = chunk[0].request.overwrite
     made = files.create_files(
-        [(p.destination, overwrite, p.entry["size"], p.entry["mtime_ns"]) for p in chunk]
+        [(p.destination, overwrite, p.entry["size"], p.entry["mtime_ns"]) for p in chunk],
+        linked={p.destination for p in chunk if p.links},  # made even where a name is taken
     )
     outcomes: dict[int, Restored | Refusal] = {}
     to_fill: list[tuple[int, int]] = []
+    sources: dict[int, bool] = {}  # files to make hard links of: kept open by the commit?
     for index, (placement, answer) in enumerate(zip(chunk, made, strict=True)):
         if isinstance(answer, int):
             to_fill.append((index, answer))
@@ -245,6 +291,8 @@ def _restore_files(
             outcomes[index] = Restored(
                 placement.path, placement.destination, placement.entry["size"]
             )
+            if placement.links:
+                sources[index] = False
         else:
             outcomes[index] = Refusal(placement.path, answer[1])
 
@@ -288,7 +336,8 @@ def _restore_files(
             )
             for i in commits
         ]
-        for index, reason in zip(commits, files.commit_files(rows), strict=True):
+        keep = [chunk[i].destination for i in commits if chunk[i].links]
+        for index, reason in zip(commits, files.commit_files(rows, keep), strict=True):
             placement = chunk[index]
             if reason is None:
                 outcomes[index] = Restored(
@@ -296,7 +345,45 @@ def _restore_files(
                 )
             else:
                 outcomes[index] = Refusal(placement.path, reason)
-    return [outcomes[index] for index in range(len(chunk))]
+            if placement.links and reason in (None, EXISTS, IS_DIRECTORY):
+                sources[index] = True  # kept by the commit, also when its name was taken
+    results = [outcomes[index] for index in range(len(chunk))]
+    for index, placement in enumerate(chunk):
+        failure = outcomes[index]
+        if placement.links and index not in sources and isinstance(failure, Refusal):
+            reason = f"a hard link of {printable(placement.path)}, which could not be restored"
+            results += [
+                Refusal(p.path, f"{reason}: {failure.reason}", failure.retryable)
+                for p in placement.links
+            ]
+    return results + _make_hard_links([(chunk[i], kept) for i, kept in sources.items()], files)
+
+
+def _make_hard_links(
+    sources: Sequence[tuple[Placement, bool]], files: UserFiles
+) -> list[Restored | Refusal]:
+    """Make the hard links of each restored file of ``sources`` (kept open by its commit,
+    or put in place by an earlier attempt), in the worker."""
+    if not sources:
+        return []
+    groups = [
+        (
+            source.destination,
+            source.entry["size"],
+            source.entry["mtime_ns"],
+            kept,
+            [(p.destination, p.request.overwrite) for p in source.links],
+        )
+        for source, kept in sources
+    ]
+    outcomes: list[Restored | Refusal] = []
+    for (source, _), answers in zip(sources, files.link_files(groups), strict=True):
+        for placement, answer in zip(source.links, answers, strict=True):
+            if isinstance(answer, str):
+                outcomes.append(Restored(placement.path, placement.destination))
+            else:
+                outcomes.append(Refusal(placement.path, answer[1]))
+    return outcomes
 
 
 def _restore_links(links: Sequence[Placement], files: UserFiles) -> list[Restored | Refusal]:

@@ -53,6 +53,7 @@ class FoundFile:
     uid: int
     gid: int
     mtime_ns: int
+    link_group: bytes | None = None  # hard links of one PUT (D133)
     checksums: dict[str, str] = field(default_factory=dict)
     locations: list[Location] = field(default_factory=list)
 
@@ -99,6 +100,7 @@ def find_files(
             f.c.uid,
             f.c.gid,
             f.c.mtime_ns,
+            f.c.link_group,
         )
         .select_from(
             f.join(h, h.c.id == f.c.holding_id).outerjoin(

@@ -13,6 +13,14 @@ A file is written as a hidden partial file next to its destination; the service 
 it through a copy of its descriptor, and ``commit`` gives it its mode and mtime and
 renames it into place, without replacing anything unless the request overwrites.
 
+Hard links (decision D133): a file committed with ``keep`` stays open, and
+``link_files`` gives that very inode its other names with ``linkat`` through
+``/proc/self/fd`` (never a path that could have been swapped since), each relative to
+its folder's descriptor; the kernel checks the link as for the user's own ``ln``. Only
+when an earlier attempt of the same GET put the file in place is it opened again, from
+its folder without following links, and only if it is the user's own regular file with
+the cataloged size and mtime.
+
 Standard library only (see ``wire``).
 """
 
@@ -26,6 +34,7 @@ import stat
 from dataclasses import dataclass
 
 EXISTS = "exists; use overwrite to replace it"
+IS_DIRECTORY = "exists and is a directory"
 PARTIAL_SUFFIX = b".nearline-partial"
 FILE_MODE_BITS = 0o777  # never set-user-ID or set-group-ID on a restored file
 DIRECTORY_MODE_BITS = stat.S_ISGID | stat.S_ISVTX | 0o777
@@ -63,6 +72,16 @@ class _Partial:
     fd: int
 
 
+@dataclass
+class _Kept:
+    """A committed file kept open for its hard links; ``partial``: its partial name, still
+    to remove (when the file could not take its own name), or None."""
+
+    fd: int
+    folder: int
+    partial: bytes | None
+
+
 class Places:
     """The folders of one GET (below ``target``, or original places) and its partial files."""
 
@@ -71,11 +90,15 @@ class Places:
         self._folders: dict[bytes, int] = {}
         self._failed: dict[bytes, str] = {}
         self._partials: dict[bytes, _Partial] = {}
+        self._kept: dict[bytes, _Kept] = {}
 
     def close(self) -> None:
         for partial in self._partials.values():
             _discard(partial)
         self._partials.clear()
+        for kept in self._kept.values():
+            _release(kept)
+        self._kept.clear()
         for fd in self._folders.values():
             os.close(fd)
         self._folders.clear()
@@ -164,22 +187,27 @@ class Places:
 
     # -- files ----------------------------------------------------------------------
 
-    def create(self, dest: bytes, overwrite: bool, size: int, mtime_ns: int) -> int | str:
+    def create(
+        self, dest: bytes, overwrite: bool, size: int, mtime_ns: int, linked: bool = False
+    ) -> int | str:
         """A new empty partial file for ``dest``: its descriptor (kept here too), or
-        ``ALREADY``; raises ``Refused``."""
+        ``ALREADY``; raises ``Refused``. A file with hard links to make (``linked``) gets
+        its partial file even when its own name is taken: ``commit`` refuses the name,
+        and keeps the file for its links."""
         parent, name = _split(dest)
         folder = self.folder(parent)
         existing = _lstat(folder, name, dest)
         if existing is not None:
-            if stat.S_ISDIR(existing.st_mode):
-                raise Refused("exists and is a directory")
+            if stat.S_ISDIR(existing.st_mode) and not linked:
+                raise Refused(IS_DIRECTORY)
             if not overwrite:
                 same = stat.S_ISREG(existing.st_mode) and (
                     (existing.st_size, existing.st_mtime_ns) == (size, mtime_ns)
                 )
                 if same:
                     return ALREADY
-                raise Refused(EXISTS)
+                if not linked:
+                    raise Refused(EXISTS)
         partial = _partial_name(name)
         try:
             fd = os.open(partial, _NEW_FILE, 0o600, dir_fd=folder)
@@ -188,12 +216,17 @@ class Places:
         self._partials[dest] = _Partial(folder, name, partial, fd)
         return fd
 
-    def commit(self, dest: bytes, mode: int, mtime_ns: int, size: int, overwrite: bool) -> None:
+    def commit(
+        self, dest: bytes, mode: int, mtime_ns: int, size: int, overwrite: bool, keep: bool = False
+    ) -> None:
         """Give the filled partial file of ``dest`` its mode and mtime and move it into
-        place; raises ``Refused`` (and removes the partial file)."""
+        place; raises ``Refused`` (and removes the partial file). With ``keep`` the file
+        stays open for ``link_files``, also when only its name was taken (``EXISTS``)."""
         entry = self._partials.pop(dest, None)
         if entry is None:
             raise Refused("no file was being written there")
+        if keep:
+            self._release(dest)
         try:
             st = os.fstat(entry.fd)
             if not stat.S_ISREG(st.st_mode) or st.st_size != size:
@@ -212,12 +245,14 @@ class Places:
                     dst_dir_fd=entry.folder,
                     follow_symlinks=False,
                 )
-        except FileExistsError:
-            _discard(entry)
-            raise Refused(EXISTS) from None
-        except IsADirectoryError:
-            _discard(entry)
-            raise Refused("exists and is a directory") from None
+        except (FileExistsError, IsADirectoryError) as error:
+            # The data and metadata are right, only the name is taken: its hard links may
+            # still be made of it, through its partial name's inode.
+            if keep:
+                self._kept[dest] = _Kept(entry.fd, entry.folder, entry.partial)
+            else:
+                _discard(entry)
+            raise Refused(EXISTS if isinstance(error, FileExistsError) else IS_DIRECTORY) from None
         except OSError as error:
             _discard(entry)
             raise Refused(cannot("finish the file", error)) from None
@@ -225,7 +260,9 @@ class Places:
             _discard(entry)
             raise
         if not overwrite:
-            _discard(entry)  # the file is in place under its own name; drop the partial one
+            _unlink(entry.folder, entry.partial)  # in place under its own name
+        if keep:
+            self._kept[dest] = _Kept(entry.fd, entry.folder, None)
         else:
             os.close(entry.fd)
 
@@ -233,6 +270,105 @@ class Places:
         entry = self._partials.pop(dest, None)
         if entry is not None:
             _discard(entry)
+
+    # -- hard links -----------------------------------------------------------------
+
+    def link_files(
+        self,
+        source: bytes,
+        size: int,
+        mtime_ns: int,
+        kept: bool,
+        links: list[tuple[bytes, bool]],
+    ) -> list[str | Refused]:
+        """Make each (destination, overwrite) of ``links`` a hard link of the file
+        restored for ``source``: the one ``commit`` kept (``kept``), or else the one an
+        earlier attempt put there. ``restored``, ``ALREADY`` or the refusal, for each."""
+        held = self._kept.pop(source, None)
+        try:
+            if held is not None:
+                fd = held.fd
+            elif kept:
+                raise Refused(f"{shown(source)}, which it is a hard link of, was not restored")
+            else:
+                fd = self._restored_earlier(source, size, mtime_ns)
+            try:
+                results: list[str | Refused] = []
+                for dest, overwrite in links:
+                    try:
+                        results.append(self._link_one(fd, dest, size, mtime_ns, overwrite))
+                    except Refused as refused:
+                        results.append(refused)
+                return results
+            finally:
+                if held is None:
+                    os.close(fd)
+        except Refused as refused:
+            return [refused for _ in links]
+        finally:
+            if held is not None:
+                _release(held)
+
+    def _release(self, dest: bytes) -> None:
+        held = self._kept.pop(dest, None)
+        if held is not None:
+            _release(held)
+
+    def _restored_earlier(self, source: bytes, size: int, mtime_ns: int) -> int:
+        """An ``O_PATH`` descriptor of the file at ``source``, if it is the user's own
+        regular file with the cataloged size and mtime; raises ``Refused``."""
+        parent, name = _split(source)
+        try:
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.folder(parent))
+        except OSError as error:
+            raise Refused(
+                cannot(f"open {shown(source)}, which it is a hard link of", error)
+            ) from None
+        st = os.fstat(fd)
+        if not (
+            stat.S_ISREG(st.st_mode)
+            and st.st_uid == os.geteuid()
+            and (st.st_size, st.st_mtime_ns) == (size, mtime_ns)
+        ):
+            os.close(fd)
+            raise Refused(
+                f"{shown(source)}, which it is a hard link of, is not the file restored there"
+            )
+        return fd
+
+    def _link_one(self, fd: int, dest: bytes, size: int, mtime_ns: int, overwrite: bool) -> str:
+        parent, name = _split(dest)
+        folder = self.folder(parent)
+        existing = _lstat(folder, name, dest)
+        if existing is not None:
+            if stat.S_ISDIR(existing.st_mode):
+                raise Refused(IS_DIRECTORY)
+            source = os.fstat(fd)
+            if (existing.st_dev, existing.st_ino) == (source.st_dev, source.st_ino):
+                return ALREADY
+            if not overwrite:
+                same = stat.S_ISREG(existing.st_mode) and (
+                    (existing.st_size, existing.st_mtime_ns) == (size, mtime_ns)
+                )
+                if same:
+                    return ALREADY
+                raise Refused(EXISTS)
+        made = _partial_name(name) if existing is not None else name
+        try:
+            # The magic link names the open inode itself: the kernel links exactly that
+            # file, as the user (fs.protected_hardlinks applies), wherever it is now.
+            os.link(f"/proc/self/fd/{fd}", made, dst_dir_fd=folder, follow_symlinks=True)
+        except FileExistsError:
+            raise Refused(EXISTS) from None
+        except OSError as error:
+            raise Refused(cannot("make the hard link", error)) from None
+        if made != name:
+            try:
+                os.replace(made, name, src_dir_fd=folder, dst_dir_fd=folder)
+            except OSError as error:
+                _unlink(folder, made)
+                raise Refused(cannot("finish the hard link", error)) from None
+        return "restored"
 
     # -- links ----------------------------------------------------------------------
 
@@ -244,7 +380,7 @@ class Places:
         existing = _lstat(folder, name, dest)
         if existing is not None:
             if stat.S_ISDIR(existing.st_mode):
-                raise Refused("exists and is a directory")
+                raise Refused(IS_DIRECTORY)
             if not overwrite:
                 if stat.S_ISLNK(existing.st_mode) and _readlink(folder, name) == target_text:
                     return ALREADY
@@ -298,6 +434,12 @@ def _partial_name(name: bytes) -> bytes:
 def _discard(entry: _Partial) -> None:
     os.close(entry.fd)
     _unlink(entry.folder, entry.partial)
+
+
+def _release(kept: _Kept) -> None:
+    os.close(kept.fd)
+    if kept.partial is not None:
+        _unlink(kept.folder, kept.partial)
 
 
 def _unlink(folder: int, name: bytes) -> None:

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -153,26 +153,54 @@ class UserFiles:
         return [r if isinstance(r, str) else (r[0], r[1]) for r in message["results"]]
 
     def create_files(
-        self, files: Sequence[tuple[bytes, bool, int, int]]
+        self, files: Sequence[tuple[bytes, bool, int, int]], linked: Collection[bytes] = ()
     ) -> list[int | str | tuple[str, str]]:
         """A partial file for each (destination, overwrite, size, mtime_ns): a descriptor
         to fill (the caller's), ``already`` (the cataloged file is there), or (``refused``,
-        reason)."""
+        reason). The destinations of ``linked`` (files with hard links to make) get one
+        even when their name is taken: their commit refuses the name, and keeps them."""
         results: list[int | str | tuple[str, str]] = []
         for start in range(0, len(files), MAX_FDS):
             chunk = files[start : start + MAX_FDS]
-            request = {"op": "create", "files": [[text(d), o, s, m] for d, o, s, m in chunk]}
+            request = {
+                "op": "create",
+                "files": [[text(d), o, s, m] for d, o, s, m in chunk],
+                "linked": [text(d) for d, _, _, _ in chunk if d in linked],
+            }
             message, fds = self._call(request)
             results += _with_fds(
                 message["results"], fds, lambda r: r if isinstance(r, str) else (r[0], r[1])
             )
         return results
 
-    def commit_files(self, files: Sequence[tuple[bytes, int, int, int, bool]]) -> list[str | None]:
-        """Finish each filled (destination, mode, mtime_ns, size, overwrite): None, or why not."""
+    def commit_files(
+        self, files: Sequence[tuple[bytes, int, int, int, bool]], keep: Collection[bytes] = ()
+    ) -> list[str | None]:
+        """Finish each filled (destination, mode, mtime_ns, size, overwrite): None, or why
+        not. The files of ``keep`` stay open in the worker for ``link_files``, also when
+        their own name was taken."""
         rows = [[text(d), mode, mtime, size, over] for d, mode, mtime, size, over in files]
-        message, _ = self._call({"op": "commit", "files": rows})
+        request = {"op": "commit", "files": rows, "keep": [text(d) for d in keep]}
+        message, _ = self._call(request)
         return list(message["results"])
+
+    def link_files(
+        self, groups: Sequence[tuple[bytes, int, int, bool, Sequence[tuple[bytes, bool]]]]
+    ) -> list[list[str | tuple[str, str]]]:
+        """For each (source, size, mtime_ns, kept, links), make every (destination,
+        overwrite) of ``links`` a hard link of the file restored at ``source``: the one
+        ``commit_files`` kept (``kept``), or one an earlier attempt of the GET put there.
+        Per link: ``restored``, ``already`` or (``refused``, reason). Kept files are
+        closed once linked."""
+        rows = [
+            [text(s), size, mtime, kept, [[text(d), over] for d, over in links]]
+            for s, size, mtime, kept, links in groups
+        ]
+        message, _ = self._call({"op": "hardlinks", "groups": rows})
+        return [
+            [r if isinstance(r, str) else (r[0], r[1]) for r in answers]
+            for answers in message["results"]
+        ]
 
     def discard_files(self, destinations: Sequence[bytes]) -> None:
         """Remove the partial files of ``destinations``."""

@@ -7,8 +7,10 @@ during the walk is recorded as the link it now is instead of being followed. Sym
 recorded, never followed; deep trees are walked with an explicit stack.
 
 A record is a JSON object (paths as latin-1 text, see ``wire``): ``p`` path, ``t`` type,
-``l`` link target, ``s`` size, ``m`` mode, ``u`` uid, ``g`` gid, ``mt`` mtime in ns; a
-rejection is ``p`` and ``r``, the reason in words for the user.
+``l`` link target, ``s`` size, ``m`` mode, ``u`` uid, ``g`` gid, ``mt`` mtime in ns, and
+for a regular file with more than one hard link ``k``, its [st_dev, st_ino] (the indexer
+groups such files, decision D133); a rejection is ``p`` and ``r``, the reason in words
+for the user.
 
 Standard library only (see ``wire``).
 """
@@ -188,7 +190,7 @@ def _visit(
 def _record(
     full: bytes, kind: str, st: os.stat_result, size: int, link: bytes | None = None
 ) -> Item:
-    return {
+    item: Item = {
         "p": text(full),
         "t": kind,
         "l": None if link is None else text(link),
@@ -198,6 +200,9 @@ def _record(
         "g": st.st_gid,
         "mt": st.st_mtime_ns,
     }
+    if kind == FILE and st.st_nlink > 1:
+        item["k"] = [st.st_dev, st.st_ino]
+    return item
 
 
 def _rejected(full: bytes, reason: str) -> Item:

@@ -140,9 +140,11 @@ class Worker:
         places = self._places()
         results: list[Any] = []
         fds: list[int] = []
+        linked = {path(where) for where in request.get("linked", [])}
         for where, overwrite, size, mtime_ns in request["files"][:MAX_FDS]:
+            dest = path(where)
             try:
-                made = places.create(path(where), overwrite, size, mtime_ns)
+                made = places.create(dest, overwrite, size, mtime_ns, linked=dest in linked)
             except placing.Refused as refused:
                 results.append(["refused", str(refused)])
                 continue
@@ -155,10 +157,12 @@ class Worker:
 
     def op_commit(self, request: dict[str, Any]) -> None:
         places = self._places()
+        keep = {path(where) for where in request.get("keep", [])}
         results: list[Any] = []
         for where, mode, mtime_ns, size, overwrite in request["files"]:
+            dest = path(where)
             try:
-                places.commit(path(where), mode, mtime_ns, size, overwrite)
+                places.commit(dest, mode, mtime_ns, size, overwrite, keep=dest in keep)
                 results.append(None)
             except placing.Refused as refused:
                 results.append(str(refused))
@@ -169,6 +173,19 @@ class Worker:
         for where in request["files"]:
             places.discard(path(where))
         send(self.sock, {"end": True})
+
+    def op_hardlinks(self, request: dict[str, Any]) -> None:
+        """Per source file, per link: ``restored``, ``already`` or [``refused``, reason]."""
+        places = self._places()
+        results: list[Any] = []
+        for source, size, mtime_ns, kept, links in request["groups"]:
+            made = places.link_files(
+                path(source), size, mtime_ns, kept, [(path(d), over) for d, over in links]
+            )
+            results.append(
+                [["refused", str(r)] if isinstance(r, placing.Refused) else r for r in made]
+            )
+        send(self.sock, {"results": results, "end": True})
 
     def op_links(self, request: dict[str, Any]) -> None:
         places = self._places()

@@ -33,6 +33,7 @@ def put_tree(settings, users, engine) -> str:
         (folder / "a.nc").write_bytes(os.urandom(3000))
         (folder / "sub" / "b.nc").write_bytes(os.urandom(5000))
         (folder / "sub" / "bad-\udcff.bin").write_bytes(b"x")
+        os.link(folder / "a.nc", folder / "sub" / "a-again.nc")  # a link group (D133)
         for path in (folder, folder / "sub", *folder.rglob("*")):
             chown(os.fsencode(path), alice, climate)
         requests = RequestLog(settings)
@@ -78,7 +79,12 @@ def test_replay_rebuilds_the_catalog_of_real_puts_and_swaps_it_in(
         # Two real PUTs fill the live catalog.
         put_tree(settings, users, engine)
         put_tree(settings, users, engine)
-        assert counts(engine)["files"] >= 8
+        assert counts(engine)["files"] >= 10
+        with engine.connect() as conn:
+            linked = (
+                select(func.count()).select_from(t.files).where(t.files.c.link_group.is_not(None))
+            )
+            assert conn.execute(linked).scalar_one() >= 4  # replayed and compared below
 
         # A replay of everything equals the live projection, table by table.
         runner = CliRunner()

@@ -70,9 +70,9 @@ def swapping_before_files(monkeypatch, files: UserFiles, swap) -> None:
     """Run ``swap`` once the folders are made, just before the files are created."""
     create_files = files.create_files
 
-    def swapped(rows):
+    def swapped(rows, **more):
         swap()
-        return create_files(rows)
+        return create_files(rows, **more)
 
     monkeypatch.setattr(files, "create_files", swapped)
 
