@@ -161,6 +161,12 @@ status_transactions = Table(
     Column("warnings", JSON, nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_updated", BigInteger, nullable=False),
+    # Files and bytes done out of totals: the sums of its sub-records' (D132); null while
+    # none of them has figures.
+    Column("files_done", BigInteger, nullable=True),
+    Column("files_total", BigInteger, nullable=True),
+    Column("bytes_done", BigInteger, nullable=True),
+    Column("bytes_total", BigInteger, nullable=True),
     # A transaction id is the user's: rows of two users never share a key, so that one
     # user's events can never change another's status (D111).
     UniqueConstraint("transaction_id", "user", name="uq_status_transaction_user"),
@@ -179,6 +185,13 @@ status_sub_records = Table(
     Column("state", String(32), nullable=False),
     Column("retries", Integer, nullable=False, default=0),
     Column("last_updated", BigInteger, nullable=False),
+    # How far the sub-batch's step got (D132): the state whose step the figures count,
+    # and files and bytes done out of its totals; null until a figure is reported.
+    Column("progress_state", String(32), nullable=True),
+    Column("files_done", BigInteger, nullable=True),
+    Column("files_total", BigInteger, nullable=True),
+    Column("bytes_done", BigInteger, nullable=True),
+    Column("bytes_total", BigInteger, nullable=True),
 )
 
 status_failed_files = Table(

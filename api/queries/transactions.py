@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Table, and_, exists, or_, select
 
 from api.access import Scope, visible
 from api.queries import chunked, database_errors
 from api.queries.filters import checked_regex, checked_text
 from api.states import State, state_of
 from projections import tables as t
+
+SETTLED = frozenset({"COMPLETE", "FAILED", "COMPLETE_WITH_ERRORS", "COMPLETE_WITH_WARNINGS"})
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,24 @@ class FailedFile:
 
 
 @dataclass(frozen=True)
+class Figures:
+    """Files and bytes done out of totals (D132)."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+
+
+@dataclass(frozen=True)
 class SubRecord:
     sub_id: int
     state: State
     retries: int
     last_updated: int  # epoch milliseconds
     failed_files: list[FailedFile] = field(default_factory=list)
+    progress: Figures | None = None  # of the step its progress_state names
+    progress_state: State | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,7 @@ class TransactionStatus:
     creation_time: int  # epoch milliseconds
     last_updated: int
     sub_records: list[SubRecord] = field(default_factory=list)
+    progress: Figures | None = None  # the sums of its sub-records' figures
 
 
 def find_transactions(
@@ -90,9 +106,23 @@ def find_transactions(
             creation_time=r.creation_time,
             last_updated=r.last_updated,
             sub_records=subs.get((r.transaction_id, r.user), []),
+            progress=_figures(r),
         )
         for r in rows
     ]
+
+
+def _figures(row: Row[Any], settled: bool = False) -> Figures | None:
+    """A row's files and bytes done out of totals, or None if it has none; a settled
+    sub-record's are all done (every file of it was handled, stored or failed)."""
+    if row.files_total is None or row.bytes_total is None:
+        return None
+    return Figures(
+        files_done=row.files_total if settled else row.files_done or 0,
+        files_total=row.files_total,
+        bytes_done=row.bytes_total if settled else row.bytes_done or 0,
+        bytes_total=row.bytes_total,
+    )
 
 
 def _conditions(scope: Scope, wanted: StatFilter) -> list[ColumnElement[bool]]:
@@ -165,6 +195,8 @@ def _sub_records(
                     retries=row.retries,
                     last_updated=row.last_updated,
                     failed_files=failures.get((row.transaction_id, row.user, row.sub_id), []),
+                    progress=_figures(row, settled=row.state in SETTLED),
+                    progress_state=state_of(row.progress_state) if row.progress_state else None,
                 )
             )
     return records

@@ -158,6 +158,18 @@ class FailedFileOut(BaseModel):
     reason: str
 
 
+class ProgressOut(BaseModel):
+    """Files and bytes done (stored or failed) out of totals (D132)."""
+
+    state: str | None = Field(
+        None, description="the step the figures count (a sub-batch's); null for a transaction"
+    )
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+
+
 class SubRecordOut(BaseModel):
     sub_id: int
     state: str
@@ -165,6 +177,9 @@ class SubRecordOut(BaseModel):
     retries: int
     last_updated: datetime
     failed_files: list[FailedFileOut]
+    progress: ProgressOut | None = Field(
+        None, description="how far the sub-batch's step got; null when no figures were told"
+    )
 
 
 class TransactionOut(BaseModel):
@@ -182,6 +197,9 @@ class TransactionOut(BaseModel):
     created_at: datetime
     last_updated: datetime
     sub_records: list[SubRecordOut]
+    progress: ProgressOut | None = Field(
+        None, description="the sums of its sub-batches' figures; null when none has any"
+    )
 
 
 class TransactionList(BaseModel):

@@ -5,12 +5,14 @@ from __future__ import annotations
 from api.paths import path_b64, path_text
 from api.queries.files import FoundFile
 from api.queries.holdings import Holding
-from api.queries.transactions import TransactionStatus
+from api.queries.transactions import Figures, TransactionStatus
+from api.states import State
 from api.v1.models import (
     FailedFileOut,
     FileOut,
     HoldingOut,
     LocationOut,
+    ProgressOut,
     SubRecordOut,
     TransactionOut,
     when,
@@ -89,7 +91,21 @@ def transaction(tx: TransactionStatus) -> TransactionOut:
                     )
                     for ff in s.failed_files
                 ],
+                progress=_progress(s.progress, s.progress_state),
             )
             for s in tx.sub_records
         ],
+        progress=_progress(tx.progress, None),
+    )
+
+
+def _progress(figures: Figures | None, state: State | None) -> ProgressOut | None:
+    if figures is None:
+        return None
+    return ProgressOut(
+        state=state.name if state is not None else None,
+        files_done=figures.files_done,
+        files_total=figures.files_total,
+        bytes_done=figures.bytes_done,
+        bytes_total=figures.bytes_total,
     )

@@ -30,6 +30,7 @@ from processors.archive.aggregate import (
 from processors.archive.tape import ByteRange, TapeEndpoint, TapeError
 from processors.transfer.checksums import Checksummer
 from processors.transfer.failures import store_failure
+from processors.transfer.outcomes import NO_TALLY, Tally
 
 __all__ = [
     "TAPE_CORRUPT",
@@ -103,6 +104,7 @@ def restore_members_to_cache(
     object_keys: Mapping[int, str],
     *,
     part_size: int = PART_SIZE,
+    tally: Tally = NO_TALLY,
 ) -> CacheRestore:
     """Put members of an (online) aggregate back into the S3 cache at ``object_keys[file_id]``,
     with the metadata ``ObjectStore`` records (``size``, ``adler32``, ``sha256``), so that
@@ -111,7 +113,8 @@ def restore_members_to_cache(
     The aggregate is opened once and only the members' ranges are read, in offset order;
     members whose object is already cached with the right checksums are not read at all.
     A corrupt member fails alone and leaves no object. Tape errors are raised as they are,
-    store errors as ``CacheFailure``.
+    store errors as ``CacheFailure``. Each member counts in ``tally`` (by file id) as its
+    bytes move and once it is restored or failed.
     """
     keys = {copy.file_id: object_keys[copy.file_id] for copy in copies}
     if len(keys) != len(copies):
@@ -124,6 +127,7 @@ def restore_members_to_cache(
         head = heads[keys[copy.file_id]]
         if head is not None and _holds(head.size, head.metadata, copy):
             restored.append(copy.file_id)
+            tally.done(copy.file_id, copy.size)
         else:
             wanted.append(copy)
     ranges = _read_ranges(tape, aggregate_path, wanted)
@@ -135,17 +139,20 @@ def restore_members_to_cache(
                 for chunk in _take(ranges, copy.size, aggregate_path):
                     check.update(chunk)
                     upload.write(chunk)
+                    tally.moved(copy.file_id, len(chunk))
                 check.verify()
                 upload.complete()
             except MemberCorrupt as error:
                 upload.abort()
                 log.error("not restored to the cache: %s", error)
                 failed.append(MemberFailure(copy.file_id, TAPE_CORRUPT))
+                tally.done(copy.file_id, copy.size)
                 continue
             except BaseException:
                 upload.abort()
                 raise
             restored.append(copy.file_id)
+            tally.done(copy.file_id, copy.size)
     return CacheRestore(tuple(restored), tuple(failed))
 
 

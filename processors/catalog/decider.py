@@ -49,6 +49,7 @@ from processors.catalog.deleting import Deleting
 from processors.catalog.emitting import Limits, Outgoing
 from processors.catalog.relabeling import Relabeling
 from processors.catalog.state import Transaction
+from processors.progress import starting
 from processors.transfer.object_keys import object_key
 
 __all__ = ["ALREADY_EXISTS", "HOLDING_GONE", "ID_TAKEN", "Decider", "Limits", "Outgoing"]
@@ -331,7 +332,8 @@ class Decider(Deleting, Relabeling):
                         ),
                     )
                 )
-                self._status(out, report, "TRANSFER_PUTTING", batch)
+                totals = starting(len(to_transfer), sum(f["size"] for f in to_transfer))
+                self._status(out, report, "TRANSFER_PUTTING", batch, progress=totals)
             else:  # only directories and links: nothing to upload
                 self._catalog(out, report, transaction, batch, [], [])
         return out + self._finish_if_complete(report, transaction)

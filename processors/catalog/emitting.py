@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from events.base import Event, event_id_for
 from events.catalog import FileFailure, TransactionFinished, TransactionRejected
-from events.status import TransactionStateChanged
+from events.status import SubBatchProgress, TransactionStateChanged
 from events.topics import CATALOG, STATUS
 from processors.catalog.get import Selector
 from processors.catalog.outgoing import Outgoing
@@ -111,8 +111,10 @@ class Emitting:
         batch: int | None,
         failures: list[FileFailure] | None = None,
         warnings: list[str] | None = None,
+        progress: SubBatchProgress | None = None,
     ) -> None:
-        """A state change of the transaction (batch None) or of one of its sub-batches."""
+        """A state change of the transaction (batch None) or of one of its sub-batches;
+        ``progress``: the totals of the step the sub-batch begins (D132)."""
         transaction = self.state.transactions.get(cause.transaction_id)
         holding = self.state.holdings.get(transaction.holding_id or 0) if transaction else None
         sub = "-" if batch is None else str(batch)
@@ -135,6 +137,7 @@ class Emitting:
                     failures=failures or [],
                     warnings=warnings or [],
                     retries=0,
+                    progress=progress,
                 ),
             )
         )

@@ -44,6 +44,7 @@ from events.requests import GetRequested, StageRequested
 from events.topics import TRANSFER_GET
 from events.work import TransferGetRequested
 from processors.catalog import finishing
+from processors.progress import starting
 from projections.queries import InvalidQuery, QueryTooSlow
 
 if TYPE_CHECKING:
@@ -154,7 +155,8 @@ def _advance(
     if recall is not None and batch not in transaction.recalled:
         if ask_recall:  # (again, if redelivered: the worker finds what it put back)
             out.append(_recall_work(decider, recall))
-            decider._status(out, selected, "ARCHIVE_GETTING", batch)
+            totals = starting(len(recall.members), sum(m["size"] for m in recall.members))
+            decider._status(out, selected, "ARCHIVE_GETTING", batch, progress=totals)
         return
     files = _in_cache(transaction, selected)
     if not files:  # nothing (left) to fetch in it: it settles at once
@@ -185,7 +187,9 @@ def _send(
     decider: Decider, out: list[Outgoing], selected: FilesSelected, files: list[SelectedFile]
 ) -> None:
     out.append(_work(decider, selected, files))
-    decider._status(out, selected, "TRANSFER_GETTING", selected.sub_batch)
+    regular = [f for f in files if f["path_type"] == "FILE"]
+    totals = starting(len(regular), sum(f["size"] for f in regular)) if regular else None
+    decider._status(out, selected, "TRANSFER_GETTING", selected.sub_batch, progress=totals)
 
 
 def _only_directories(selected: FilesSelected) -> bool:

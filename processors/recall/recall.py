@@ -21,6 +21,7 @@ from processors.archive.aggregate import CachedObjects, MemberCopy, head_objects
 from processors.archive.members import TAPE_CORRUPT, _holds, restore_members_to_cache
 from processors.archive.tape import TapeEndpoint
 from processors.archive.tape_errors import TapeFailure, TapeOffline
+from processors.transfer.outcomes import NO_TALLY, Tally
 
 __all__ = ["StageExpired", "StageFailed", "all_failed", "recall", "retryable"]
 
@@ -57,9 +58,11 @@ def recall(
     poll_s: float,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    tally: Tally = NO_TALLY,
 ) -> AggregateRecalled:
-    """Recall the request's members. Raises ``TapeFailure`` (``StageExpired`` after
-    ``timeout_s``) and ``CacheFailure``; a corrupt member fails alone in the report."""
+    """Recall the request's members, each counted in ``tally`` (by file id) as it goes
+    back into the cache. Raises ``TapeFailure`` (``StageExpired`` after ``timeout_s``)
+    and ``CacheFailure``; a corrupt member fails alone in the report."""
     copies = copies_of(request)
     keys = {m["file_id"]: m["object_key"] for m in request.members}
     heads = head_objects(store, list(keys.values()))
@@ -71,7 +74,7 @@ def recall(
     staged = not tape.stat(request.aggregate).online  # a disk copy needs no tape mount
     if staged:
         stage(tape, request.aggregate, timeout_s, poll_s, sleep, clock)
-    done = restore_members_to_cache(store, tape, request.aggregate, copies, keys)
+    done = restore_members_to_cache(store, tape, request.aggregate, copies, keys, tally=tally)
     failed = [(f.file_id, f.reason) for f in done.failed]
     return report(request, list(done.restored), failed, staged=staged)
 

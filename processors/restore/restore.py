@@ -33,7 +33,7 @@ from typing import NamedTuple, Protocol
 from events.catalog import CatalogedFile, FileFailure, hard_link_of
 from processors.restore.placement import UnsafePath, destination, normal_directory
 from processors.transfer.failures import target_full
-from processors.transfer.outcomes import Failure, Stored
+from processors.transfer.outcomes import NO_TALLY, Failure, Stored, Tally
 from stores.posix.lookup import parent_of, printable
 from stores.posix.placing import ALREADY, EXISTS, IS_DIRECTORY
 from stores.posix.requesters import Requester
@@ -226,16 +226,19 @@ def restore(
     files: UserFiles,
     store: Filler,
     concurrency: int = DEFAULT_CONCURRENCY,
+    tally: Tally = NO_TALLY,
 ) -> Outcomes:
     """Carry ``planned`` out through the requester's worker ``files``: an outcome for each
-    placement. Raises ``WorkerFailed`` if the worker fails."""
+    placement; each regular file counts in ``tally`` (by its cataloged path) once its
+    outcome is known, unless retrying may change it. Raises ``WorkerFailed`` if the
+    worker fails."""
     if not planned.placements:
         return Outcomes()
     files.begin_restore(planned.placements[0].request.target)
     done = make_directories(planned.placements, files)
     full: list[Failure] = []  # once the target is full, the other files fail at once
     for chunk in _chunks(planned.to_fetch(), FILES_AT_ONCE):
-        done.results += _restore_files(chunk, files, store, concurrency, full)
+        done.results += _restore_files(chunk, files, store, concurrency, full, tally)
     done.results += _restore_links(planned.of_type(LINK), files)
     done.results += finish_directories(done.created, files)
     return done
@@ -274,6 +277,7 @@ def _restore_files(
     store: Filler,
     concurrency: int,
     full: list[Failure],
+    tally: Tally = NO_TALLY,
 ) -> list[Restored | Refusal]:
     """Create, fill and finish the files of ``chunk``, then make their hard links."""
     overwrite = chunk[0].request.overwrite
@@ -309,6 +313,8 @@ def _restore_files(
             os.close(fd)
         if isinstance(outcome, Failure) and target_full(outcome):
             full.append(outcome)
+        if not (isinstance(outcome, Failure) and outcome.retryable):
+            tally.done(chunk[index].path, entry["size"])
         return outcome
 
     workers = max(1, min(concurrency, len(to_fill)))
@@ -347,6 +353,9 @@ def _restore_files(
                 outcomes[index] = Refusal(placement.path, reason)
             if placement.links and reason in (None, EXISTS, IS_DIRECTORY):
                 sources[index] = True  # kept by the commit, also when its name was taken
+    for index, outcome in outcomes.items():
+        if not (isinstance(outcome, Refusal) and outcome.retryable):
+            tally.done(chunk[index].path, chunk[index].entry["size"])
     results = [outcomes[index] for index in range(len(chunk))]
     for index, placement in enumerate(chunk):
         failure = outcomes[index]

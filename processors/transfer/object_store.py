@@ -44,7 +44,7 @@ from processors.transfer.failures import (
     store_failure,
     upload_failure,
 )
-from processors.transfer.outcomes import Failure, Stored
+from processors.transfer.outcomes import NO_TALLY, Failure, Stored, Tally
 from processors.transfer.pack_keys import slice_of
 from processors.transfer.packs import upload_packed
 from processors.transfer.source_files import (
@@ -85,6 +85,17 @@ class _KnownSize(BaseSubscriber):
 
     def on_queued(self, future: Any, **kwargs: Any) -> None:
         future.meta.provide_transfer_size(self._size)
+
+
+class _Moved(BaseSubscriber):
+    """Counts the bytes of a multipart upload in its tally as its parts are sent."""
+
+    def __init__(self, tally: Tally, item: bytes) -> None:
+        self._tally = tally
+        self._item = item
+
+    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+        self._tally.moved(self._item, bytes_transferred)
 
 
 class ObjectStore:
@@ -159,9 +170,11 @@ class ObjectStore:
         items: Sequence[tuple[bytes, str, Expected]],
         concurrency: int | None = None,
         opener: Opener = service_files,
+        tally: Tally = NO_TALLY,
     ) -> list[Stored | Failure]:
         """``upload`` each (path, key, expected), ``concurrency`` at a time; in order.
-        Files are opened by ``opener``: for a user's files, by their own worker.
+        Files are opened by ``opener``: for a user's files, by their own worker. Each
+        counts in ``tally`` (by path) as it is sent and once its outcome is known.
 
         ``concurrency`` is capped by the store's own (its connection pool's size). Once
         the store proves unreachable (after retries), the files not yet started fail at
@@ -181,12 +194,17 @@ class ObjectStore:
             absent = frozenset()
 
         def one(item: tuple[bytes, str, Expected]) -> Stored | Failure:
-            if unreachable:
-                return unreachable[0]
             path, key, expected = item
-            result = self._upload(opener, path, key, expected, may_exist=key not in absent)
+            if unreachable:
+                result: Stored | Failure = unreachable[0]
+            else:
+                result = self._upload(
+                    opener, path, key, expected, may_exist=key not in absent, tally=tally
+                )
             if isinstance(result, Failure) and is_unreachable(result):
                 unreachable.append(result)
+            if not (isinstance(result, Failure) and result.retryable):
+                tally.done(path, expected.size)  # a retryable failure is not done with
             return result
 
         if workers == 1:
@@ -200,9 +218,12 @@ class ObjectStore:
         prefix: str,
         target_bytes: int,
         opener: Opener = service_files,
+        tally: Tally = NO_TALLY,
     ) -> list[Stored | Failure]:
         """Store small files as slices of packs under ``prefix`` (``packs``); in order."""
-        return upload_packed(self.put_bytes, self.size_at, items, prefix, target_bytes, opener)
+        return upload_packed(
+            self.put_bytes, self.size_at, items, prefix, target_bytes, opener, tally
+        )
 
     def put_bytes(self, key: str, data: bytes, sha256: str, metadata: dict[str, str]) -> str:
         """Store ``data``, whose hex ``sha256`` the server verifies, at ``key``; its ETag."""
@@ -223,14 +244,21 @@ class ObjectStore:
         return head.size if head is not None else None
 
     def _upload(
-        self, opener: Opener, path: bytes, key: str, expected: Expected, may_exist: bool
+        self,
+        opener: Opener,
+        path: bytes,
+        key: str,
+        expected: Expected,
+        may_exist: bool,
+        tally: Tally = NO_TALLY,
     ) -> Stored | Failure:
         try:
             if may_exist and (earlier := self._reusable(key, expected)) is not None:
                 return earlier
             if expected.size < self._multipart_threshold:
                 return self._put_whole(open_one(opener, path, expected), key, expected)
-            return self._put_in_parts(open_one(opener, path, expected), key, expected)
+            source = open_one(opener, path, expected)
+            return self._put_in_parts(source, key, expected, _Moved(tally, path))
         except Exception as error:
             return upload_failure(error)
 
@@ -313,7 +341,13 @@ class ObjectStore:
         etag = self.put_bytes(key, data, checksums.sha256, metadata)
         return Stored(key, expected.size, checksums.adler32, checksums.sha256, etag)
 
-    def _put_in_parts(self, source: SourceFile, key: str, expected: Expected) -> Stored:
+    def _put_in_parts(
+        self,
+        source: SourceFile,
+        key: str,
+        expected: Expected,
+        moved: BaseSubscriber | None = None,
+    ) -> Stored:
         checksums = Checksummer()
         with source:
             future = self._transfer_manager().upload(
@@ -323,7 +357,7 @@ class ObjectStore:
                 # CRC32 of each part, verified by the server: a part damaged on the way
                 # fails its request (and is retried) instead of being stored.
                 extra_args={"Metadata": _metadata(expected), "ChecksumAlgorithm": "CRC32"},
-                subscribers=[_KnownSize(expected.size)],
+                subscribers=[_KnownSize(expected.size), *([moved] if moved else [])],
             )
             try:
                 future.result()

@@ -6,7 +6,9 @@ file's fate in order, and callers turn them into events without catching anythin
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -31,3 +33,26 @@ class Failure:
 
     reason: str
     retryable: bool
+
+
+class Tally(Protocol):
+    """Where a transfer counts what it handled, for its progress reports (D132): each
+    file once it is ``done`` (stored or failed), and the bytes of a large one as they
+    ``moved``. Called from the transfer's threads."""
+
+    def moved(self, item: Hashable, size: int) -> None: ...
+
+    def done(self, item: Hashable, size: int) -> None: ...
+
+
+class NoTally:
+    """Counts nothing: for transfers whose progress nobody follows."""
+
+    def moved(self, item: Hashable, size: int) -> None:
+        pass
+
+    def done(self, item: Hashable, size: int) -> None:
+        pass
+
+
+NO_TALLY = NoTally()

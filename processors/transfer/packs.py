@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from processors.transfer.checksums import Checksummer
 from processors.transfer.failures import upload_failure
-from processors.transfer.outcomes import Failure, Stored
+from processors.transfer.outcomes import NO_TALLY, Failure, Stored, Tally
 from processors.transfer.pack_keys import Slice, pack_key
 from processors.transfer.source_files import (
     CHANGED,
@@ -66,18 +66,19 @@ def upload_packed(
     prefix: str,
     target_bytes: int,
     opener: Opener = service_files,
+    tally: Tally = NO_TALLY,
 ) -> list[Stored | Failure]:
     """Read each (path, expected) file, opened by ``opener``, and store them in packs of
     about ``target_bytes`` under ``prefix``; each file's outcome, in order. A file that
     cannot be read fails alone; a pack the store refuses fails its files. Never raises
-    for either."""
+    for either. Each file counts in ``tally`` (by path) once its outcome is known."""
     results: list[Stored | Failure | None] = [None] * len(items)
     sent: list[tuple[_Pack, Future[str | Failure]]] = []
     with ThreadPoolExecutor(UPLOADS_IN_FLIGHT, "nearline-pack") as pool:
 
         def send(pack: _Pack) -> None:
             while len(sent) >= UPLOADS_IN_FLIGHT:  # bounded memory: settle the oldest
-                _settle(*sent.pop(0), results)
+                _settle(*sent.pop(0), results, items, tally)
             sent.append((pack, pool.submit(_store_pack, put, size_at, prefix, bytes(pack.data))))
 
         pack = _Pack(bytearray(), [])
@@ -89,14 +90,17 @@ def upload_packed(
             try:
                 data, sums = _read(opened, expected)
             except Exception as error:
-                results[index] = upload_failure(error)
+                failure = results[index] = upload_failure(error)
+                if not failure.retryable:
+                    tally.done(items[index][0], expected.size)
                 continue
             pack.members.append((index, len(pack.data), sums))
             pack.data += data
+            tally.moved(items[index][0], len(data))  # its bytes count once read
         if pack.members:
             send(pack)
         for pack, future in sent:
-            _settle(pack, future, results)
+            _settle(pack, future, results, items, tally)
     return [r if r is not None else Failure("not packed", True) for r in results]
 
 
@@ -146,10 +150,16 @@ def _store_pack(put: PutBytes, size_at: SizeAt, prefix: str, data: bytes) -> str
 
 
 def _settle(
-    pack: _Pack, future: Future[str | Failure], results: list[Stored | Failure | None]
+    pack: _Pack,
+    future: Future[str | Failure],
+    results: list[Stored | Failure | None],
+    items: Sequence[tuple[bytes, Expected]],
+    tally: Tally,
 ) -> None:
     outcome = future.result()
     for index, offset, sums in pack.members:
+        if not (isinstance(outcome, Failure) and outcome.retryable):
+            tally.done(items[index][0], items[index][1].size)
         if isinstance(outcome, Failure):
             results[index] = outcome
         else:

@@ -27,6 +27,7 @@ from processors.restore.restore import (
     restore,
 )
 from processors.transfer.failures import UNREACHABLE
+from processors.transfer.outcomes import NO_TALLY, Tally
 from stores.posix.session import UserFiles, WorkerFailed
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,17 @@ def restore_batch(
     target: bytes | None,
     overwrite: bool,
     concurrency: int = DEFAULT_CONCURRENCY,
+    tally: Tally = NO_TALLY,
 ) -> Outcome:
     """Restore ``entries`` below ``target`` (or in place) through the requester's worker
-    ``files``; never raises for a file, store or disk problem."""
+    ``files``, counting each regular file in ``tally``; never raises for a file, store or
+    disk problem."""
     try:
         planned = plan(entries, target, files.who, overwrite)
     except UnsafePath as refused:
         return all_failed(entries, str(refused))
     try:
-        done = restore(planned, files, store, concurrency)
+        done = restore(planned, files, store, concurrency, tally)
     except WorkerFailed as failed:
         return all_failed(entries, str(failed))
     ids = {f["path"]: f["file_id"] for f in entries}

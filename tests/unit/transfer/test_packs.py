@@ -132,3 +132,18 @@ def test_packs_in_flight_are_bounded(tmp_path):
     results = upload_packed(store.put, store.size_at, items, "h3/t1/", 100)
     assert len(store.objects) == 50 and all(isinstance(r, Stored) for r in results)
     assert store.most_in_flight <= 2
+
+
+def test_each_file_counts_in_the_tally_once_its_pack_is_stored_and_a_retry_does_not(tmp_path):
+    from processors.progress import Progress
+
+    store = FakeStore()
+    items = files(tmp_path, {"a": 10, "b": 20, "c": 30})
+    (tmp_path / "b").unlink()  # fails for good: done with
+    progress = Progress(files_total=3, bytes_total=60)
+    upload_packed(store.put, store.size_at, items, "h3/t1/", 1 << 20, tally=progress)
+    assert progress.figures()["files_done"] == 3 and progress.figures()["bytes_done"] == 60
+    store.down = True  # retryable: not done, the sub-batch will be tried again
+    progress = Progress(files_total=1, bytes_total=5)
+    upload_packed(store.put, store.size_at, files(tmp_path, {"d": 5}), "p/", 100, tally=progress)
+    assert progress.figures()["files_done"] == 0
