@@ -17,7 +17,14 @@ from typing import Any, cast
 import httpx
 
 from client.library import errors
-from client.library.models import Accepted, Cart, FileEntry, Holding, Transaction
+from client.library.models import (
+    Accepted,
+    Cart,
+    FileEntry,
+    HistoryEntry,
+    Holding,
+    Transaction,
+)
 from client.library.paths import PathLike, wire_path
 from client.library.tokens import Session, load_session, save_session
 
@@ -230,6 +237,24 @@ class Client:
         params = {"groupall": "true"} if groupall else None
         reply = self._call("GET", f"/transactions/{transaction_id}", params=params)
         return cast(Transaction, reply)
+
+    def history(
+        self,
+        *,
+        holding_id: int | None = None,
+        transaction_id: str | None = None,
+        path: PathLike | None = None,
+    ) -> list[HistoryEntry]:
+        """Your events about a holding, a transaction or a path (any of those given),
+        oldest first, as the server reads them from its log."""
+        filters: dict[str, Any] = {"holding_id": holding_id, "transaction_id": transaction_id}
+        if path is not None:
+            wire = wire_path(path)
+            filters["path_b64" if isinstance(wire, dict) else "path"] = (
+                wire["path_b64"] if isinstance(wire, dict) else wire
+            )
+        reply = self._call("GET", "/history", params=_query(filters))
+        return cast(list[HistoryEntry], reply["events"])
 
     def quota(self) -> dict[str, Any]:
         """Your and your group's cache and tape use, with the quotas."""

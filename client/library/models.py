@@ -3,7 +3,7 @@ the reader (the API's OpenAPI at ``/api/v1/openapi.json`` is the reference)."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class Accepted(TypedDict):
@@ -60,6 +60,16 @@ class FailedFile(TypedDict):
     reason: str
 
 
+class Progress(TypedDict):
+    """Files and bytes done (stored or failed) out of totals."""
+
+    state: str | None  # the step a sub-batch's figures count; None for a transaction
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+
+
 class SubRecord(TypedDict):
     sub_id: int
     state: str
@@ -84,6 +94,22 @@ class Transaction(TypedDict):
     created_at: str
     last_updated: str
     sub_records: list[SubRecord]
+
+
+class HistoryEntry(TypedDict):
+    """One event of your history (``GET /history``), oldest first."""
+
+    time: str  # ISO 8601, UTC, milliseconds
+    occurred_at: int  # epoch milliseconds
+    event_type: str
+    topic: str
+    actor: str
+    transaction_id: str
+    event_id: str
+    cause_id: str | None
+    holding_id: int | None
+    state: str | None
+    progress: NotRequired[Progress | None]
 
 
 class Cart(TypedDict):
