@@ -6,7 +6,7 @@ import time
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from client.cli import app
 from client.cli.common import (
@@ -24,6 +24,7 @@ from client.cli.common import (
     print_json,
     print_table,
 )
+from client.cli.figures import Rate, describe, progress_of
 from client.library import Client, NotFound
 from client.library.models import FAILED_STATES, FINAL_STATES, Transaction
 
@@ -115,7 +116,8 @@ def watch(
     server: Server = None,
     as_json: Json = False,
 ) -> None:
-    """Follow a transaction with a progress bar until it ends; exit 1 if it failed."""
+    """Follow a transaction until it ends, with files and bytes done, the rate and the
+    time left (a line per change when not on a terminal); exit 1 if it failed."""
     with client(server) as nearline:
         final = _follow(nearline, transaction, interval, timeout, groupall, quiet=as_json)
     if as_json:
@@ -137,17 +139,20 @@ def _follow(
 ) -> Transaction:
     deadline = None if timeout is None else time.monotonic() + timeout
     unseen_until = time.monotonic() + 30  # a new request shows after the projection sees it
+    lines = not quiet and not err.is_terminal  # a log or a pipe: a line per change instead
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.fields[figures]}"),
         TimeElapsedColumn(),
         console=err,
-        disable=quiet,
+        disable=quiet or lines,
         transient=True,
     )
+    rate = Rate()
+    shown: tuple[object, ...] = ()
     with progress:
-        task = progress.add_task(f"{transaction[:8]} waiting", total=None)
+        task = progress.add_task(f"{transaction[:8]} waiting", total=None, figures="")
         while True:
             try:
                 tx = nearline.transaction(transaction, groupall=groupall)
@@ -155,14 +160,28 @@ def _follow(
                 if time.monotonic() > unseen_until:
                     raise
             else:
-                subs = tx["sub_records"]
-                done = sum(1 for s in subs if s["state"] in FINAL_STATES)
+                figures = progress_of(tx)
+                speed = rate.add(figures["bytes_done"]) if figures else None
+                line = describe(tx, speed)
+                state, _, counts = line.partition("  ")
+                if figures:  # the bar is the bytes; else the sub-batches settled
+                    total, completed = figures["bytes_total"], figures["bytes_done"]
+                else:
+                    subs = tx["sub_records"]
+                    total = max(len(subs), 1)
+                    completed = sum(1 for s in subs if s["state"] in FINAL_STATES)
+                # A line when the state or a count moved, not for the rate alone.
+                now = (state, total, completed, figures["files_done"] if figures else None)
                 progress.update(
                     task,
-                    description=f"{transaction[:8]} {tx['state']}",
-                    total=max(len(subs), 1),
-                    completed=done if subs else 0,
+                    description=f"{transaction[:8]} {state}",
+                    total=total,
+                    completed=completed,
+                    figures=counts,
                 )
+                if lines and now != shown:
+                    err.print(f"{transaction[:8]} {line}", markup=False, highlight=False)
+                    shown = now
                 if tx["state"] in FINAL_STATES:
                     return tx
             if deadline is not None and time.monotonic() > deadline:

@@ -77,6 +77,7 @@ class SubRecord(TypedDict):
     retries: int
     last_updated: str
     failed_files: list[FailedFile]
+    progress: NotRequired[Progress | None]  # None (or absent, from older servers): no figures
 
 
 class Transaction(TypedDict):
@@ -94,6 +95,7 @@ class Transaction(TypedDict):
     created_at: str
     last_updated: str
     sub_records: list[SubRecord]
+    progress: NotRequired[Progress | None]  # the sums of its sub-records' figures
 
 
 class HistoryEntry(TypedDict):
