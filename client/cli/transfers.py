@@ -24,6 +24,7 @@ from client.cli.common import (
     parse_tags,
     print_accepted,
 )
+from client.library.client import whole_deletion
 from client.library.paths import absolute, read_path_list
 
 Paths = Annotated[list[str], typer.Argument(help="Files or folders (folders are walked).")]
@@ -199,8 +200,11 @@ def _delete(
     job_label: str | None,
     group: str | None,
     as_json: bool,
+    whole_holding: bool = False,
 ) -> None:
-    _need_subject(paths, regex)
+    unclear = whole_deletion(paths, regex, label, holding_id, whole_holding)
+    if unclear is not None:
+        raise typer.BadParameter(unclear + _DELETE_HINT)
     with client(server) as nearline:
         reply = nearline.delete(
             [absolute(p) for p in paths],
@@ -208,10 +212,25 @@ def _delete(
             label=label,
             holding_id=holding_id,
             tags=parse_tags(tag),
+            whole_holdings=whole_holding,
             job_label=job_label,
             group=group,
         )
     print_accepted(dict(reply), as_json)
+
+
+_DELETE_HINT = (
+    " (nearline del PATH... | --regex RE | --label L --whole-holding | "
+    "--holding-id N --whole-holding)"
+)
+WholeHolding = Annotated[
+    bool,
+    typer.Option(
+        "--whole-holding",
+        help="Delete the holding named by --label or --holding-id whole: every file, and "
+        "the holding itself (its label is free again). Takes no paths and no --regex.",
+    ),
+]
 
 
 @app.command("del")
@@ -222,13 +241,26 @@ def delete(
     label: Label = None,
     holding_id: HoldingId = None,
     tag: Tags = None,
+    whole_holding: WholeHolding = False,
     job_label: JobLabel = None,
     group: Group = None,
     server: Server = None,
     as_json: Json = False,
 ) -> None:
-    """Delete files from your holdings: paths as they were put, or every match of --regex."""
-    _delete(server, paths or [], regex, label, holding_id, tag, job_label, group, as_json)
+    """Delete files from your holdings: paths as they were put, or every match of
+    --regex; or a whole holding, with --whole-holding and its --label or --holding-id."""
+    _delete(
+        server,
+        paths or [],
+        regex,
+        label,
+        holding_id,
+        tag,
+        job_label,
+        group,
+        as_json,
+        whole_holding=whole_holding,
+    )
 
 
 @app.command()

@@ -184,9 +184,16 @@ class Client:
         label: str | None = None,
         holding_id: int | None = None,
         tags: Mapping[str, str] | None = None,
+        whole_holdings: bool = False,
         **options: Any,
     ) -> Accepted:
-        """Delete files from your holdings."""
+        """Delete files from your holdings: ``paths``, or the matches of ``regex``; or,
+        with ``whole_holdings`` and neither, the holdings ``label``, ``holding_id`` and
+        ``tags`` pick, every file and the holding itself (its label is free again).
+        Raises ``ValueError`` when what to delete is unclear."""
+        whole = whole_deletion(paths, regex, label, holding_id, whole_holdings)
+        if whole is not None:
+            raise ValueError(whole)
         body = _selection(paths, regex, label, holding_id, tags)
         return cast(Accepted, self._call("POST", "/deletes", json=_command(body, options)))
 
@@ -371,6 +378,33 @@ class Client:
             yield response
         finally:
             response.close()
+
+
+def whole_deletion(
+    paths: Sequence[PathLike],
+    regex: str | None,
+    label: str | None,
+    holding_id: int | None,
+    whole_holdings: bool,
+) -> str | None:
+    """Why a DELETE is unclear, or None. To the API, a DELETE of no paths and no regex
+    deletes whole holdings; the library (and the ``nearline del`` command) asks for that
+    in words, and for the holding by label or id, so it never happens by accident."""
+    if whole_holdings:
+        if paths or regex is not None:
+            return (
+                "A whole-holding delete takes no paths and no regular expression: it "
+                "deletes every file of the holding and the holding itself."
+            )
+        if label is None and holding_id is None:
+            return "Name the holding to delete whole by its label or its id."
+        return None
+    if not paths and regex is None:
+        return (
+            "Give paths or a regular expression ('.' for every file, keeping the holding); "
+            "or ask for the whole holding to be deleted, with its label or id."
+        )
+    return None
 
 
 def _selection(
