@@ -18,7 +18,7 @@ help:
 	@echo "make stack-status  health of each service"
 	@echo "make chaos         the long fault tests: broker failover, processors killed"
 	@echo "make recall-scale  recall at acceptance scale: 2,000 small + 5 large files, 3 GETs"
-	@echo "make lint          ruff and mypy"
+	@echo "make lint          ruff, mypy and the import walls (lint-imports)"
 	@echo "make bench         run every benchmark in bench/"
 	@echo "make lock          refresh requirements.lock (the versions make install takes)"
 
@@ -26,16 +26,16 @@ install:
 	@BOOTSTRAP_PYTHON=$(BOOTSTRAP_PYTHON) scripts/bootstrap
 
 stack-up: install
-	@$(PYTHON) -m nearline.stack up
+	@$(PYTHON) -m stack up
 
 stack-down:
-	@if [ -x $(PYTHON) ]; then $(PYTHON) -m nearline.stack down; fi
+	@if [ -x $(PYTHON) ]; then $(PYTHON) -m stack down; fi
 
 stack-status:
-	@$(PYTHON) -m nearline.stack status
+	@$(PYTHON) -m stack status
 
 demo: stack-up
-	@$(PYTHON) -m nearline.demo
+	@$(PYTHON) -m stack.demo
 
 schema-check:
 	@$(PYTHON) -m events.compat
@@ -55,7 +55,8 @@ recall-scale: stack-up
 lint: install
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/mypy $(wildcard nearline events stores processors projections api client)
+	@$(VENV)/bin/mypy $(wildcard domain events nearline stores processors projections api admin stack client)
+	@$(VENV)/bin/lint-imports
 
 bench: stack-up
 	@for script in bench/*.py; do echo "== $$script"; $(PYTHON) $$script || exit 1; done

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select
 
 from api.queries import database_errors
-from api.states import FINAL
+from domain.states import FINAL
 from events.base import Event
 from projections import tables as t
 

@@ -22,6 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
+from admin import processes
 from bench.put import (
     MB,
     bench_workdir,
@@ -31,12 +32,11 @@ from bench.put import (
     nearline_put,
     rclone_env,
 )
-from nearline import processes
-from nearline.demo import hand_over
 from nearline.requests import RequestLog
 from nearline.settings import Settings
 from projections.db import make_engine
 from projections.migrate import upgrade
+from stack.demo import hand_over
 
 
 def nearline_get(

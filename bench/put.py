@@ -22,13 +22,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from nearline import processes
-from nearline.demo import demo_account, hand_over
+from admin import processes
 from nearline.requests import RequestLog
 from nearline.settings import Settings
 from projections import tables as t
 from projections.db import make_engine
 from projections.migrate import upgrade
+from stack.demo import demo_account, hand_over
 
 MB = 1_000_000
 

@@ -22,18 +22,18 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from domain.pack_keys import pack_of
 from nearline.settings import Settings
-from processors.archive.aggregate import (
+from stores.s3.object_store import ObjectStore, Stored
+from stores.s3.source_files import Expected
+from stores.tape.aggregate import (
     PREFETCH_WORKERS,
     SMALL_OBJECT,
     Member,
     archive,
     stream_aggregate,
 )
-from processors.archive.tape import TapeEndpoint
-from processors.transfer.object_store import ObjectStore, Stored
-from processors.transfer.pack_keys import pack_of
-from processors.transfer.source_files import Expected
+from stores.tape.endpoint import TapeEndpoint
 
 MB = 1_000_000
 SMALL = 64 * 1024

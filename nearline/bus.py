@@ -58,7 +58,7 @@ def ensure_topics(settings: Settings, wanted: Iterable[Topic] | None = None) -> 
                 raise KafkaException(
                     f"topic {name} is missing and {settings.kafka.sasl_username} may not create "
                     "it: topics are created by the admin principal (`make stack-up`, or "
-                    "`python -m nearline.deploy init`)"
+                    "`python -m admin.deploy init`)"
                 ) from error
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise

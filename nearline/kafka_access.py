@@ -6,7 +6,7 @@ it, so no principal may write a topic it has no reason to (only the API, and the
 processes that make requests themselves, write ``nearline.requests``), and none may read
 a topic it does not consume. ``admin`` (operator tools, tests, topic creation) and
 ``broker`` (the brokers themselves) are super users and get no ACLs. The same table
-serves the local stack (``make stack-up``) and production (``python -m nearline.deploy
+serves the local stack (``make stack-up``) and production (``python -m admin.deploy
 acls``); docs/deploy.md shows it as a table.
 """
 

@@ -86,7 +86,7 @@ class S3Settings(BaseModel):
     multipart_chunksize: int = 64 * 1024 * 1024
     max_concurrency: int = 8
     # Files of 1 byte up to below ``pack_below`` are stored as slices of packs of about
-    # ``pack_bytes`` (processors/transfer/packs.py, D90); 0 stores every file alone.
+    # ``pack_bytes`` (stores/s3/packs.py, D90); 0 stores every file alone.
     pack_below: int = Field(1024 * 1024, ge=0)
     pack_bytes: int = Field(64 * 1024 * 1024, ge=1)
     # Multipart uploads left open longer than this (a process killed mid-upload) are
@@ -299,10 +299,10 @@ class LimitSettings(BaseModel):
 
 class ServeSettings(BaseModel):
     """``nearline-admin serve``: which processes it runs and how it restarts them
-    (nearline.supervisor, D121)."""
+    (admin.supervisor, D121)."""
 
     # Instances per kind of process; a kind not named runs as often as in
-    # nearline.processes.PROCESSES (one each, two transfer-put and transfer-get); 0: none.
+    # admin.processes.PROCESSES (one each, two transfer-put and transfer-get); 0: none.
     instances: dict[str, int] = {}
     backoff_initial_s: float = Field(1.0, gt=0, description="delay before the first restart")
     backoff_max_s: float = Field(60.0, gt=0, description="the longest delay between restarts")

@@ -9,7 +9,7 @@ from api.paths import path_text
 from api.queries.files import FoundFile, Location
 from api.queries.holdings import Holding
 from api.queries.transactions import SubRecord, TransactionStatus
-from api.states import FINAL, State
+from domain.states import FINAL, State
 
 FAILING = frozenset({State.FAILED, State.COMPLETE_WITH_ERRORS})
 """Final states the client shows only when a sub-record is FAILED."""

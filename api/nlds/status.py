@@ -13,7 +13,7 @@ from api.nlds import render
 from api.nlds.wire import StatusFilter, accepted, as_list
 from api.queries import InvalidQuery
 from api.queries.transactions import StatFilter, find_transactions
-from api.states import parse_state
+from domain.states import parse_state
 
 router = APIRouter(tags=["status"])
 

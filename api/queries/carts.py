@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from api.queries import chunked
-from processors.archive.aggregate import Member
 from projections import tables as t
+from stores.tape.aggregate import Member
 
 GONE = ("deleted", "purged")
 

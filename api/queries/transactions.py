@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Table, and_, exists, or_,
 from api.access import Scope, visible
 from api.queries import chunked, database_errors
 from api.queries.filters import checked_regex, checked_text
-from api.states import State, state_of
+from domain.states import State, state_of
 from projections import tables as t
 
 SETTLED = frozenset({"COMPLETE", "FAILED", "COMPLETE_WITH_ERRORS", "COMPLETE_WITH_WARNINGS"})

@@ -27,8 +27,8 @@ from api.v1.models import CartDeleted, CartIn, CartList, CartOut, ErrorOut, give
 from events.base import event_id_for
 from events.carts import CartDeleteRequested, CartDownloaded
 from events.topics import CARTS
-from processors.archive.aggregate import stream_aggregate
-from processors.transfer.object_store import ObjectStore
+from stores.s3.object_store import ObjectStore
+from stores.tape.aggregate import stream_aggregate
 
 router = APIRouter(prefix="/carts", tags=["carts"])
 

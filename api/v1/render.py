@@ -6,7 +6,6 @@ from api.paths import path_b64, path_text
 from api.queries.files import FoundFile
 from api.queries.holdings import Holding
 from api.queries.transactions import Figures, TransactionStatus
-from api.states import State
 from api.v1.models import (
     FailedFileOut,
     FileOut,
@@ -17,6 +16,7 @@ from api.v1.models import (
     TransactionOut,
     when,
 )
+from domain.states import State
 
 
 def holding(h: Holding) -> HoldingOut:

@@ -11,10 +11,10 @@ from api.errors import ApiError
 from api.inputs import DbInt, SubBatchInt
 from api.queries import InvalidQuery
 from api.queries.transactions import StatFilter, find_transactions
-from api.states import parse_state
 from api.v1 import render
 from api.v1.models import ErrorOut, TransactionList, TransactionOut
 from api.v1.params import Limit
+from domain.states import parse_state
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
 

@@ -1,6 +1,6 @@
 """The ``nearline`` command: user commands talk to the HTTP API through the client
 library; ``nearline admin`` commands are for operators and talk to Kafka and the catalog
-database directly (``nearline.admin``)."""
+database directly (``admin``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ app.add_typer(admin_app, name="admin")
 
 def main() -> None:
     # Each module registers its commands on ``app`` or ``admin_app`` when imported.
+    from admin import commands as admin_commands  # noqa: F401
     from client.cli import commands  # noqa: F401
-    from nearline.admin import commands as admin_commands  # noqa: F401
 
     app()

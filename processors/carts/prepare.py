@@ -21,8 +21,8 @@ from api.queries.filters import HoldingSelector
 from events.base import event_id_for
 from events.carts import CartRequested, CartStateChanged
 from processors.app import now_ms
-from processors.archive.aggregate import Member
 from projections import tables as t
+from stores.tape.aggregate import Member
 
 CACHE = "OBJECT_STORAGE"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from domain.aggregate_names import aggregate_name
 from events.catalog import (
     ArchivedMember,
     ArchiveScheduled,
@@ -24,7 +25,6 @@ from events.reports import AggregateArchived, CacheCopiesRemoved
 from events.requests import ArchiveRequested
 from events.topics import ARCHIVE_PUT, CATALOG, DELETE_OBJECTS
 from events.work import ArchiveMember, ArchivePutRequested, DeleteObjectsRequested
-from processors.archive.names import aggregate_name
 from processors.catalog.outgoing import Outgoing
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ archive and eviction in ``archive``.
 
 from __future__ import annotations
 
+from domain.object_keys import object_key
 from events.base import Event
 from events.catalog import (
     CatalogedFile,
@@ -50,7 +51,6 @@ from processors.catalog.emitting import Limits, Outgoing
 from processors.catalog.relabeling import Relabeling
 from processors.catalog.state import Transaction
 from processors.progress import starting
-from processors.transfer.object_keys import object_key
 
 __all__ = ["ALREADY_EXISTS", "HOLDING_GONE", "ID_TAKEN", "Decider", "Limits", "Outgoing"]
 

@@ -9,6 +9,7 @@ and the last one finishes the transaction.
 
 from __future__ import annotations
 
+from domain.pack_keys import pack_of
 from events.catalog import (
     DeletedFile,
     FileFailure,
@@ -25,7 +26,6 @@ from nearline.patterns import BadPattern, compiled
 from processors.catalog.emitting import Emitting, Outgoing
 from processors.catalog.fold_selection import own_holdings, path_text
 from processors.catalog.state import FileEntry, Holding
-from processors.transfer.pack_keys import pack_of
 
 NO_SUCH_FILE = "No such file in your holdings."
 NO_MATCH = "No file in your holdings matches the regular expression."

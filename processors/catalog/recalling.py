@@ -3,7 +3,7 @@ fact recording what came back into the cache (decision D80).
 
 A recall is one sub-batch of a GET or STAGE: members of one aggregate. The worker is keyed
 by aggregate and stages each aggregate once, however many requests want it at the same
-time (see ``processors.recall``).
+time (see ``processors.archive_get``).
 """
 
 from __future__ import annotations

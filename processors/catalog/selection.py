@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DataError, ProgrammingError
 
+from domain.object_keys import object_key
 from events.catalog import SelectedFile
 from events.requests import GetRequested
 from processors.catalog.get import Selection, Selector, TapeCopy
-from processors.transfer.object_keys import object_key
 from projections import tables as t
 from projections.queries import InvalidQuery, chunked
 from projections.queries.access import Scope

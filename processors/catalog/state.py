@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from domain.pack_keys import pack_of
 from events.base import Event
 from events.catalog import (
     ArchiveScheduled,
@@ -32,7 +33,6 @@ from events.catalog import (
     TransactionFinished,
     TransactionRejected,
 )
-from processors.transfer.pack_keys import pack_of
 from projections.writes import file_id
 
 
@@ -107,7 +107,7 @@ class CatalogState:
     by_id: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # file id: key
     archive_requests: dict[str, ArchiveScheduled] = field(default_factory=dict)
     next_sequence: int = 0
-    # Per pack (processors/transfer/packs.py): the cached files that are slices of it. A
+    # Per pack (stores/s3/packs.py): the cached files that are slices of it. A
     # pack whose count falls to 0 has no use left and is removed (D90).
     pack_slices: dict[str, int] = field(default_factory=dict)
 

@@ -17,8 +17,8 @@ from nearline import bus
 from nearline.observe import logs, server
 from nearline.settings import get_settings
 from processors.sweeper.passes import archive_sweep, eviction_pass
-from processors.transfer.object_store import ObjectStore
 from projections.db import catalog_engine
+from stores.s3.object_store import ObjectStore
 
 log = logging.getLogger("nearline.sweeper")
 

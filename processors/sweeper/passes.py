@@ -17,8 +17,8 @@ from events.topics import EVICT, REQUESTS
 from events.work import EvictRequested
 from nearline.settings import Settings
 from processors.app import now_ms
-from processors.archive import sweep
-from processors.eviction import policy, selection
+from processors.archive_put import sweep
+from processors.evict import policy, selection
 
 EVICT_BATCH = 1000  # files per evict request
 

@@ -26,8 +26,6 @@ from events.work import TransferGetRequested
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, now_ms, send_all
 from processors.progress import Progress, progress_event, reporting
-from processors.transfer.object_store import ObjectStore
-from processors.transfer.outcomes import NO_TALLY, Tally
 from processors.transfer_get.restoring import (
     Outcome,
     all_failed,
@@ -35,8 +33,10 @@ from processors.transfer_get.restoring import (
     restore_batch,
     until_settled,
 )
+from stores.outcomes import NO_TALLY, Tally
 from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
 from stores.posix.session import UserFiles, WorkerFailed
+from stores.s3.object_store import ObjectStore
 
 log = logging.getLogger("nearline.transfer-get")
 settings = get_settings()

@@ -1,4 +1,4 @@
-"""Restoring one sub-batch of a GET with ``processors.restore``, through the requester's
+"""Restoring one sub-batch of a GET with ``transfer_get.restore``, through the requester's
 own file-system worker: directories, files (downloaded concurrently, each verified),
 links, and directory metadata last; every entry ends restored or failed with a reason.
 The directories it made (rather than found) are reported, for the GET's finishing pass
@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from events.catalog import FileFailure, RestoredFile, SelectedFile
-from processors.restore.finishing import finish_made_directories
-from processors.restore.placement import UnsafePath
-from processors.restore.restore import (
+from processors.transfer_get.finishing import finish_made_directories
+from processors.transfer_get.placement import UnsafePath
+from processors.transfer_get.restore import (
     DEFAULT_CONCURRENCY,
     Filler,
     Refusal,
@@ -26,8 +26,8 @@ from processors.restore.restore import (
     plan,
     restore,
 )
-from processors.transfer.failures import UNREACHABLE
-from processors.transfer.outcomes import NO_TALLY, Tally
+from stores.failures import UNREACHABLE
+from stores.outcomes import NO_TALLY, Tally
 from stores.posix.session import UserFiles, WorkerFailed
 
 log = logging.getLogger(__name__)

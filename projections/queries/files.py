@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, and_, func, select
 
-from processors.transfer.pack_keys import slice_of
+from domain.pack_keys import slice_of
 from projections import tables as t
 from projections.queries import chunked, database_errors
 from projections.queries.access import Scope

@@ -6,7 +6,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from processors.transfer.pack_keys import slice_of
+from domain.pack_keys import slice_of
 
 
 def cached_bytes(client: Any, bucket: str, key: str) -> bytes:

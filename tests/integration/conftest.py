@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from nearline import stack
+import stack
 from nearline.settings import Settings
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def catalog_url(settings: Settings) -> str:
 def processors(settings: Settings, catalog_url: str) -> Iterator[dict[str, str]]:
     """nearline's processes (decider, workers, projections) running against the stack,
     started fresh for the session and stopped after it."""
-    from nearline import processes
+    from admin import processes
     from projections.db import make_engine
     from projections.migrate import upgrade
 

@@ -22,15 +22,16 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from nearline import bus, processes
+from admin import processes
+from nearline import bus
 from nearline.requests import RequestLog
 from nearline.settings import Settings, stack_file_path
-from nearline.stack import s3
-from nearline.stack.cluster import Cluster
 from processors.sweeper.passes import archive_sweep
 from projections import tables as t
 from projections.db import make_engine
 from projections.migrate import upgrade
+from stack import s3
+from stack.cluster import Cluster
 from tests.integration.cached_copies import check_stored_once
 from tests.integration.catalog_queries import holding_files, wait_for_transaction
 from tests.integration.test_chaos import on_tape, tape_copies

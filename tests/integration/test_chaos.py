@@ -21,15 +21,16 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-import nearline.admin.commands  # noqa: F401  (registers the admin commands on the app)
+import admin.commands  # noqa: F401  (registers the admin commands on the app)
+from admin import processes
 from client.cli import app
-from nearline import bus, processes
+from nearline import bus
 from nearline.requests import RequestLog
-from nearline.stack import s3
-from nearline.stack.tape import TapeLayout
 from processors.sweeper.passes import archive_sweep
 from projections import tables as t
 from projections.db import make_engine
+from stack import s3
+from stack.tape import TapeLayout
 from tests.integration.cached_copies import check_stored_once
 from tests.integration.catalog_queries import TERMINAL, holding_files, wait_for_transaction
 from tests.integration.test_put_recovery import many_files, workdir  # noqa: F401

@@ -8,7 +8,7 @@ import uuid
 
 from boto3.s3.transfer import TransferConfig
 
-from nearline.stack import s3
+from stack import s3
 
 
 def test_write_and_read_an_object(settings):

@@ -16,6 +16,10 @@ from confluent_kafka import TopicPartition
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from admin import (
+    commands,  # noqa: F401  (registers the admin commands)
+    processes,
+)
 from client.cli import app as cli
 from events.base import event_id_for
 from events.catalog import HoldingCreated
@@ -33,8 +37,7 @@ from events.topics import (
     TRANSFER_PUT,
 )
 from events.work import IndexRequested, TransferPutRequested
-from nearline import bus, processes
-from nearline.admin import commands  # noqa: F401  (registers the admin commands)
+from nearline import bus
 from nearline.requests import RequestLog
 from projections import tables as t
 from projections.db import make_engine

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from nearline.stack import s3
-from processors.transfer.pack_keys import slice_of
+from domain.pack_keys import slice_of
+from stack import s3
 from tests.integration.accounts import chown
 from tests.integration.cached_copies import cached_bytes
 from tests.integration.catalog_queries import holding_files, wait_for_transaction

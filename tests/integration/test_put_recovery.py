@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from nearline import processes
+from admin import processes
 from nearline.requests import RequestLog
-from nearline.stack import s3
 from projections import tables as t
+from stack import s3
 from tests.integration.accounts import chown
 from tests.integration.cached_copies import check_stored_once
 from tests.integration.catalog_queries import holding_files, wait_for_transaction

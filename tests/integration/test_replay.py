@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
+from admin import commands  # noqa: F401  (registers the admin commands)
 from client.cli import app
-from nearline.admin import commands  # noqa: F401  (registers the admin commands)
 from nearline.requests import RequestLog
 from projections import tables as t
 from projections.db import make_engine

@@ -13,9 +13,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from nearline.requests import RequestLog
-from nearline.stack import s3
 from projections import tables as t
 from projections.db import make_engine
+from stack import s3
 from tests.integration.accounts import chown
 from tests.integration.catalog_queries import holding_files, wait_for_transaction
 

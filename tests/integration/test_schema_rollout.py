@@ -20,10 +20,11 @@ from pathlib import Path
 from fastavro import parse_schema, schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from admin import processes
 from events.registry import SCHEMAS_FOLDER, default_registry
 from events.requests import PutRequested
 from events.topics import REQUESTS, SCHEMAS_TOPIC
-from nearline import bus, processes
+from nearline import bus
 from nearline.requests import _envelope
 from projections.db import make_engine
 from tests.integration.accounts import chown

@@ -21,12 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
+from admin import processes, supervisor
 from api.auth.users import add_user
-from nearline import bus, processes, supervisor
+from nearline import bus
 from nearline.settings import Settings
-from nearline.stack.process import group_alive, pid_alive
-from processors.archive.tape import TapeEndpoint
 from projections.db import make_engine
+from stack.process import group_alive, pid_alive
+from stores.tape.endpoint import TapeEndpoint
 from tests.integration.accounts import chown
 from tests.integration.archive.recall_helpers import archive_evict_and_purge
 from tests.integration.conftest import TEST_QUOTAS
@@ -170,7 +171,7 @@ def test_each_process_killed_runs_again_and_does_its_work(
             assert list(supervised_state(settings)) == names  # the API and every processor
             seen = {n: e["pid"] for n, e in supervised_state(settings).items()}
             status = subprocess.run(
-                [sys.executable, "-m", "nearline.admin", "serve", "--status"],
+                [sys.executable, "-m", "admin", "serve", "--status"],
                 capture_output=True,
                 text=True,
             )

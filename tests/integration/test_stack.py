@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nearline import stack
+import stack
 
 
 def test_every_service_is_healthy(settings):

@@ -1,5 +1,5 @@
 """The three ways to run nearline name the same processes with the same commands:
-``nearline.processes`` (which ``nearline-admin serve`` runs), the systemd units of
+``admin.processes`` (which ``nearline-admin serve`` runs), the systemd units of
 deploy/systemd and docker/compose.yaml."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nearline import processes
+from admin import processes
 from nearline.settings import ServeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +90,7 @@ def test_the_single_unit_runs_the_supervisor_and_gives_it_time_to_stop_its_child
     assert int(serve["Service"]["TimeoutStopSec"][0]) > ServeSettings().stop_timeout_s
     assert serve["Unit"]["Conflicts"] == ["nearline.target"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["nearline-admin"] == "nearline.admin.app:main"
+    assert scripts["nearline-admin"] == "admin.app:main"
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")

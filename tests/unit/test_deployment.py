@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from nearline.processes import PROCESSES
+from admin.processes import PROCESSES
 from nearline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,9 +57,9 @@ def test_the_services_are_the_stack_and_each_nearline_process(compose):
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
 
     commands = {tuple(service["command"]) for service in nearline_services(compose).values()}
-    # Each process of nearline/processes.py runs (instances are scaled, not listed).
+    # Each process of admin/processes.py runs (instances are scaled, not listed).
     assert {tuple(command) for command in PROCESSES.values()} <= commands
-    allowed = {tuple(c) for c in PROCESSES.values()} | {("-m", "nearline.deploy", "init")}
+    allowed = {tuple(c) for c in PROCESSES.values()} | {("-m", "admin.deploy", "init")}
     assert commands <= allowed
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from admin import processes
 from events.topics import DEAD_LETTER, REQUESTS, RETRY, SCHEMAS_TOPIC
-from nearline import kafka_access, processes
+from nearline import kafka_access
 from nearline.kafka_access import ACCESS
-from nearline.stack import stack_file
+from stack import stack_file
 
 REPO = Path(__file__).resolve().parents[2]
 # The module: ``events.topics`` as an attribute is the function the package exports.
@@ -23,14 +24,14 @@ topics = importlib.import_module("events.topics")
 SOURCES: dict[str, tuple[str, ...]] = {
     "api": ("api", "nearline/requests.py", "nearline/history.py", "nearline/observe/status.py"),
     "catalog": ("processors/catalog",),
-    "indexer": ("processors/indexing",),
-    "transfer-put": ("processors/transfer",),
-    "transfer-get": ("processors/transfer_get", "processors/restore"),
-    "delete-objects": ("processors/deletion",),
+    "indexer": ("processors/indexer",),
+    "transfer-put": ("processors/transfer_put",),
+    "transfer-get": ("processors/transfer_get",),
+    "delete-objects": ("processors/delete_objects",),
     "carts": ("processors/carts",),
-    "archive-put": ("processors/archive",),
-    "archive-get": ("processors/recall",),
-    "evict": ("processors/eviction",),
+    "archive-put": ("processors/archive_put",),
+    "archive-get": ("processors/archive_get",),
+    "evict": ("processors/evict",),
     "sweeper": ("processors/sweeper",),
     "retry": ("processors/retry.py",),
     "projections": ("projections",),

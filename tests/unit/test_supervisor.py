@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from nearline import processes, supervisor
-from nearline.admin.serve import table
+from admin import processes, supervisor
+from admin.serve import table
+from admin.supervisor import RESTARTING, RUNNING, STOPPED, Backoff, Supervisor
 from nearline.settings import ServeSettings, Settings
-from nearline.stack.process import pid_alive
-from nearline.supervisor import RESTARTING, RUNNING, STOPPED, Backoff, Supervisor
+from stack.process import pid_alive
 
 
 class Clock:
@@ -262,7 +262,7 @@ def test_a_child_gets_sigkill_when_its_parent_is_killed():
         [
             sys.executable,
             "-c",
-            "import subprocess, time; from nearline.supervisor import dies_with_parent;"
+            "import subprocess, time; from admin.supervisor import dies_with_parent;"
             " child = subprocess.Popen(['sleep', '60'], preexec_fn=dies_with_parent());"
             " print(child.pid, flush=True); time.sleep(60)",
         ],

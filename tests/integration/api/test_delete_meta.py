@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from nearline.settings import Settings
-from processors.transfer.object_store import ObjectStore
+from stores.s3.object_store import ObjectStore
 from tests.integration.accounts import chown
 from tests.integration.api.client import NldsClient, password_grant
 from tests.integration.api.conftest import Account

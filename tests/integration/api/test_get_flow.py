@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from nearline.settings import Settings
-from processors.transfer.failures import CORRUPT
-from processors.transfer.object_store import ObjectStore
+from stores.failures import CORRUPT
+from stores.s3.object_store import ObjectStore
 from tests.integration.accounts import chown
 from tests.integration.api.client import NldsClient, password_grant
 from tests.integration.cached_copies import corrupt

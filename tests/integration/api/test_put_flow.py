@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from processors.transfer.pack_keys import slice_of
+from domain.pack_keys import slice_of
 from tests.integration.accounts import chown
 from tests.integration.api.client import NldsClient, password_grant, refresh_grant
 

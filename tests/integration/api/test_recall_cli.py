@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from nearline import bus
-from processors.archive.tape import TapeEndpoint
 from projections.db import make_engine
+from stores.tape.endpoint import TapeEndpoint
 from tests.integration.api.test_cli import Nearline, owned_tree, wait_for_cart
 from tests.integration.archive.recall_helpers import archive_evict_and_purge
 

@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 from XRootD import client
 
+from domain.object_keys import object_key
 from nearline import bus
 from nearline.requests import RequestLog
 from nearline.settings import Settings
-from nearline.stack import tape as stack_tape
-from processors.archive.aggregate import Member
-from processors.archive.tape import TapeEndpoint, TapeFailure
-from processors.transfer.object_keys import object_key
-from processors.transfer.object_store import ObjectStore
-from processors.transfer.outcomes import Stored
-from processors.transfer.source_files import Expected
 from projections.db import make_engine
+from stack import tape as stack_tape
+from stores.outcomes import Stored
+from stores.s3.object_store import ObjectStore
+from stores.s3.source_files import Expected
+from stores.tape.aggregate import Member
+from stores.tape.endpoint import TapeEndpoint, TapeFailure
 from tests.integration.accounts import chown
 from tests.integration.catalog_queries import wait_for_transaction
 

@@ -15,10 +15,10 @@ from events.codec import decode
 from events.topics import CATALOG
 from nearline import bus
 from nearline.settings import Settings
-from nearline.stack import xrootd
-from processors.archive.tape import TapeEndpoint
-from processors.eviction.selection import cache_usage
+from processors.evict.selection import cache_usage
 from processors.sweeper.passes import eviction_pass
+from stack import xrootd
+from stores.tape.endpoint import TapeEndpoint
 from tests.integration.accounts import chown
 from tests.integration.archive.test_archive_flow import (
     regular_files,

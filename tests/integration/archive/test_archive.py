@@ -8,12 +8,12 @@ import tarfile
 
 import pytest
 
-from processors.archive.aggregate import AggregateIndex, Member, archive
-from processors.archive.members import MemberCorrupt, read_member, restore_members_to_cache
-from processors.archive.tape import TapeEndpoint
-from processors.transfer.failures import CORRUPT, NOT_IN_STORE
-from processors.transfer.object_store import ObjectStore
-from processors.transfer.outcomes import Stored
+from stores.failures import CORRUPT, NOT_IN_STORE
+from stores.outcomes import Stored
+from stores.s3.object_store import ObjectStore
+from stores.tape.aggregate import AggregateIndex, Member, archive
+from stores.tape.endpoint import TapeEndpoint
+from stores.tape.members import MemberCorrupt, read_member, restore_members_to_cache
 from tests.integration.archive.conftest import Cache
 from tests.integration.tape.helpers import archived, flip_a_byte
 from tests.unit.archive.tars import gnu_tar_listing, only_hdrcharset_warnings, tarfile_name
@@ -155,7 +155,7 @@ def test_content_found_corrupt_while_streaming_is_not_indexed(cache, store, tape
 
 
 def test_a_member_corrupted_on_tape_is_refused(cache, store, tape, settings):
-    from nearline.stack import tape as stack_tape
+    from stack import tape as stack_tape
 
     members = small_set(cache, 3)
     index = archive(store, tape, cache.holding_id, members)

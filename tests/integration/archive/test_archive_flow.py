@@ -22,10 +22,10 @@ from events.codec import decode
 from events.topics import CATALOG
 from nearline import bus
 from nearline.settings import Settings
-from nearline.stack import s3, xrootd
 from processors.sweeper.passes import archive_sweep, eviction_pass
-from processors.transfer.failures import CORRUPT, NOT_IN_STORE
 from projections import tables as t
+from stack import s3, xrootd
+from stores.failures import CORRUPT, NOT_IN_STORE
 from tests.integration.cached_copies import corrupt, object_of
 from tests.integration.catalog_queries import holding_files
 
@@ -264,7 +264,7 @@ def test_eviction_removes_only_archived_cache_copies_and_keeps_cache_keep_holdin
 
     # A cache over its high watermark, whose low watermark needs every archived copy gone.
     with engine.connect() as conn:
-        from processors.eviction.selection import cache_usage
+        from processors.evict.selection import cache_usage
 
         usage = cache_usage(conn)
     policy = settings.eviction.model_copy(
@@ -319,9 +319,9 @@ def test_operator_commands_show_what_archive_and_evict_would_do(
 ):
     from typer.testing import CliRunner
 
+    from admin import commands  # noqa: F401  (registers the admin commands)
     from client.cli import app
     from nearline import settings as settings_module
-    from nearline.admin import commands  # noqa: F401  (registers the admin commands)
 
     holding_id = put({"one.dat": os.urandom(100), "two.dat": os.urandom(200)})
     monkeypatch.setenv("NEARLINE_CATALOG__URL", catalog_url)

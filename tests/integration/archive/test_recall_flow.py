@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from nearline.requests import RequestLog
-from nearline.stack import s3, xrootd
-from processors.archive.members import TAPE_CORRUPT
+from stack import s3, xrootd
+from stores.tape.members import TAPE_CORRUPT
 from tests.integration.archive.recall_helpers import (
     Recalls,
     archive_evict_and_purge,
@@ -180,7 +180,7 @@ def test_tape_endpoint_down_during_a_recall_is_retried_and_completes_when_back(
 def test_an_aggregate_corrupted_on_tape_fails_its_file_and_never_serves_it(
     settings, engine, producer, tape, put, users, requests, folders
 ):
-    from nearline.stack.tape import TapeLayout
+    from stack.tape import TapeLayout
     from tests.integration.archive.test_archive_flow import member_offsets
     from tests.integration.tape.helpers import flip_a_byte
 

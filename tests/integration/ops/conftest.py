@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from admin import processes
 from api.auth.users import add_user
-from nearline import processes
 from nearline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]

@@ -1,4 +1,4 @@
-"""``python -m nearline.deploy init`` prepares a deployment, and may run again."""
+"""``python -m admin.deploy init`` prepares a deployment, and may run again."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import uuid
 
 from sqlalchemy import inspect
 
-from nearline.stack import s3
 from projections.db import make_engine
+from stack import s3
 from tests.integration.ops.conftest import REPO
 
 
@@ -22,7 +22,7 @@ def test_init_creates_the_bucket_and_the_catalog_tables_and_can_run_again(settin
     try:
         for _ in range(2):
             done = subprocess.run(
-                [sys.executable, "-m", "nearline.deploy", "init"],
+                [sys.executable, "-m", "admin.deploy", "init"],
                 cwd=REPO,
                 env=env,
                 capture_output=True,

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from domain.object_keys import key_prefix, object_key
 from events.catalog import CatalogedFile
 from nearline.settings import Settings
-from processors.transfer.object_keys import key_prefix, object_key
-from processors.transfer.object_store import ObjectStore
-from processors.transfer.outcomes import Stored
-from processors.transfer.source_files import Expected
+from stores.outcomes import Stored
+from stores.s3.object_store import ObjectStore
+from stores.s3.source_files import Expected
 
 HOLDING_ID = 9
 

@@ -7,11 +7,11 @@ import os
 import pwd
 import stat
 
-from processors.restore.restore import Refusal, Restored, RestorePlan, plan, restore
-from processors.transfer.failures import CORRUPT
-from processors.transfer.object_store import ObjectStore
+from processors.transfer_get.restore import Refusal, Restored, RestorePlan, plan, restore
+from stores.failures import CORRUPT
 from stores.posix.requesters import Requester, requester_for
 from stores.posix.session import UserFiles
+from stores.s3.object_store import ObjectStore
 
 from .conftest import cataloged
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from nearline import stack
+import stack
 from nearline.settings import Settings, stack_file_path
-from nearline.stack import kafka, postgres, s3, xrootd
-from nearline.stack.process import StackError, service_account
-from nearline.stack.tape import drive
+from stack import kafka, postgres, s3, xrootd
+from stack.process import StackError, service_account
+from stack.tape import drive
 from tests.integration.accounts import ensure_account
 
 pytestmark = pytest.mark.security

@@ -11,8 +11,8 @@ import pytest
 from XRootD import client
 
 from nearline.settings import Settings
-from nearline.stack import tape
-from processors.archive.tape import TapeEndpoint, TapeFailure
+from stack import tape
+from stores.tape.endpoint import TapeEndpoint, TapeFailure
 from tests.integration.tape.helpers import STAGE_DELAY, restart_xrootd
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nearline.settings import Settings
-from nearline.stack import xrootd
-from processors.archive.tape import TapeEndpoint
+from stack import xrootd
+from stores.tape.endpoint import TapeEndpoint
 
 STAGE_DELAY = 1.0  # seconds: short, but long enough to see a recall pending
 

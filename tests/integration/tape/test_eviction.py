@@ -7,8 +7,8 @@ import zlib
 
 import pytest
 
-from nearline.stack import xrootd
-from processors.archive.tape import TapeOffline
+from stack import xrootd
+from stores.tape.endpoint import TapeOffline
 from tests.integration.tape.helpers import archived, eventually
 
 

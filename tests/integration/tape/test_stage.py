@@ -10,8 +10,8 @@ import zlib
 
 import pytest
 
-from nearline.stack import xrootd
-from processors.archive.tape import TapeChecksumMismatch, TapeOffline
+from stack import xrootd
+from stores.tape.endpoint import TapeChecksumMismatch, TapeOffline
 from tests.integration.tape.helpers import archived, eventually, flip_a_byte
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nearline.stack import xrootd
-from processors.archive.tape import TapeUnavailable
+from stack import xrootd
+from stores.tape.endpoint import TapeUnavailable
 from tests.integration.tape.helpers import archived, eventually
 
 

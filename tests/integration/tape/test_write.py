@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from processors.archive.tape import (
+from stores.tape.endpoint import (
     TapeChecksumMismatch,
     TapeConflict,
     TapeEndpoint,

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from domain.object_keys import key_prefix, object_key
 from nearline.settings import Settings
-from processors.transfer.object_keys import key_prefix, object_key
-from processors.transfer.object_store import ObjectStore
-from processors.transfer.source_files import Expected
+from stores.s3.object_store import ObjectStore
+from stores.s3.source_files import Expected
 
 PART_SIZE = 5 * 1024 * 1024  # S3's smallest part: many parts from a small file
 

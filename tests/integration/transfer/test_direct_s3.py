@@ -10,9 +10,9 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from nearline.settings import Settings
-from processors.transfer.direct_s3 import DirectS3
-from processors.transfer.object_store import ObjectStore
-from processors.transfer.transfer_client import ClientTuning
+from stores.s3.direct_s3 import DirectS3
+from stores.s3.object_store import ObjectStore
+from stores.s3.transfer_client import ClientTuning
 from tests.integration.transfer.conftest import Transaction
 
 TUNING = ClientTuning(max_attempts=2, connect_timeout=1.0, read_timeout=5.0)

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from processors.transfer.checksums import file_checksums
-from processors.transfer.failures import CORRUPT, NOT_IN_STORE
-from processors.transfer.object_store import Failure, ObjectStore, Stored
+from stores.checksums import file_checksums
+from stores.failures import CORRUPT, NOT_IN_STORE
+from stores.s3.object_store import Failure, ObjectStore, Stored
 from tests.integration.transfer.conftest import PART_SIZE, Transaction, expected_of, read, write
 
 

@@ -8,12 +8,12 @@ import os
 
 from events.catalog import SelectedFile
 from nearline.settings import Settings
-from processors.transfer.failures import NOT_IN_STORE
-from processors.transfer.object_store import ObjectStore, Stored
-from processors.transfer.transfer_client import ClientTuning
 from processors.transfer_get.restoring import restore_batch
+from stores.failures import NOT_IN_STORE
 from stores.posix.requesters import requester_for
 from stores.posix.session import UserFiles
+from stores.s3.object_store import ObjectStore, Stored
+from stores.s3.transfer_client import ClientTuning
 from tests.integration.transfer.conftest import expected_of, read, write
 
 QUICK = ClientTuning(max_attempts=2, connect_timeout=1.0, read_timeout=2.0)

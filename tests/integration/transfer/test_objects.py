@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from processors.transfer.object_store import ObjectStore
+from stores.s3.object_store import ObjectStore
 from tests.integration.transfer.conftest import Transaction
 
 

@@ -7,10 +7,10 @@ import hashlib
 import os
 from pathlib import Path
 
+from domain.pack_keys import Slice, pack_key, slice_of
 from nearline.settings import Settings
-from processors.transfer.object_store import ObjectStore, Stored
-from processors.transfer.pack_keys import Slice, pack_key, slice_of
-from processors.transfer.source_files import Expected
+from stores.s3.object_store import ObjectStore, Stored
+from stores.s3.source_files import Expected
 from tests.integration.transfer.conftest import Transaction
 
 

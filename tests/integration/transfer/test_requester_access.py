@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 
-from processors.transfer.source_files import Expected
 from stores.posix.requesters import Requester
 from stores.posix.session import UserFiles
+from stores.s3.source_files import Expected
 from tests.integration.transfer.conftest import write
 
 STRANGER = Requester(name="mallory", uid=23456, gids=frozenset({23456}), gid=23456)

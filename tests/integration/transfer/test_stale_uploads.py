@@ -3,7 +3,7 @@ sweeper's pass once it is older than the limit; a fresh one is left alone."""
 
 from __future__ import annotations
 
-from processors.transfer.object_store import ObjectStore
+from stores.s3.object_store import ObjectStore
 
 
 def _open_upload(store: ObjectStore, key: str) -> str:

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from nearline.settings import Settings
-from processors.transfer.object_store import Failure, ObjectStore
-from processors.transfer.transfer_client import ClientTuning
+from stores.s3.object_store import Failure, ObjectStore
+from stores.s3.transfer_client import ClientTuning
 from tests.integration.transfer.conftest import PART_SIZE, Transaction, expected_of, write
 
 QUICK = ClientTuning(max_attempts=2, connect_timeout=1.0, read_timeout=2.0)

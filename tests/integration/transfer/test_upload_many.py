@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from nearline.settings import Settings
-from processors.transfer.checksums import file_checksums
-from processors.transfer.failures import GONE
-from processors.transfer.object_store import Expected, Failure, ObjectStore, Stored
-from processors.transfer.source_files import CHANGED
+from stores.checksums import file_checksums
+from stores.failures import GONE
+from stores.s3.object_store import Expected, Failure, ObjectStore, Stored
+from stores.s3.source_files import CHANGED
 from tests.integration.transfer.conftest import PART_SIZE, Transaction, expected_of, write
 
 

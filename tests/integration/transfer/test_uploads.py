@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
+from domain.object_keys import path_of_key
 from nearline.settings import Settings
-from processors.transfer.checksums import file_checksums
-from processors.transfer.direct_s3 import DirectS3
-from processors.transfer.failures import GONE
-from processors.transfer.object_keys import path_of_key
-from processors.transfer.object_store import Expected, Failure, ObjectStore, Stored
-from processors.transfer.source_files import CHANGED, SourceFile
+from stores.checksums import file_checksums
+from stores.failures import GONE
+from stores.s3.direct_s3 import DirectS3
+from stores.s3.object_store import Expected, Failure, ObjectStore, Stored
+from stores.s3.source_files import CHANGED, SourceFile
 from tests.integration.transfer.conftest import PART_SIZE, Transaction, expected_of, read, write
 
 

@@ -8,7 +8,7 @@ from nlds_client.clientlib.transactions import get_transaction_state
 
 from api.nlds import render
 from api.queries.transactions import FailedFile, SubRecord, TransactionStatus
-from api.states import State
+from domain.states import State
 
 T = 1_700_000_000_000
 

@@ -27,7 +27,7 @@ def ids(reply) -> list[str]:
 def client_state(record) -> str | None:
     """What the nlds client shows: the lowest sub-record state, and COMPLETE with a FAILED
     sub-record as COMPLETE_WITH_ERRORS (see the reference)."""
-    from api.states import State
+    from domain.states import State
 
     states = [State[s["state"]] for s in record["sub_records"] if s["state"] != "SPLIT"]
     if not states:

@@ -14,7 +14,7 @@ from api.queries.files import find_files
 from api.queries.filters import HoldingSelector, parse_tags
 from api.queries.holdings import list_holdings
 from api.queries.transactions import StatFilter, find_transactions
-from api.states import State, parse_state
+from domain.states import State, parse_state
 from projections import tables as t
 from tests.unit.api.story import GROUPS
 

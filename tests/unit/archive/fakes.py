@@ -13,10 +13,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from processors.archive.aggregate import Member
-from processors.archive.tape import ByteRange, TapeChecksumMismatch, TapeConflict, TapeWrite
-from processors.transfer.checksums import Checksummer
-from processors.transfer.pack_keys import Slice, pack_key
+from domain.pack_keys import Slice, pack_key
+from stores.checksums import Checksummer
+from stores.tape.aggregate import Member
+from stores.tape.endpoint import ByteRange, TapeChecksumMismatch, TapeConflict, TapeWrite
 
 MTIME_NS = 1_700_000_000_123_456_789
 

@@ -10,7 +10,7 @@ import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from processors.archive.aggregate import AggregateIndex, CachedObjects, Member, stream_aggregate
+from stores.tape.aggregate import AggregateIndex, CachedObjects, Member, stream_aggregate
 
 HOLDING = 42
 

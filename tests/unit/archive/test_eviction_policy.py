@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
+from domain.pack_keys import Slice, pack_key
 from nearline.settings import EvictionSettings
-from processors.eviction.policy import Candidate, Rules, by_holding, choose
-from processors.transfer.pack_keys import Slice, pack_key
+from processors.evict.policy import Candidate, Rules, by_holding, choose
 
 
 def candidate(file_id: int, size: int, access: int, label: str = "run", **tags: str) -> Candidate:

@@ -7,14 +7,14 @@ import threading
 import pytest
 from botocore.exceptions import ResponseStreamingError
 
-from processors.archive.aggregate import (
+from stores.failures import CORRUPT, NOT_IN_STORE
+from stores.tape.aggregate import (
     AggregateStream,
     CacheFailure,
     aggregate_name,
     archive,
     stream_aggregate,
 )
-from processors.transfer.failures import CORRUPT, NOT_IN_STORE
 from tests.unit.archive.fakes import cached_member, client_error, lazy_member
 from tests.unit.archive.tars import HOLDING, build, tarfile_members, tarfile_name
 

@@ -6,14 +6,14 @@ import os
 
 import pytest
 
-from processors.archive.aggregate import AggregateIndex, archive
-from processors.archive.members import (
+from stores.tape.aggregate import AggregateIndex, archive
+from stores.tape.endpoint import ByteRange
+from stores.tape.members import (
     TAPE_CORRUPT,
     MemberCorrupt,
     read_member,
     restore_members_to_cache,
 )
-from processors.archive.tape import ByteRange
 from tests.unit.archive.fakes import FakeStore, FakeTape, cached_member
 from tests.unit.archive.tars import HOLDING
 

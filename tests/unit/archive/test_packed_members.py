@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 import tarfile
 
-from processors.archive import aggregate
-from processors.archive.aggregate import SHORT_PACK
-from processors.transfer.failures import CORRUPT, NOT_IN_STORE
-from processors.transfer.pack_keys import slice_of
+from domain.pack_keys import slice_of
+from stores.failures import CORRUPT, NOT_IN_STORE
+from stores.tape import aggregate
+from stores.tape.aggregate import SHORT_PACK
 from tests.unit.archive.fakes import cached_member, packed_members
 from tests.unit.archive.tars import build, tarfile_name
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from processors.archive.aggregate import (
+from stores.tape.aggregate import (
     BLOCK,
     Member,
     aggregate_name,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, insert
 
-from processors.archive.names import aggregate_name
-from processors.archive.sweep import plan, unarchived
+from domain.aggregate_names import aggregate_name
+from processors.archive_put.sweep import plan, unarchived
 from projections import tables as t
 
 

@@ -12,7 +12,7 @@ import zlib
 
 import pytest
 
-from processors.archive.aggregate import (
+from stores.tape.aggregate import (
     BLOCK,
     READ_SIZE,
     Member,

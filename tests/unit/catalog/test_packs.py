@@ -3,13 +3,13 @@ its files were deleted or evicted, and never while one of them still uses it."""
 
 from __future__ import annotations
 
+from domain.pack_keys import Slice
 from events.catalog import FilesEvicted, TransactionFinished
 from events.reports import AggregateArchived, CacheCopiesRemoved, FilesTransferred
 from events.topics import DELETE_OBJECTS
 from events.work import DeleteObjectsRequested
 from processors.catalog.decider import Decider
 from processors.catalog.state import CatalogState
-from processors.transfer.pack_keys import Slice
 from projections.writes import file_id
 from tests.unit.catalog.stories import delete
 from tests.unit.catalog.test_decider import (

@@ -9,7 +9,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from events.base import event_id_for
 from events.work import DeleteObjectsRequested
-from processors.deletion.removal import remove_until_done, report
+from processors.delete_objects.removal import remove_until_done, report
 
 
 class FlakyStore:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from processors.indexing.walk import FileRecord, Rejection
-from processors.indexing.walk import walk as walk_with
+from processors.indexer.walk import FileRecord, Rejection
+from processors.indexer.walk import walk as walk_with
 from stores.posix.requesters import Requester
 from stores.posix.session import UserFiles
 

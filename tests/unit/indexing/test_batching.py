@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from processors.indexing.batching import SubBatch, batches
-from processors.indexing.walk import FILE, FileRecord, Rejection
+from processors.indexer.batching import SubBatch, batches
+from processors.indexer.walk import FILE, FileRecord, Rejection
 
 from .conftest import walk
 

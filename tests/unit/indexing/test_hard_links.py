@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from processors.indexing.walk import FileRecord
+from processors.indexer.walk import FileRecord
 
 from .conftest import own, walk
 

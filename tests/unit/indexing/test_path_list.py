@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.indexing.walk import FILE, FileRecord, Rejection
+from processors.indexer.walk import FILE, FileRecord, Rejection
 
 from .conftest import OWNER_UID, needs_root, read_path_list, walk
 

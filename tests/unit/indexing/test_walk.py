@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.indexing.walk import (
+from processors.indexer.walk import (
     DIRECTORY,
     FILE,
     LINK,

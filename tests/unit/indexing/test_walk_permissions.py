@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.indexing.walk import DIRECTORY, FILE, FileRecord, Rejection
+from processors.indexer.walk import DIRECTORY, FILE, FileRecord, Rejection
 from stores.posix.requesters import RefusedRequester, Requester
 
 from .conftest import OWNER_UID, SHARED_GID, STRANGER_UID, needs_root, walk

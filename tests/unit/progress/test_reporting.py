@@ -12,7 +12,7 @@ import time
 from events.status import SubBatchProgress
 from events.work import TransferPutRequested
 from processors.progress import Progress, progress_event, reporting, starting
-from processors.transfer.outcomes import NO_TALLY
+from stores.outcomes import NO_TALLY
 
 
 def test_a_file_counts_once_and_its_bytes_as_they_move():

@@ -84,7 +84,6 @@ def test_the_status_projection_reads_the_requests_topic():
     assert "nearline.requests" in projection("all", "b").topics
 
 
-
 def test_an_event_counts_only_on_its_own_topic(engine):
     """The live runner reads the requests topic for the status; a catalog fact written
     there (by a forger, or by mistake) must not become a holding."""

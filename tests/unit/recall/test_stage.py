@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from processors.archive.members import TAPE_CORRUPT
-from processors.archive.tape import StageState
-from processors.archive.tape_errors import TapeFailure
-from processors.recall.recall import StageExpired, StageFailed, retryable, stage
+from processors.archive_get.recall import StageExpired, StageFailed, retryable, stage
+from stores.tape.endpoint import StageState
+from stores.tape.errors import TapeFailure
+from stores.tape.members import TAPE_CORRUPT
 
 
 class FakeTape:

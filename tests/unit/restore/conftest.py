@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 
 from events.catalog import CatalogedFile
-from processors.restore.restore import Outcomes, Refusal, Restored, plan, restore
-from processors.transfer.checksums import Checksummer
-from processors.transfer.failures import CORRUPT, NOT_IN_STORE, download_failure
-from processors.transfer.outcomes import Failure, Stored
-from processors.transfer.verified_files import ContentMismatch, fill_verified
+from processors.transfer_get.restore import Outcomes, Refusal, Restored, plan, restore
+from stores.checksums import Checksummer
+from stores.failures import CORRUPT, NOT_IN_STORE, download_failure
+from stores.outcomes import Failure, Stored
 from stores.posix.requesters import Requester
 from stores.posix.session import UserFiles
+from stores.s3.verified_files import ContentMismatch, fill_verified
 
 # Ids no account on a test host is expected to have.
 ALICE_UID = 12345

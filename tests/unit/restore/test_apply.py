@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from processors.restore.restore import (
+from processors.transfer_get.restore import (
     EXISTS,
     Refusal,
     Restored,
@@ -18,8 +18,8 @@ from processors.restore.restore import (
     plan,
     restore,
 )
-from processors.transfer.failures import CORRUPT, NOT_IN_STORE
-from processors.transfer.outcomes import Failure, Stored
+from stores.failures import CORRUPT, NOT_IN_STORE
+from stores.outcomes import Failure, Stored
 from stores.posix.placing import IMPLIED_DIRECTORY_MODE
 
 from .conftest import (

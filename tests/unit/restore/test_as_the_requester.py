@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from processors.restore.restore import Refusal, plan, restore
+from processors.transfer_get.restore import Refusal, plan, restore
 from stores.posix.requesters import Requester
 from stores.posix.session import UserFiles
 

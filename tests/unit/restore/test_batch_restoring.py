@@ -9,7 +9,6 @@ import os
 import pytest
 
 from events.catalog import CatalogedFile, FileFailure, RestoredFile, SelectedFile
-from processors.transfer.failures import CORRUPT, NOT_IN_STORE, UNREACHABLE
 from processors.transfer_get.restoring import (
     MAX_DELAY,
     RETRY_DELAYS,
@@ -17,6 +16,7 @@ from processors.transfer_get.restoring import (
     restore_batch,
     until_settled,
 )
+from stores.failures import CORRUPT, NOT_IN_STORE, UNREACHABLE
 
 from .conftest import (
     ALICE,

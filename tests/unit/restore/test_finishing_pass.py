@@ -8,7 +8,7 @@ import os
 import stat
 
 from events.catalog import CatalogedFile, SelectedFile
-from processors.restore.finishing import GONE
+from processors.transfer_get.finishing import GONE
 from processors.transfer_get.restoring import Outcome, finish_batch, restore_batch
 from stores.posix.requesters import Requester
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 
 from events.catalog import SelectedFile
-from processors.transfer.failures import CORRUPT
 from processors.transfer_get.restoring import Outcome, restore_batch
+from stores.failures import CORRUPT
 
 from .conftest import (
     ALICE,

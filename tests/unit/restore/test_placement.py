@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from processors.restore.placement import (
+from processors.transfer_get.placement import (
     UnsafePath,
     destination,
     normal_directory,

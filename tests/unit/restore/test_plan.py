@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from processors.restore.placement import UnsafePath
-from processors.restore.restore import Placement, Refusal, RestorePlan, RestoreRequest, plan
+from processors.transfer_get.placement import UnsafePath
+from processors.transfer_get.restore import Placement, Refusal, RestorePlan, RestoreRequest, plan
 
 from .conftest import ALICE, STRANGER, dir_entry, file_entry, link_entry
 

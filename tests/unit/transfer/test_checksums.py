@@ -6,7 +6,7 @@ import hashlib
 import random
 import zlib
 
-from processors.transfer.checksums import Checksummer, file_checksums
+from stores.checksums import Checksummer, file_checksums
 
 
 def test_known_values():

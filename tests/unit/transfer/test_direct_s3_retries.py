@@ -13,8 +13,8 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
 from nearline.settings import S3Settings
-from processors.transfer.direct_s3 import DirectS3
-from processors.transfer.transfer_client import ClientTuning
+from stores.s3.direct_s3 import DirectS3
+from stores.s3.transfer_client import ClientTuning
 
 BODY = b"content"
 SHA256 = hashlib.sha256(BODY).hexdigest()
@@ -63,7 +63,7 @@ class Script(BaseHTTPRequestHandler):
 
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("processors.transfer.direct_s3.MAX_BACKOFF", 0.01)
+    monkeypatch.setattr("stores.s3.direct_s3.MAX_BACKOFF", 0.01)
 
 
 @pytest.fixture

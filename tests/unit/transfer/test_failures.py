@@ -13,13 +13,13 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from processors.transfer.failures import (
+from stores.failures import (
     GONE,
     NOT_IN_STORE,
     download_failure,
     upload_failure,
 )
-from processors.transfer.source_files import CHANGED, SourceChanged
+from stores.s3.source_files import CHANGED, SourceChanged
 
 ENDPOINT = "http://secret-host.example:9000"
 

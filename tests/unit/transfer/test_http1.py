@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from processors.transfer.http1 import ConnectFailed, Connection, ProtocolError
+from stores.s3.http1 import ConnectFailed, Connection, ProtocolError
 
 
 @pytest.fixture

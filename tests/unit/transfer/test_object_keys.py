@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from processors.transfer.object_keys import (
+from domain.object_keys import (
     MAX_KEY_BYTES,
     MAX_SEGMENT_BYTES,
     key_prefix,

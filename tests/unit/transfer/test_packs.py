@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from processors.transfer.object_keys import object_key
-from processors.transfer.outcomes import Failure, Stored
-from processors.transfer.pack_keys import Slice, pack_key, pack_of, slice_of
-from processors.transfer.packs import upload_packed
-from processors.transfer.source_files import Expected
+from domain.object_keys import object_key
+from domain.pack_keys import Slice, pack_key, pack_of, slice_of
+from stores.outcomes import Failure, Stored
+from stores.s3.packs import upload_packed
+from stores.s3.source_files import Expected
 
 PACK = pack_key("h3/t1/", "cd" * 32)
 

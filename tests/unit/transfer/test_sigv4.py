@@ -9,7 +9,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from processors.transfer.sigv4 import EMPTY_SHA256, Signer
+from stores.s3.sigv4 import EMPTY_SHA256, Signer
 
 # The example keys of AWS's documentation (Signature Version 4, "GET Object").
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from processors.transfer.checksums import Checksummer, file_checksums
-from processors.transfer.source_files import (
+from stores.checksums import Checksummer, file_checksums
+from stores.s3.source_files import (
     ChecksummingReader,
     Expected,
     SourceChanged,

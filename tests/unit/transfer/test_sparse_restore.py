@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from processors.transfer.verified_files import HOLE_BLOCK, ContentMismatch, fill_verified
+from stores.s3.verified_files import HOLE_BLOCK, ContentMismatch, fill_verified
 
 MIB = 1024 * 1024
 

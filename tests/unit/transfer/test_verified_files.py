@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from processors.transfer.verified_files import (
+from stores.s3.verified_files import (
     PARTIAL_SUFFIX,
     ContentMismatch,
     partial_path,

@@ -1,0 +1,3 @@
+"""The ``nearline admin`` commands; each lives in a module of its own, imported here."""
+
+from admin import dlq, history, lag, replay, tail, tape  # noqa: F401

@@ -1,6 +1,0 @@
-"""``python -m nearline.admin``: the same as ``nearline-admin`` (for a checkout without the
-console script installed, and for the demo)."""
-
-from nearline.admin.app import main
-
-main()

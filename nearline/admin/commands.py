@@ -1,3 +1,0 @@
-"""The ``nearline admin`` commands; each lives in a module of its own, imported here."""
-
-from nearline.admin import dlq, history, lag, replay, tail, tape  # noqa: F401

@@ -1,0 +1,116 @@
+"""The eviction policy: which cache copies go, decided from the cache's use.
+
+Above the high watermark of the cache's capacity, cache copies of archived files are
+removed, least recently accessed first, until use is at the low watermark. Files smaller
+than ``min_size``, and files of holdings whose label matches a kept pattern or which carry
+a kept tag, keep their cache copy. Pure: the caller selects the candidates.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from domain.pack_keys import pack_of
+from nearline.settings import EvictionSettings
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A cached file with a tape copy: its cache copy may go."""
+
+    file_id: int
+    holding_id: int
+    user: str
+    group: str
+    label: str
+    path: bytes
+    object_key: str
+    size: int
+    access_time: int  # epoch milliseconds
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rules:
+    capacity: int
+    high: float
+    low: float
+    min_size: int = 0
+    keep_labels: tuple[str, ...] = ()
+    keep_tags: tuple[str, ...] = ("cache:keep",)
+
+    @classmethod
+    def of(cls, settings: EvictionSettings) -> Rules:
+        return cls(
+            capacity=settings.cache_capacity_bytes,
+            high=settings.high_watermark,
+            low=settings.low_watermark,
+            min_size=settings.min_size_bytes,
+            keep_labels=tuple(settings.keep_labels),
+            keep_tags=tuple(settings.keep_tags),
+        )
+
+    def keeps(self, candidate: Candidate) -> bool:
+        """Whether the file keeps its cache copy whatever the cache's use."""
+        if candidate.size < self.min_size:
+            return True
+        if any(fnmatch.fnmatchcase(candidate.label, p) for p in self.keep_labels):
+            return True
+        return any(_tagged(candidate.tags, tag) for tag in self.keep_tags)
+
+
+def _tagged(tags: Mapping[str, str], rule: str) -> bool:
+    key, has_value, value = rule.partition(":")
+    return key in tags and (not has_value or tags[key] == value)
+
+
+@dataclass(frozen=True)
+class Plan:
+    usage: int  # bytes in the cache now
+    target: int  # bytes to be left once the chosen copies are gone
+    chosen: tuple[Candidate, ...]
+
+    @property
+    def freed(self) -> int:
+        return sum(c.size for c in self.chosen)
+
+
+def choose(usage: int, candidates: Iterable[Candidate], rules: Rules) -> Plan:
+    """The cache copies to remove: none below the high watermark; otherwise the least
+    recently accessed of those the rules allow, until use reaches the low watermark."""
+    target = int(rules.capacity * rules.low)
+    if usage <= rules.capacity * rules.high:
+        return Plan(usage, usage, ())
+    chosen: list[Candidate] = []
+    left = usage
+    for unit in _units(candidates):
+        if left <= target:
+            break
+        if any(rules.keeps(candidate) for candidate in unit):
+            continue
+        chosen += unit
+        left -= sum(candidate.size for candidate in unit)
+    return Plan(usage, left, tuple(chosen))
+
+
+def _units(candidates: Iterable[Candidate]) -> list[list[Candidate]]:
+    """What goes together, least recently accessed first: a file stored alone, or the
+    files of one pack, which only frees its space when all of them go (D90)."""
+    units: dict[object, list[Candidate]] = {}
+    for candidate in candidates:
+        pack = pack_of(candidate.object_key)
+        units.setdefault(pack if pack is not None else candidate.file_id, []).append(candidate)
+    return sorted(
+        units.values(),
+        key=lambda unit: (max(c.access_time for c in unit), min(c.file_id for c in unit)),
+    )
+
+
+def by_holding(chosen: Sequence[Candidate]) -> dict[int, list[Candidate]]:
+    """The chosen copies grouped per holding: one evict request each."""
+    groups: dict[int, list[Candidate]] = {}
+    for candidate in chosen:
+        groups.setdefault(candidate.holding_id, []).append(candidate)
+    return groups

@@ -1,0 +1,48 @@
+"""The evict worker's effect: cache copies removed, then reported (act, then report).
+
+Deleting an object that is already gone succeeds, so a redelivered request is harmless.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from events.base import event_id_for
+from events.catalog import EvictedFile
+from events.reports import CacheCopiesRemoved, EvictionFailure
+from events.work import EvictRequested
+from processors.app import now_ms
+from stores.s3.object_store import ObjectStore
+
+DELETE_WORKERS = 8
+
+
+def remove(store: ObjectStore, request: EvictRequested) -> CacheCopiesRemoved:
+    def delete(item: EvictedFile) -> str | None:
+        try:
+            store.delete(item["object_key"])
+        except (BotoCoreError, ClientError) as error:
+            return f"the cache copy could not be removed: {error}"
+        return None
+
+    with ThreadPoolExecutor(DELETE_WORKERS, "nearline-evict") as pool:
+        outcomes = list(pool.map(delete, request.files))
+    removed = [f for f, reason in zip(request.files, outcomes, strict=True) if reason is None]
+    failed = [
+        EvictionFailure(file_id=f["file_id"], path=f["path"], reason=reason)
+        for f, reason in zip(request.files, outcomes, strict=True)
+        if reason is not None
+    ]
+    return CacheCopiesRemoved(
+        event_id=event_id_for(request.transaction_id, "cache-copies-removed"),
+        transaction_id=request.transaction_id,
+        user=request.user,
+        group=request.group,
+        cause_id=request.event_id,
+        occurred_at=now_ms(),
+        holding_id=request.holding_id,
+        files=removed,
+        failed=failed,
+    )

@@ -1,0 +1,266 @@
+"""Members of tar aggregates read back from tape by offset, and put back in the S3 cache.
+
+A member is read by byte range from its aggregate (``MemberCopy.offset`` and ``size``),
+never the whole aggregate, and checked against the sha256 and adler32 recorded when it was
+archived. A stream hands bytes on before the check can end, so ``read_member`` holds back
+each member's last chunk until the whole member matched: a consumer never receives all of
+a bad member, and gets ``MemberCorrupt`` instead of the end of the iterator. What it did
+receive is provisional until then (as a download's partial file is until its rename).
+``restore_members_to_cache`` completes an object only once its member matched.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from contextlib import closing, suppress
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from stores.checksums import Checksummer
+from stores.failures import store_failure
+from stores.outcomes import NO_TALLY, Tally
+from stores.tape.aggregate import (
+    CachedObjects,
+    CacheFailure,
+    MemberCopy,
+    MemberFailure,
+    head_objects,
+)
+from stores.tape.endpoint import ByteRange, TapeEndpoint, TapeError
+
+__all__ = [
+    "TAPE_CORRUPT",
+    "CacheRestore",
+    "MemberCorrupt",
+    "read_member",
+    "restore_members_to_cache",
+]
+
+log = logging.getLogger(__name__)
+
+PART_SIZE = 8 * 1024 * 1024  # S3 multipart parts (5 MiB at least); smaller members go whole
+TAPE_CORRUPT = "checksum mismatch: the copy on tape is corrupt"  # short: it ends up in events
+
+
+class MemberCorrupt(Exception):
+    """A member read from tape is not what was archived: its bytes must not be used."""
+
+
+@dataclass(frozen=True)
+class CacheRestore:
+    """What ``restore_members_to_cache`` did, by file id."""
+
+    restored: tuple[int, ...]  # now in the cache, verified (written, or found there already)
+    failed: tuple[MemberFailure, ...]
+
+
+class _MemberCheck:
+    """A member's bytes as they are read, compared with its copy's record at the end."""
+
+    def __init__(self, aggregate_path: str, copy: MemberCopy) -> None:
+        self._where = f"{aggregate_path}: member {copy.file_id} ({copy.path!r}) at {copy.offset}"
+        self._copy = copy
+        self._sums = Checksummer()
+
+    def update(self, chunk: bytes) -> None:
+        self._sums.update(chunk)
+
+    def verify(self) -> None:
+        copy, sums = self._copy, self._sums
+        got = (sums.size, sums.sha256, sums.adler32)
+        if got != (copy.size, copy.sha256, copy.adler32):
+            raise MemberCorrupt(
+                f"{self._where}: read {got[0]} bytes with sha256 {got[1]}, adler32 {got[2]}; "
+                f"archived {copy.size} bytes with sha256 {copy.sha256}, adler32 {copy.adler32}"
+            )
+
+
+def read_member(tape: TapeEndpoint, aggregate_path: str, copy: MemberCopy) -> Iterator[bytes]:
+    """A member's bytes, read by offset from its (online) aggregate; ``MemberCorrupt``
+    instead of the last chunk if they are not the archived ones. Tape errors as they are."""
+    check = _MemberCheck(aggregate_path, copy)
+    held: bytes | None = None
+    ranges = _read_ranges(tape, aggregate_path, [copy])
+    with closing(ranges):
+        for _, chunk in ranges:
+            if held is not None:
+                yield held
+            check.update(chunk)
+            held = chunk
+    check.verify()
+    if held is not None:
+        yield held
+
+
+def restore_members_to_cache(
+    store: CachedObjects,
+    tape: TapeEndpoint,
+    aggregate_path: str,
+    copies: Sequence[MemberCopy],
+    object_keys: Mapping[int, str],
+    *,
+    part_size: int = PART_SIZE,
+    tally: Tally = NO_TALLY,
+) -> CacheRestore:
+    """Put members of an (online) aggregate back into the S3 cache at ``object_keys[file_id]``,
+    with the metadata ``ObjectStore`` records (``size``, ``adler32``, ``sha256``), so that
+    later reads verify them as any cached object.
+
+    The aggregate is opened once and only the members' ranges are read, in offset order;
+    members whose object is already cached with the right checksums are not read at all.
+    A corrupt member fails alone and leaves no object. Tape errors are raised as they are,
+    store errors as ``CacheFailure``. Each member counts in ``tally`` (by file id) as its
+    bytes move and once it is restored or failed.
+    """
+    keys = {copy.file_id: object_keys[copy.file_id] for copy in copies}
+    if len(keys) != len(copies):
+        raise ValueError("a file id appears twice among the copies")
+    heads = head_objects(store, list(keys.values()))
+    restored: list[int] = []
+    failed: list[MemberFailure] = []
+    wanted: list[MemberCopy] = []
+    for copy in sorted(copies, key=lambda copy: copy.offset):
+        head = heads[keys[copy.file_id]]
+        if head is not None and _holds(head.size, head.metadata, copy):
+            restored.append(copy.file_id)
+            tally.done(copy.file_id, copy.size)
+        else:
+            wanted.append(copy)
+    ranges = _read_ranges(tape, aggregate_path, wanted)
+    with closing(ranges):
+        for copy in wanted:
+            check = _MemberCheck(aggregate_path, copy)
+            upload = _CacheUpload(store, keys[copy.file_id], copy, part_size)
+            try:
+                for chunk in _take(ranges, copy.size, aggregate_path):
+                    check.update(chunk)
+                    upload.write(chunk)
+                    tally.moved(copy.file_id, len(chunk))
+                check.verify()
+                upload.complete()
+            except MemberCorrupt as error:
+                upload.abort()
+                log.error("not restored to the cache: %s", error)
+                failed.append(MemberFailure(copy.file_id, TAPE_CORRUPT))
+                tally.done(copy.file_id, copy.size)
+                continue
+            except BaseException:
+                upload.abort()
+                raise
+            restored.append(copy.file_id)
+            tally.done(copy.file_id, copy.size)
+    return CacheRestore(tuple(restored), tuple(failed))
+
+
+def _holds(size: int, metadata: Mapping[str, str], copy: MemberCopy) -> bool:
+    """Whether a cached object is already this member's verified copy."""
+    recorded = (size, metadata.get("sha256"), metadata.get("adler32"))
+    return recorded == (copy.size, copy.sha256, copy.adler32)
+
+
+def _read_ranges(
+    tape: TapeEndpoint, aggregate_path: str, copies: Sequence[MemberCopy]
+) -> Generator[tuple[ByteRange, bytes]]:
+    """The members' ranges of the aggregate, opened once; closing this closes the file."""
+    yield from tape.read_ranges(aggregate_path, [ByteRange(c.offset, c.size) for c in copies])
+
+
+def _take(
+    ranges: Iterator[tuple[ByteRange, bytes]], length: int, aggregate_path: str
+) -> Iterator[bytes]:
+    """The next ``length`` bytes of a ``read_ranges`` stream (chunks never span ranges)."""
+    taken = 0
+    while taken < length:
+        try:
+            _, chunk = next(ranges)
+        except StopIteration:
+            raise TapeError(
+                f"{aggregate_path}: the read ended {length - taken} bytes early"
+            ) from None
+        taken += len(chunk)
+        yield chunk
+
+
+class _CacheUpload:
+    """One member's object, written as the member is read: put whole when small, else
+    sent in parts. It exists in the cache only after ``complete``."""
+
+    def __init__(self, store: CachedObjects, key: str, copy: MemberCopy, part_size: int) -> None:
+        self._client = store.client
+        self._target: dict[str, Any] = {"Bucket": store.bucket, "Key": key}
+        self._copy = copy
+        self._part_size = part_size
+        self._metadata = {"size": str(copy.size), "adler32": copy.adler32, "sha256": copy.sha256}
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+
+    def write(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        if self._copy.size <= self._part_size:
+            return  # put whole on completion: at most one part size held
+        while len(self._buffer) >= self._part_size:
+            self._send_part(bytes(self._buffer[: self._part_size]))
+            del self._buffer[: self._part_size]
+
+    def complete(self) -> None:
+        try:
+            if self._copy.size <= self._part_size:
+                # The server checks the body against the sha256 it was archived with.
+                sha256 = base64.b64encode(bytes.fromhex(self._copy.sha256)).decode()
+                self._client.put_object(
+                    **self._target,
+                    Body=bytes(self._buffer),
+                    Metadata=self._metadata,
+                    ChecksumSHA256=sha256,
+                )
+                return
+            if self._buffer:
+                self._send_part(bytes(self._buffer))
+                self._buffer.clear()
+            self._client.complete_multipart_upload(
+                **self._target,
+                UploadId=self._started(),
+                MultipartUpload={"Parts": self._parts},  # type: ignore[typeddict-item]
+            )
+            self._upload_id = None
+        except (BotoCoreError, ClientError) as error:
+            failure = store_failure(error)
+            raise CacheFailure(failure.reason, failure.retryable) from error
+
+    def abort(self) -> None:
+        """Drop the parts sent (best effort: the store's lifecycle rules catch the rest)."""
+        if self._upload_id is not None:
+            with suppress(BotoCoreError, ClientError):
+                self._client.abort_multipart_upload(**self._target, UploadId=self._upload_id)
+            self._upload_id = None
+
+    def _started(self) -> str:
+        if self._upload_id is None:
+            answer = self._client.create_multipart_upload(
+                **self._target, Metadata=self._metadata, ChecksumAlgorithm="CRC32"
+            )
+            self._upload_id = answer["UploadId"]
+        return self._upload_id
+
+    def _send_part(self, data: bytes) -> None:
+        number = len(self._parts) + 1
+        try:
+            # CRC32 of the part, checked by the server: a part damaged on the way fails.
+            answer = self._client.upload_part(
+                **self._target,
+                UploadId=self._started(),
+                PartNumber=number,
+                Body=data,
+                ChecksumAlgorithm="CRC32",
+            )
+        except (BotoCoreError, ClientError) as error:
+            failure = store_failure(error)
+            raise CacheFailure(failure.reason, failure.retryable) from error
+        self._parts.append(
+            {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32": answer["ChecksumCRC32"]}
+        )
