@@ -5,8 +5,9 @@ from __future__ import annotations
 import uvicorn
 
 from api.app import create_app
+from api.cache_usage import CacheCollector
 from nearline.observe import logs
-from nearline.observe.metrics import REGISTRY, CacheCollector, LagCollector
+from nearline.observe.metrics import REGISTRY, LagCollector
 from nearline.settings import get_settings
 
 

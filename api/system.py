@@ -22,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import OptionalUser, ServicesDep
+from api.system_status import SystemStatus, system_status
 from nearline.observe.metrics import REGISTRY
-from nearline.observe.status import SystemStatus, system_status
 
 router = APIRouter(tags=["system"])
 

@@ -1,8 +1,9 @@
 """nearline's Prometheus metrics, shared by every process.
 
 Counters move where the work is done (``processors.app`` counts each event handled and
-each dead letter, the workers count the bytes they move); lag and cache use are read
-from Kafka and the catalog when Prometheus scrapes, at most every ``metrics.lag_cache_s``.
+each dead letter, the workers count the bytes they move); lag is read from Kafka (and
+the API's cache use from the catalog, ``api.cache_usage``) when Prometheus scrapes, at
+most every ``metrics.lag_cache_s``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
@@ -110,32 +111,3 @@ class LagCollector(Collector):
                 lag.add_metric([state.group, p.topic, str(p.partition)], p.lag)
         yield lag
         yield members
-
-
-class CacheCollector(Collector):
-    """``nearline_cache_used_bytes`` (from the catalog) and the cache watermarks, when the
-    settings declare any (fields named ``*watermark*``)."""
-
-    def __init__(self, settings: Settings, engine: Any) -> None:
-        from nearline.observe.cache import cache_usage
-
-        self.reading = Cached(lambda: cache_usage(settings, engine), settings.metrics.lag_cache_s)
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        try:
-            usage = self.reading.get()
-        except Exception as error:
-            log.warning("cannot read cache use: %s", error)
-            return []
-        used = GaugeMetricFamily(
-            "nearline_cache_used_bytes", "Bytes of cataloged files held in the object store."
-        )
-        used.add_metric([], usage.used_bytes)
-        marks = GaugeMetricFamily(
-            "nearline_cache_watermark",
-            "Cache watermark settings, as configured.",
-            labels=["name"],
-        )
-        for name, value in usage.watermarks.items():
-            marks.add_metric([name], value)
-        return [used, marks]

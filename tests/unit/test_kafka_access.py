@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 topics = importlib.import_module("events.topics")
 
 SOURCES: dict[str, tuple[str, ...]] = {
-    "api": ("api", "nearline/requests.py", "nearline/history.py", "nearline/observe/status.py"),
+    "api": ("api", "nearline/requests.py", "nearline/history.py", "api/system_status.py"),
     "catalog": ("processors/catalog",),
     "indexer": ("processors/indexer",),
     "transfer-put": ("processors/transfer_put",),

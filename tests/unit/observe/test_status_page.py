@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
+from api.cache_usage import CacheUsage
 from api.system import render
-from nearline.observe.cache import CacheUsage
+from api.system_status import SystemStatus
 from nearline.observe.lag import GroupState, PartitionLag
-from nearline.observe.status import SystemStatus
 
 
 def group(processor: str, members: int, lags: list[int]) -> GroupState:

@@ -4,14 +4,21 @@ decided, which is what eviction acts on."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from pydantic import BaseModel
 from sqlalchemy import Engine, func, select
 
+from nearline.observe.metrics import Cached
 from nearline.settings import Settings
 from projections import tables as t
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,3 +60,30 @@ def cache_usage(settings: Settings, engine: Engine) -> CacheUsage:
     with engine.connect() as conn:
         used, count = conn.execute(query).one()
     return CacheUsage(int(used), int(count), watermarks(settings))
+
+
+class CacheCollector(Collector):
+    """``nearline_cache_used_bytes`` (from the catalog) and the cache watermarks, when the
+    settings declare any (fields named ``*watermark*``)."""
+
+    def __init__(self, settings: Settings, engine: Any) -> None:
+        self.reading = Cached(lambda: cache_usage(settings, engine), settings.metrics.lag_cache_s)
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        try:
+            usage = self.reading.get()
+        except Exception as error:
+            log.warning("cannot read cache use: %s", error)
+            return []
+        used = GaugeMetricFamily(
+            "nearline_cache_used_bytes", "Bytes of cataloged files held in the object store."
+        )
+        used.add_metric([], usage.used_bytes)
+        marks = GaugeMetricFamily(
+            "nearline_cache_watermark",
+            "Cache watermark settings, as configured.",
+            labels=["name"],
+        )
+        for name, value in usage.watermarks.items():
+            marks.add_metric([name], value)
+        return [used, marks]

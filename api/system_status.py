@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from api.cache_usage import CacheUsage, cache_usage
 from events.topics import DEAD_LETTER
 from nearline import bus
-from nearline.observe.cache import CacheUsage, cache_usage
 from nearline.observe.lag import TAPE_QUEUE_GROUP, GroupState, group_states
 from nearline.observe.tail import read
 from nearline.settings import Settings
