@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 from pydantic import BaseModel
 from sqlalchemy import Engine, func, select
 
+from domain.states import OBJECT_STORAGE
 from nearline.observe.metrics import Cached
 from nearline.settings import Settings
 from projections import tables as t
@@ -54,7 +55,7 @@ def cache_usage(settings: Settings, engine: Engine) -> CacheUsage:
     query = (
         select(func.coalesce(func.sum(t.files.c.size), 0), func.count())
         .select_from(t.files.join(t.locations, t.locations.c.file_id == t.files.c.id))
-        .where(t.locations.c.storage_type == "OBJECT_STORAGE")
+        .where(t.locations.c.storage_type == OBJECT_STORAGE)
         .where(t.files.c.state == "CATALOGED")
     )
     with engine.connect() as conn:

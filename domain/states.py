@@ -1,4 +1,5 @@
-"""Transaction states by their NLDS names and values, which clients filter and sort by."""
+"""Transaction states by their NLDS names and values, which clients filter and sort by,
+and the storage tiers a file's copies are on."""
 
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ class State(IntEnum):
 FINAL = frozenset(
     {State.COMPLETE, State.FAILED, State.COMPLETE_WITH_ERRORS, State.COMPLETE_WITH_WARNINGS}
 )
+FINAL_NAMES = frozenset(state.name for state in FINAL)
+"""The final states as the status rows and events spell them."""
+
+OBJECT_STORAGE = "OBJECT_STORAGE"
+"""The S3 cache, as a location's storage type (NLDS's name)."""
+TAPE = "TAPE"
+"""The tape tier, as a location's storage type."""
 
 
 def parse_state(text: str | int) -> State:

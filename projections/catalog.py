@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, select, update
 
+from domain.states import OBJECT_STORAGE, TAPE
 from events.base import Event
 from events.catalog import (
     ArchiveScheduled,
@@ -179,7 +180,7 @@ def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
                         delete(t.locations).where(
                             and_(
                                 t.locations.c.file_id.in_(ids),
-                                t.locations.c.storage_type == "OBJECT_STORAGE",
+                                t.locations.c.storage_type == OBJECT_STORAGE,
                             )
                         )
                     )
@@ -225,10 +226,10 @@ def _catalog(rows: CatalogRows, fact: FilesCataloged, bucket: str) -> None:
                 )
         if f["object_key"]:
             rows.locations.setdefault(
-                (id_, "OBJECT_STORAGE"),
+                (id_, OBJECT_STORAGE),
                 {
                     "file_id": id_,
-                    "storage_type": "OBJECT_STORAGE",
+                    "storage_type": OBJECT_STORAGE,
                     "root": bucket,
                     "path": f["object_key"],
                     "access_time": fact.occurred_at,
@@ -253,7 +254,7 @@ def _accessed(conn: Connection, fact: FilesRetrieved) -> None:
             update(loc)
             .where(
                 loc.c.file_id.in_(chunk)
-                & (loc.c.storage_type == "OBJECT_STORAGE")
+                & (loc.c.storage_type == OBJECT_STORAGE)
                 & (loc.c.access_time < fact.occurred_at)
             )
             .values(access_time=fact.occurred_at)
@@ -273,7 +274,7 @@ def _delete_files(conn: Connection, fact: FilesDeleted) -> None:
     conn.execute(update(t.files).where(t.files.c.id.in_(ids)).values(state="DELETED"))
     loc = t.locations
     conn.execute(
-        delete(loc).where(and_(loc.c.file_id.in_(ids), loc.c.storage_type == "OBJECT_STORAGE"))
+        delete(loc).where(and_(loc.c.file_id.in_(ids), loc.c.storage_type == OBJECT_STORAGE))
     )
 
 
@@ -287,7 +288,7 @@ def _recalled(conn: Connection, fact: FilesRecalled, bucket: str) -> None:
         [
             {
                 "file_id": r["file_id"],
-                "storage_type": "OBJECT_STORAGE",
+                "storage_type": OBJECT_STORAGE,
                 "root": bucket,
                 "path": r["object_key"],
                 "access_time": fact.occurred_at,
@@ -302,7 +303,7 @@ def _recalled(conn: Connection, fact: FilesRecalled, bucket: str) -> None:
             update(loc)
             .where(
                 loc.c.file_id.in_(chunk)
-                & (loc.c.storage_type == "OBJECT_STORAGE")
+                & (loc.c.storage_type == OBJECT_STORAGE)
                 & (loc.c.access_time < fact.occurred_at)
             )
             .values(access_time=fact.occurred_at)
@@ -348,7 +349,7 @@ def _archived(conn: Connection, fact: FilesArchived) -> None:
             [
                 {
                     "file_id": m["file_id"],
-                    "storage_type": "TAPE",
+                    "storage_type": TAPE,
                     "root": fact.aggregate,
                     "path": m["path"].lstrip(b"/").decode("utf-8", "backslashreplace"),
                     "access_time": fact.occurred_at,

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Connection, Table, case, func, select, update
 
+from domain.states import FINAL_NAMES
 from events.base import Event
 from events.catalog import (
     FileFailure,
@@ -45,7 +46,7 @@ from projections import tables as t
 from projections.writes import insert_ignoring_duplicates
 
 NAME = "status"
-TERMINAL = {"COMPLETE", "FAILED", "COMPLETE_WITH_ERRORS", "COMPLETE_WITH_WARNINGS"}
+TERMINAL = FINAL_NAMES
 
 
 def apply(conn: Connection, events: Sequence[Event]) -> None:

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, false, func, or_, select
 
+from domain.states import OBJECT_STORAGE, TAPE
 from projections import tables as t
 
 
 def cache_bytes(conn: Connection, user: str | None = None, group: str | None = None) -> int:
     """Bytes of the user's (or the group's) files reserved or in the object store."""
-    cached = or_(t.files.c.state == "RESERVED", _located("OBJECT_STORAGE"))
+    cached = or_(t.files.c.state == "RESERVED", _located(OBJECT_STORAGE))
     return _bytes(conn, cached, user, group)
 
 
 def tape_bytes(conn: Connection, user: str | None = None, group: str | None = None) -> int:
     """Bytes of the user's (or the group's) files with a TAPE location."""
-    return _bytes(conn, _located("TAPE"), user, group)
+    return _bytes(conn, _located(TAPE), user, group)
 
 
 def _located(storage_type: str) -> ColumnElement[bool]:

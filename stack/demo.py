@@ -30,6 +30,7 @@ from admin import supervisor
 from admin.serve import table
 from domain.object_keys import key_prefix
 from domain.pack_keys import slice_of
+from domain.states import FINAL_NAMES
 from nearline import bus
 from nearline.requests import RequestLog
 from nearline.settings import Settings
@@ -38,8 +39,6 @@ from projections import tables as t
 from projections.db import catalog_engine
 from projections.migrate import upgrade
 from stack import s3
-
-TERMINAL = {"COMPLETE", "COMPLETE_WITH_ERRORS", "FAILED"}
 
 
 def sample_tree(root: Path) -> Path:
@@ -117,7 +116,7 @@ def follow(engine: Engine, transaction_id: str, timeout: float = 120) -> str:
         if state and state != shown:
             print(f"  state: {state}")
             shown = state
-        if state in TERMINAL:
+        if state in FINAL_NAMES:
             return state
         time.sleep(0.3)
     raise SystemExit(f"the transaction did not finish within {timeout:.0f}s: see .nearline/run/")

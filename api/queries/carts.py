@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from api.queries import chunked
+from domain.states import OBJECT_STORAGE
 from projections import tables as t
 from stores.tape.aggregate import Member
 
@@ -67,7 +68,7 @@ def cart_members(conn: Connection, cart_id: str) -> CartMembers:
         loc = t.locations
         for row in conn.execute(
             select(loc.c.file_id, loc.c.path).where(
-                loc.c.file_id.in_(chunk), loc.c.storage_type == "OBJECT_STORAGE"
+                loc.c.file_id.in_(chunk), loc.c.storage_type == OBJECT_STORAGE
             )
         ):
             keys[row.file_id] = row.path

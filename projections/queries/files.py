@@ -11,6 +11,7 @@ from urllib.parse import quote
 from sqlalchemy import Connection, and_, func, select
 
 from domain.pack_keys import slice_of
+from domain.states import OBJECT_STORAGE
 from projections import tables as t
 from projections.queries import chunked, database_errors
 from projections.queries.access import Scope
@@ -27,7 +28,7 @@ class Location:
     def url(self, object_store: str) -> str | None:
         """Where the copy is read over HTTP: object storage copies only. A slice of a pack
         (D90) is the pack's URL with the bytes to ask for (an HTTP Range) after ``#``."""
-        if self.storage_type != "OBJECT_STORAGE":
+        if self.storage_type != OBJECT_STORAGE:
             return None
         part = slice_of(self.path)
         key, fragment = (
