@@ -16,7 +16,7 @@ from api.paths import path_from_text
 from api.queries.filters import HoldingSelector, checked_regex, is_plain_text
 from api.queries.holdings import Holding, list_holdings
 from events.base import event_id_for
-from events.carts import CartRequested
+from events.carts import CartDeleteRequested, CartDownloaded, CartRequested
 from events.requests import (
     DeleteRequested,
     GetRequested,
@@ -276,6 +276,39 @@ def cart(
     )
     log.record(event, CARTS)
     return event
+
+
+def cart_downloaded(log: RequestLog, user: str, group: str, cart_id: str) -> None:
+    """Record that the owner downloaded a cart (its files' access times move on)."""
+    now = int(time.time() * 1000)
+    log.record(
+        CartDownloaded(
+            event_id=event_id_for(cart_id, "cart", "downloaded", str(now)),
+            transaction_id=cart_id,
+            user=user,
+            group=group,
+            cause_id=None,
+            occurred_at=now,
+            cart_id=cart_id,
+        ),
+        CARTS,
+    )
+
+
+def delete_cart(log: RequestLog, user: str, group: str, cart_id: str) -> None:
+    """Record the owner's request to delete a cart, whatever its state."""
+    log.record(
+        CartDeleteRequested(
+            event_id=event_id_for(cart_id, "cart", "delete"),
+            transaction_id=cart_id,
+            user=user,
+            group=group,
+            cause_id=None,
+            occurred_at=int(time.time() * 1000),
+            cart_id=cart_id,
+        ),
+        CARTS,
+    )
 
 
 def _group(scope: Scope) -> str:

@@ -5,7 +5,6 @@ user's cart is "not found", even in the same group."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -24,9 +23,6 @@ from api.paths import path_text
 from api.queries.carts import CartRow, cart_members, cart_owner, find_carts
 from api.queries.filters import HoldingSelector
 from api.v1.models import CartDeleted, CartIn, CartList, CartOut, ErrorOut, given_path, when
-from events.base import event_id_for
-from events.carts import CartDeleteRequested, CartDownloaded
-from events.topics import CARTS
 from stores.s3.object_store import ObjectStore
 from stores.tape.aggregate import stream_aggregate
 
@@ -138,7 +134,7 @@ def download(
             f"({stream.failed[0].reason}): delete the cart and ask again later.",
             ["path", "cart_id"],
         )
-    log.record(_downloaded(identity, cart), CARTS)
+    commands.cart_downloaded(log, identity.user, cart.group, cart.cart_id)
     name = SAFE_NAME.sub("_", filename or f"cart-{cart.cart_id}.tar")[:200] or "cart.tar"
 
     def body() -> Iterator[bytes]:
@@ -160,16 +156,7 @@ def delete(
 ) -> CartDeleted:
     """Delete one of your carts, whatever its state."""
     cart = _yours(conn, identity, cart_id)
-    event = CartDeleteRequested(
-        event_id=event_id_for(cart.cart_id, "cart", "delete"),
-        transaction_id=cart.cart_id,
-        user=identity.user,
-        group=cart.group,
-        cause_id=None,
-        occurred_at=int(time.time() * 1000),
-        cart_id=cart.cart_id,
-    )
-    log.record(event, CARTS)
+    commands.delete_cart(log, identity.user, cart.group, cart.cart_id)
     return CartDeleted(message="Cart deleted.")
 
 
@@ -183,19 +170,6 @@ def _yours(conn: Connection, identity: Identity, cart_id: UUID) -> CartRow:
             ["path", "cart_id"],
         )
     return found[0]
-
-
-def _downloaded(identity: Identity, cart: CartRow) -> CartDownloaded:
-    now = int(time.time() * 1000)
-    return CartDownloaded(
-        event_id=event_id_for(cart.cart_id, "cart", "downloaded", str(now)),
-        transaction_id=cart.cart_id,
-        user=identity.user,
-        group=cart.group,
-        cause_id=None,
-        occurred_at=now,
-        cart_id=cart.cart_id,
-    )
 
 
 def _render(cart: CartRow) -> CartOut:
