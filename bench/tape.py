@@ -26,13 +26,8 @@ from domain.pack_keys import pack_of
 from nearline.settings import Settings
 from stores.s3.object_store import ObjectStore, Stored
 from stores.s3.source_files import Expected
-from stores.tape.aggregate import (
-    PREFETCH_WORKERS,
-    SMALL_OBJECT,
-    Member,
-    archive,
-    stream_aggregate,
-)
+from stores.tape.aggregate import Member, archive, stream_aggregate
+from stores.tape.cache_reading import PREFETCH_WORKERS, SMALL_OBJECT
 from stores.tape.endpoint import TapeEndpoint
 
 MB = 1_000_000

@@ -10,6 +10,7 @@ import hashlib
 import zlib
 
 READ_SIZE = 1024 * 1024  # large reads: fewer system calls, and both hashes release the GIL
+_ADLER_MODULUS = 65521
 
 
 class Checksummer:
@@ -47,3 +48,17 @@ def file_checksums(path: bytes) -> dict[str, str]:
         while chunk := f.read(READ_SIZE):
             summer.update(chunk)
     return summer.as_dict()
+
+
+def adler32_concat(first: int, second: int, second_size: int) -> int:
+    """The adler32 of two byte strings one after the other, from theirs.
+
+    Adler-32 is (B << 16) | A, where A is 1 plus the sum of the bytes and B the sum of A
+    after each byte, both modulo 65521. Following ``first``, each of the ``second_size``
+    values of A that ``second`` adds is larger by ``first``'s A minus 1; B sums them.
+    """
+    a1, b1 = first & 0xFFFF, first >> 16
+    a2, b2 = second & 0xFFFF, second >> 16
+    a = (a1 + a2 - 1) % _ADLER_MODULUS
+    b = (b1 + b2 + second_size * (a1 - 1)) % _ADLER_MODULUS
+    return (b << 16) | a

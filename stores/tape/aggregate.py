@@ -1,36 +1,17 @@
 """Tar aggregates: cached files streamed from the S3 cache into one tar file on tape.
 
 Tape wants few, large files; holdings have many small ones. An aggregate is a plain POSIX
-tar (pax) file of a holding's cached objects, written to the tape endpoint as it is built:
-headers, each object's bytes read from S3 in chunks, padding, two zero blocks. Memory stays
-bounded whatever the members' sizes; each member's sha256 and adler32 are checked as its
-bytes pass, and each member's **data offset** is recorded so that a restore reads only its
-bytes (``members.read_member``).
-
-Member names are the original paths without their leading ``/``. A name that a ustar
-header cannot hold exactly (longer than 100 bytes, or any byte outside printable ASCII:
-newlines, UTF-8, other encodings) goes in a pax extended header (``x``) as a ``path``
-record, with the ustar name field holding a printable, truncated fallback for readers that
-know no pax. POSIX.1-2001 wants ``path`` values in UTF-8, which cannot represent a name
-that is not valid UTF-8; POSIX.1-2008 added the ``hdrcharset=BINARY`` record for exactly
-that: the values are then the raw bytes. So a valid UTF-8 name is stored as it is, and any
-other name as raw bytes after ``hdrcharset=BINARY`` (what Python's ``tarfile`` writes for
-such names too). Python's ``tarfile`` honours it, as do libarchive (bsdtar) and star by
-their sources; GNU tar (1.34) says "Ignoring unknown extended header keyword 'hdrcharset'"
-but lists and extracts the exact bytes, as it never converts ``path`` values
-(``--warning=no-unknown-keyword`` quiets it). Sizes and mtimes beyond the ustar fields
-(8 GiB, 1970..2242) also go in pax records. Headers carry the mode and the mtime in whole
-seconds (the catalog keeps the nanoseconds); uid and gid are 0, as ownership is the
-catalog's business too.
+tar (pax) file of a holding's cached objects (``tar_format``), written to the tape endpoint
+as it is built: headers, each object's bytes read from S3 in chunks (``cache_reading``),
+padding, two zero blocks. Memory stays bounded whatever the members' sizes; each member's
+sha256 and adler32 are checked as its bytes pass, and each member's **data offset** is
+recorded so that a restore reads only its bytes (``members.read_member``).
 
 What can go wrong, and what it costs:
 
 - A member whose object is missing, has the wrong size or records another sha256 is found
-  by its GET, before its header is written, and is left out: it fails alone. There is no
-  HEAD before: one request per member (small objects are read whole, several at a time,
-  ahead of the writing), because a request's latency, not its bytes, bounds small members.
-  Members stored as slices of a pack (D90) are read a run at a time, one range request
-  for up to ``RUN_BYTES`` of consecutive slices; a missing pack fails its members alone.
+  by its GET, before its header is written, and is left out: it fails alone. A missing
+  pack fails its members alone.
 - A member whose bytes turn out not to match its sha256 (or adler32) is found only once
   they are on their way to tape, where they cannot be taken back. The aggregate is still a
   valid tar and is written, but the member is reported failed and the aggregate's index
@@ -55,80 +36,34 @@ import itertools
 import queue
 import threading
 import zlib
-from collections import deque
 from collections.abc import Generator, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import NamedTuple, cast
 
 from domain import aggregate_names as names
-from domain.pack_keys import Slice, slice_of
-from stores.checksums import Checksummer
-from stores.failures import CORRUPT, NOT_IN_STORE, is_missing, store_failure
-from stores.s3.direct_s3 import ObjectHead
+from stores.checksums import Checksummer, adler32_concat
+from stores.failures import CORRUPT
+from stores.tape.cache_reading import CachedObjects, CacheFailure, Fetched, fetch_in_order
 from stores.tape.endpoint import TapeChecksumMismatch, TapeEndpoint
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+from stores.tape.tar_format import BLOCK, END_OF_ARCHIVE, file_headers, padded, padding
 
 __all__ = [
     "AggregateIndex",
     "AggregateStream",
-    "CacheFailure",
-    "CachedObjects",
     "Member",
     "MemberCopy",
     "MemberFailure",
-    "adler32_concat",
     "aggregate_name",
     "archive",
-    "head_objects",
     "member_headers",
     "plan_aggregates",
     "stream_aggregate",
     "tar_footprint",
 ]
 
-BLOCK = 512
-END_OF_ARCHIVE = bytes(2 * BLOCK)
 WRITE_SIZE = 8 * 1024 * 1024  # bytes per tape write: XRootD writes are round trips
-READ_SIZE = 1024 * 1024  # bytes per S3 body read
-SMALL_OBJECT = 1024 * 1024  # objects up to this size are fetched whole, ahead, in parallel
-PREFETCH_DEPTH = 128  # small objects fetched ahead: at most 128 MiB held
-PREFETCH_WORKERS = 32  # GETs in flight: their latency, not their bytes, bounds small members
-HEAD_WORKERS = 8  # HEADs in flight: latency-bound against a remote store
 READ_AHEAD = 2  # write-size chunks built ahead of the tape writes
-RUN_BYTES = 4 * 1024 * 1024  # consecutive slices of a pack read in one range request
-RUN_GAP = 64 * 1024  # bytes of other slices (deleted files) read over rather than around
-SHORT_PACK = "the cached pack is shorter than the catalog says"
-
-_USTAR_NAME = 100
-_MAX_OCTAL_11 = 8**11  # size and mtime fields: 11 octal digits
-_PRINTABLE = bytes(range(0x20, 0x7F))
-_ADLER_MODULUS = 65521
-
-
-class CachedObjects(Protocol):
-    """What aggregates need of the S3 cache: ``ObjectStore`` (or a fake of it)."""
-
-    bucket: str
-    client: S3Client
-
-
-class CacheFailure(Exception):
-    """The S3 cache could not be read for the aggregate as a whole: nothing was archived.
-
-    ``retryable`` when trying again later may succeed (the store was unreachable or busy,
-    or an object changed while it was being archived: the next attempt sees its new state).
-    """
-
-    def __init__(self, reason: str, retryable: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -219,7 +154,7 @@ def plan_aggregates(members: Sequence[Member], target_bytes: int) -> list[list[M
 
 def tar_footprint(member: Member) -> int:
     """Bytes a member takes in a tar: headers, data and padding."""
-    return len(member_headers(member)) + _padded(member.size)
+    return len(member_headers(member)) + padded(member.size)
 
 
 def aggregate_name(holding_id: int, members: Sequence[Member]) -> str:
@@ -234,130 +169,15 @@ def _in_tar_order(members: Sequence[Member]) -> list[Member]:
     return sorted(members, key=lambda member: (member.path, member.file_id))
 
 
-# -- tar headers -----------------------------------------------------------------------
-
-
 def member_headers(member: Member) -> bytes:
     """The header blocks of a member: a pax extended header when needed, then ustar."""
-    name = member.name
-    records: list[bytes] = []
-    if len(name) > _USTAR_NAME or name.translate(None, _PRINTABLE):
-        if not _is_utf8(name):
-            records.append(_pax_record(b"hdrcharset", b"BINARY"))
-        records.append(_pax_record(b"path", name))
-        name = name.translate(_FALLBACK)[:_USTAR_NAME]
-    size = member.size
-    if size >= _MAX_OCTAL_11:
-        records.append(_pax_record(b"size", b"%d" % size))
-        size = 0
-    mtime = member.mtime_ns // 1_000_000_000
-    if not 0 <= mtime < _MAX_OCTAL_11:
-        records.append(_pax_record(b"mtime", b"%d" % mtime))
-        mtime = 0
-    header = _ustar(name, member.mode & 0o7777, size, mtime, b"0")
-    if not records:
-        return header
-    extended = b"".join(records)
-    pax_name = b"PaxHeaders/%d" % member.file_id
-    pax = _ustar(pax_name, 0o644, len(extended), mtime, b"x")
-    return pax + _with_padding(extended) + header
-
-
-def _ustar(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes) -> bytes:
-    header = bytearray(BLOCK)
-    header[0 : len(name)] = name
-    header[100:108] = _octal(mode, 8)
-    header[108:116] = _octal(0, 8)  # uid
-    header[116:124] = _octal(0, 8)  # gid
-    header[124:136] = _octal(size, 12)
-    header[136:148] = _octal(mtime, 12)
-    header[148:156] = b" " * 8  # the checksum counts its own field as spaces
-    header[156:157] = typeflag
-    header[257:265] = b"ustar\x0000"
-    header[329:337] = _octal(0, 8)  # devmajor
-    header[337:345] = _octal(0, 8)  # devminor
-    header[148:156] = b"%06o\0 " % sum(header)
-    return bytes(header)
-
-
-def _octal(value: int, width: int) -> bytes:
-    return b"%0*o\0" % (width - 1, value)
-
-
-def _pax_record(keyword: bytes, value: bytes) -> bytes:
-    """``"<length> <keyword>=<value>\\n"``, where the length counts its own digits."""
-    rest = b" " + keyword + b"=" + value + b"\n"
-    length = len(rest)
-    while len(rest) + len(str(length)) != length:
-        length = len(rest) + len(str(length))
-    return b"%d" % length + rest
-
-
-def _is_utf8(name: bytes) -> bool:
-    try:
-        name.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-# Printable ASCII stays, every other byte becomes "_" in the ustar fallback name.
-_FALLBACK = bytes(b if 0x20 <= b < 0x7F else ord("_") for b in range(256))
-
-
-def _padded(size: int) -> int:
-    return -(-size // BLOCK) * BLOCK
-
-
-def _with_padding(data: bytes) -> bytes:
-    return data + bytes(_padded(len(data)) - len(data))
-
-
-# -- checking the cache ----------------------------------------------------------------
-
-
-def head_objects(store: CachedObjects, keys: Sequence[str]) -> dict[str, ObjectHead | None]:
-    """HEAD each key, in parallel: ``None`` for a missing object. Any other store error
-    raises ``CacheFailure``."""
-
-    def head(key: str) -> ObjectHead | None:
-        try:
-            answer = store.client.head_object(Bucket=store.bucket, Key=key)
-        except ClientError as error:
-            if is_missing(error):
-                return None
-            raise _cache_failure(error) from error
-        except BotoCoreError as error:
-            raise _cache_failure(error) from error
-        etag = answer.get("ETag", "").strip('"')
-        return ObjectHead(answer["ContentLength"], etag, dict(answer.get("Metadata", {})))
-
-    unique = list(dict.fromkeys(keys))
-    if len(unique) <= 1:
-        return {key: head(key) for key in unique}
-    with ThreadPoolExecutor(min(HEAD_WORKERS, len(unique)), "nearline-head") as pool:
-        return dict(zip(unique, pool.map(head, unique), strict=True))
-
-
-def _mismatch(member: Member, head: ObjectHead | None) -> str | None:
-    """Why the cached object cannot be this member's content, or None if it may be."""
-    if head is None:
-        return NOT_IN_STORE
-    if head.size != member.size:
-        return f"the cached object has {head.size} bytes, not {member.size}"
-    # An object whose checksums were never recorded (an interrupted multipart upload) may
-    # still be right: its bytes are checked as they stream.
-    recorded = head.metadata
-    if recorded.get("sha256", member.sha256) != member.sha256:
-        return "the cached object records another sha256 than the catalog"
-    if recorded.get("adler32", member.adler32) != member.adler32:
-        return "the cached object records another adler32 than the catalog"
-    return None
-
-
-def _cache_failure(error: BotoCoreError | ClientError) -> CacheFailure:
-    failure = store_failure(error)
-    return CacheFailure(failure.reason, failure.retryable)
+    return file_headers(
+        member.name,
+        mode=member.mode,
+        size=member.size,
+        mtime_ns=member.mtime_ns,
+        serial=member.file_id,
+    )
 
 
 # -- streaming -------------------------------------------------------------------------
@@ -434,7 +254,7 @@ class AggregateStream:
         # Pieces are gathered and joined once per write: one copy of every byte.
         pending: list[bytes | memoryview] = []
         held = 0
-        objects = _fetched(self._store, self.members)
+        objects = fetch_in_order(self._store, self.members)
         try:
             for member in self.members:
                 fetched = next(objects)
@@ -468,7 +288,7 @@ class AggregateStream:
         self._adler32 = zlib.adler32(data, self._adler32)
         return data
 
-    def _member_pieces(self, member: Member, fetched: _Fetched) -> Iterator[bytes | memoryview]:
+    def _member_pieces(self, member: Member, fetched: Fetched) -> Iterator[bytes | memoryview]:
         """Headers, data and padding of one member; records its copy or its failure."""
         yield self._counted(member_headers(member))
         offset = self._size
@@ -487,200 +307,13 @@ class AggregateStream:
         # The data's adler32 is known: the tar's follows without summing the bytes again.
         self._adler32 = adler32_concat(self._adler32, int(sums.adler32, 16), sums.size)
         self._size += sums.size
-        yield self._counted(bytes(_padded(member.size) - member.size))
+        yield self._counted(padding(member.size))
         if (sums.sha256, sums.adler32) != (member.sha256, member.adler32):
             self._failed.append(MemberFailure(member.file_id, CORRUPT))
             return
         self._copies.append(
             MemberCopy(member.file_id, member.path, offset, member.size, sums.sha256, sums.adler32)
         )
-
-
-def adler32_concat(first: int, second: int, second_size: int) -> int:
-    """The adler32 of two byte strings one after the other, from theirs.
-
-    Adler-32 is (B << 16) | A, where A is 1 plus the sum of the bytes and B the sum of A
-    after each byte, both modulo 65521. Following ``first``, each of the ``second_size``
-    values of A that ``second`` adds is larger by ``first``'s A minus 1; B sums them.
-    """
-    a1, b1 = first & 0xFFFF, first >> 16
-    a2, b2 = second & 0xFFFF, second >> 16
-    a = (a1 + a2 - 1) % _ADLER_MODULUS
-    b = (b1 + b2 + second_size * (a1 - 1)) % _ADLER_MODULUS
-    return (b << 16) | a
-
-
-# -- reading objects -------------------------------------------------------------------
-
-
-class _Fetched:
-    """One member's object, opened (a streaming GET) or, when small, already read."""
-
-    def __init__(
-        self, body: Any = None, data: bytes | memoryview | None = None, failure: str | None = None
-    ) -> None:
-        self._body = body
-        self._data = data
-        self.failure = failure  # why the object cannot be the member's content
-        # Whole data is summed where it was read, in a prefetching thread: hashlib and
-        # zlib release the GIL, so members are summed on several cores at once.
-        self.sums: Checksummer | None = None
-        if data is not None:
-            self.sums = Checksummer()
-            self.sums.update(data)
-
-    def pieces(self) -> Iterator[bytes | memoryview]:
-        if self._data is not None:
-            if self._data:
-                yield self._data
-            return
-        try:
-            yield from self._body.iter_chunks(READ_SIZE)
-        except (BotoCoreError, ClientError) as error:
-            raise _cache_failure(error) from error
-
-    def close(self) -> None:
-        if self._body is not None:
-            self._body.close()
-
-
-def _open(store: CachedObjects, member: Member) -> _Fetched:
-    """GET the member's object, streaming; a failure if it cannot be the member's."""
-    part = slice_of(member.object_key)
-    try:
-        if part is None:
-            response = store.client.get_object(Bucket=store.bucket, Key=member.object_key)
-        else:  # a slice: the pack's metadata is not the member's
-            response = store.client.get_object(
-                Bucket=store.bucket, Key=part.pack, Range=f"bytes={part.offset}-{part.last}"
-            )
-    except ClientError as error:
-        if is_missing(error):
-            return _Fetched(failure=NOT_IN_STORE)
-        raise _cache_failure(error) from error
-    except BotoCoreError as error:
-        raise _cache_failure(error) from error
-    body = response["Body"]
-    metadata = dict(response.get("Metadata", {})) if part is None else {}
-    head = ObjectHead(response["ContentLength"], "", metadata)
-    reason = _mismatch(member, head)
-    if reason is not None:
-        body.close()
-        return _Fetched(failure=reason)
-    return _Fetched(body=body)
-
-
-def _read_whole(store: CachedObjects, member: Member) -> _Fetched:
-    """A small member's object in one request: the store's direct GET when it has one."""
-    get_small = getattr(store, "get_small", None)
-    if get_small is None:
-        fetched = _open(store, member)
-        if fetched.failure is not None:
-            return fetched
-        try:
-            data = b"".join(fetched.pieces())
-        finally:
-            fetched.close()
-        return _Fetched(data=data)
-    try:
-        found = get_small(member.object_key)
-    except ClientError as error:
-        if is_missing(error):
-            return _Fetched(failure=NOT_IN_STORE)
-        raise _cache_failure(error) from error
-    except BotoCoreError as error:
-        raise _cache_failure(error) from error
-    if found is None:
-        return _Fetched(failure=NOT_IN_STORE)
-    head, data = found
-    reason = _mismatch(member, head)
-    return _Fetched(failure=reason) if reason is not None else _Fetched(data=data)
-
-
-def _fetched(store: CachedObjects, members: Sequence[Member]) -> Generator[_Fetched]:
-    """Each member's object in order: small ones read whole a few members ahead, in
-    parallel (a GET's latency dwarfs a small object's transfer), large ones opened when
-    their turn comes (an open GET must not wait long to be read). Consecutive slices of
-    one pack are read together, a range of up to ``RUN_BYTES`` per request."""
-    position = 0
-    ahead: deque[tuple[Member, Future[Any] | None, int]] = deque()
-    pool = ThreadPoolExecutor(PREFETCH_WORKERS, "nearline-prefetch")
-    get_range = getattr(store, "get_range", None)
-
-    def top_up() -> None:
-        nonlocal position
-        while len(ahead) < PREFETCH_DEPTH and position < len(members):
-            run = _run(members, position) if get_range is not None else []
-            if run:
-                future = pool.submit(_read_run, get_range, run)
-                ahead.extend((member, future, n) for n, (member, _) in enumerate(run))
-                position += len(run)
-                continue
-            member = members[position]
-            position += 1
-            small = member.size <= SMALL_OBJECT
-            ahead.append((member, pool.submit(_read_whole, store, member) if small else None, -1))
-
-    try:
-        top_up()
-        while ahead:
-            member, future, n = ahead.popleft()
-            top_up()
-            if future is None:
-                yield _open(store, member)
-            else:
-                yield future.result()[n] if n >= 0 else future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _run(members: Sequence[Member], start: int) -> list[tuple[Member, Slice]]:
-    """The slices of one pack from ``members[start]`` on, each after the one before it
-    with at most ``RUN_GAP`` bytes between, spanning at most ``RUN_BYTES``."""
-    first = slice_of(members[start].object_key)
-    if first is None:
-        return []
-    run = [(members[start], first)]
-    for index in range(start + 1, len(members)):
-        member = members[index]
-        part = slice_of(member.object_key)
-        end = run[-1][1].last + 1
-        if (
-            part is None
-            or part.pack != first.pack
-            or not end <= part.offset <= end + RUN_GAP
-            or part.last - first.offset >= RUN_BYTES
-        ):
-            break
-        run.append((member, part))
-    return run
-
-
-def _read_run(get_range: Any, run: list[tuple[Member, Slice]]) -> list[_Fetched]:
-    """The members of a run of slices, read with one range request."""
-    first, last = run[0][1].offset, run[-1][1].last
-    try:
-        data = get_range(run[0][1].pack, first, last)
-    except ClientError as error:
-        if is_missing(error):
-            data = None
-        else:
-            raise _cache_failure(error) from error
-    except BotoCoreError as error:
-        raise _cache_failure(error) from error
-    if data is None:
-        return [_Fetched(failure=NOT_IN_STORE) for _ in run]
-    view = memoryview(data)
-    fetched = []
-    for member, part in run:
-        piece = view[part.offset - first : part.last - first + 1]
-        if part.size != member.size:
-            fetched.append(_Fetched(failure=f"the cached slice has {part.size} bytes"))
-        elif len(piece) != part.size:
-            fetched.append(_Fetched(failure=SHORT_PACK))
-        else:
-            fetched.append(_Fetched(data=piece))
-    return fetched
 
 
 _DONE = object()

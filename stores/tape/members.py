@@ -23,13 +23,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from stores.checksums import Checksummer
 from stores.failures import store_failure
 from stores.outcomes import NO_TALLY, Tally
-from stores.tape.aggregate import (
-    CachedObjects,
-    CacheFailure,
-    MemberCopy,
-    MemberFailure,
-    head_objects,
-)
+from stores.tape.aggregate import MemberCopy, MemberFailure
+from stores.tape.cache_reading import CachedObjects, CacheFailure, head_objects
 from stores.tape.endpoint import ByteRange, TapeEndpoint, TapeError
 
 __all__ = [

@@ -10,7 +10,8 @@ import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from stores.tape.aggregate import AggregateIndex, CachedObjects, Member, stream_aggregate
+from stores.tape.aggregate import AggregateIndex, Member, stream_aggregate
+from stores.tape.cache_reading import CachedObjects
 
 HOLDING = 42
 

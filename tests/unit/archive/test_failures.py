@@ -8,13 +8,8 @@ import pytest
 from botocore.exceptions import ResponseStreamingError
 
 from stores.failures import CORRUPT, NOT_IN_STORE
-from stores.tape.aggregate import (
-    AggregateStream,
-    CacheFailure,
-    aggregate_name,
-    archive,
-    stream_aggregate,
-)
+from stores.tape.aggregate import AggregateStream, aggregate_name, archive, stream_aggregate
+from stores.tape.cache_reading import CacheFailure
 from tests.unit.archive.fakes import cached_member, client_error, lazy_member
 from tests.unit.archive.tars import HOLDING, build, tarfile_members, tarfile_name
 

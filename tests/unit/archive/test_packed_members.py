@@ -7,8 +7,8 @@ import tarfile
 
 from domain.pack_keys import slice_of
 from stores.failures import CORRUPT, NOT_IN_STORE
-from stores.tape import aggregate
-from stores.tape.aggregate import SHORT_PACK
+from stores.tape import cache_reading
+from stores.tape.cache_reading import SHORT_PACK
 from tests.unit.archive.fakes import cached_member, packed_members
 from tests.unit.archive.tars import build, tarfile_name
 
@@ -26,7 +26,7 @@ def files(first_id: int, count: int, size: int) -> list[tuple[int, bytes, bytes]
 
 
 def test_a_pack_is_read_in_few_range_requests_and_its_members_indexed(store, monkeypatch):
-    monkeypatch.setattr(aggregate, "RUN_BYTES", 64 * 1024)
+    monkeypatch.setattr(cache_reading, "RUN_BYTES", 64 * 1024)
     made = files(1, 40, 5000)
     packed = packed_members(store, made)  # 200,000 bytes: 4 runs of 64 KiB
     alone = cached_member(store, 99, b"/p/zz", b"alone" * 10)

@@ -8,13 +8,8 @@ import re
 
 import pytest
 
-from stores.tape.aggregate import (
-    BLOCK,
-    Member,
-    aggregate_name,
-    plan_aggregates,
-    tar_footprint,
-)
+from stores.tape.aggregate import Member, aggregate_name, plan_aggregates, tar_footprint
+from stores.tape.tar_format import BLOCK
 
 MiB = 1024 * 1024
 

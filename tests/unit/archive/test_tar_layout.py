@@ -12,14 +12,10 @@ import zlib
 
 import pytest
 
-from stores.tape.aggregate import (
-    BLOCK,
-    READ_SIZE,
-    Member,
-    adler32_concat,
-    member_headers,
-    stream_aggregate,
-)
+from stores.checksums import adler32_concat
+from stores.tape.aggregate import Member, member_headers, stream_aggregate
+from stores.tape.cache_reading import READ_SIZE
+from stores.tape.tar_format import BLOCK
 from tests.unit.archive.fakes import MTIME_NS, FakeStore, cached_member, lazy_member
 from tests.unit.archive.tars import (
     build,
