@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Message
 
@@ -53,6 +53,8 @@ class RequestTooLarge(ValueError):
         self.field = field
 
 
+E = TypeVar("E", bound=Event)
+
 Check = Callable[[Event], None]
 """A caller's check of an event before it is recorded; it raises to refuse it."""
 
@@ -74,9 +76,10 @@ class RequestLog:
         log.check = check
         return log
 
-    def record(self, event: Event, topic: str = REQUESTS) -> None:
+    def record(self, event: E, topic: str = REQUESTS) -> E:
         """Append ``event`` to ``topic`` (the requests topic unless another, such as the
-        carts topic, takes it), keyed by user, and wait until the broker has it."""
+        carts topic, takes it), keyed by user, and wait until the broker has it; returns
+        it."""
         logs.note_transaction(event.transaction_id)
         paths = getattr(event, "paths", ())
         if len(paths) > self.limits.max_paths:
@@ -98,6 +101,7 @@ class RequestLog:
             )
         self._send(event, topic, value)
         log.info("recorded %s", event.schema_name.rsplit(".", 1)[-1])
+        return event
 
     def _send(self, event: Event, topic: str, value: bytes) -> None:
         done = threading.Event()
@@ -137,19 +141,17 @@ class RequestLog:
         api_action: PutAction | None = None,
     ) -> PutRequested:
         """Record a PUT; the work happens asynchronously. Returns the recorded event."""
-        envelope = _envelope(user, group, transaction_id)
-        event = PutRequested(
-            **envelope,
-            label=label,
-            holding_id=holding_id,
-            tags=dict(tags or {}),
-            paths=[os.fsencode(p) for p in paths],
-            path_list_file=os.fsencode(path_list_file) if path_list_file else None,
-            job_label=job_label or envelope["transaction_id"][:8],
-            api_action=api_action or ("putlist" if path_list_file else "put"),
+        return self.record(
+            PutRequested(
+                **_envelope(user, group, transaction_id, job_label),
+                label=label,
+                holding_id=holding_id,
+                tags=dict(tags or {}),
+                paths=[os.fsencode(p) for p in paths],
+                path_list_file=os.fsencode(path_list_file) if path_list_file else None,
+                api_action=api_action or ("putlist" if path_list_file else "put"),
+            )
         )
-        self.record(event)
-        return event
 
     def get(
         self,
@@ -169,18 +171,16 @@ class RequestLog:
         api_action: GetAction = "get",
     ) -> GetRequested:
         """Record a GET (paths, or every file a regex matches); returns the recorded event."""
-        envelope = _envelope(user, group, transaction_id)
-        event = GetRequested(
-            **envelope,
-            **_selection(paths, regex, label, holding_id, tags),
-            target=os.fsencode(target) if target else None,
-            overwrite=overwrite,
-            job_label=job_label or envelope["transaction_id"][:8],
-            api_action=api_action,
-            groupall=groupall,
+        return self.record(
+            GetRequested(
+                **_envelope(user, group, transaction_id, job_label),
+                **_selection(paths, regex, label, holding_id, tags),
+                target=os.fsencode(target) if target else None,
+                overwrite=overwrite,
+                api_action=api_action,
+                groupall=groupall,
+            )
         )
-        self.record(event)
-        return event
 
     def stage(
         self,
@@ -198,15 +198,13 @@ class RequestLog:
     ) -> StageRequested:
         """Record a STAGE: bring the files (paths, or a regex's matches) from tape into the
         cache, without getting them; returns the recorded event."""
-        envelope = _envelope(user, group, transaction_id)
-        event = StageRequested(
-            **envelope,
-            **_selection(paths, regex, label, holding_id, tags),
-            job_label=job_label or envelope["transaction_id"][:8],
-            groupall=groupall,
+        return self.record(
+            StageRequested(
+                **_envelope(user, group, transaction_id, job_label),
+                **_selection(paths, regex, label, holding_id, tags),
+                groupall=groupall,
+            )
         )
-        self.record(event)
-        return event
 
     def delete(
         self,
@@ -223,15 +221,13 @@ class RequestLog:
         api_action: DeleteAction = "del",
     ) -> DeleteRequested:
         """Record a DELETE of files from the user's holdings; returns the recorded event."""
-        envelope = _envelope(user, group, transaction_id)
-        event = DeleteRequested(
-            **envelope,
-            **_selection(paths, regex, label, holding_id, tags),
-            job_label=job_label or envelope["transaction_id"][:8],
-            api_action=api_action,
+        return self.record(
+            DeleteRequested(
+                **_envelope(user, group, transaction_id, job_label),
+                **_selection(paths, regex, label, holding_id, tags),
+                api_action=api_action,
+            )
         )
-        self.record(event)
-        return event
 
     def meta(
         self,
@@ -248,19 +244,17 @@ class RequestLog:
         transaction_id: str | None = None,
     ) -> MetaRequested:
         """Record a change of label or tags of the selected holdings; returns the event."""
-        envelope = _envelope(user, group, transaction_id)
-        event = MetaRequested(
-            **envelope,
-            label=label,
-            holding_id=holding_id,
-            tags=dict(tags or {}),
-            new_label=new_label,
-            add_tags=dict(add_tags or {}),
-            remove_tags=list(remove_tags),
-            job_label=job_label or envelope["transaction_id"][:8],
+        return self.record(
+            MetaRequested(
+                **_envelope(user, group, transaction_id, job_label),
+                label=label,
+                holding_id=holding_id,
+                tags=dict(tags or {}),
+                new_label=new_label,
+                add_tags=dict(add_tags or {}),
+                remove_tags=list(remove_tags),
+            )
         )
-        self.record(event)
-        return event
 
     def close(self) -> None:
         remaining = self.producer.flush(self.timeout)
@@ -288,9 +282,12 @@ def _selection(
     }
 
 
-def _envelope(user: str, group: str, transaction_id: str | None) -> dict[str, Any]:
+def _envelope(
+    user: str, group: str, transaction_id: str | None, job_label: str | None
+) -> dict[str, Any]:
     """The envelope of a user request: nothing caused it, and its id follows from the
-    transaction id, so recording the same request twice records one request."""
+    transaction id, so recording the same request twice records one request. Its job
+    label is the transaction id's first 8 characters unless the user named it."""
     transaction_id = transaction_id or str(uuid.uuid4())
     return {
         "event_id": event_id_for(transaction_id, "requested"),
@@ -299,4 +296,5 @@ def _envelope(user: str, group: str, transaction_id: str | None) -> dict[str, An
         "group": group,
         "cause_id": None,
         "occurred_at": int(time.time() * 1000),
+        "job_label": job_label or transaction_id[:8],
     }
