@@ -19,7 +19,7 @@ from nearline.settings import get_settings
 from processors.app import decoded, make_app, send_all
 from processors.archive_put.put import all_failed, archive_put
 from stores.s3.object_store import ObjectStore
-from stores.tape.aggregate import CacheFailure
+from stores.tape.cache_reading import CacheFailure
 from stores.tape.endpoint import TapeEndpoint, TapeFailure
 
 log = logging.getLogger("nearline.archive")

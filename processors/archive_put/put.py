@@ -12,7 +12,8 @@ from events.catalog import ArchivedMember, MemberFailure
 from events.reports import AggregateArchived
 from events.work import ArchivePutRequested
 from processors.app import now_ms
-from stores.tape.aggregate import AggregateIndex, CachedObjects, Member, archive
+from stores.tape.aggregate import AggregateIndex, Member, archive
+from stores.tape.cache_reading import CachedObjects
 from stores.tape.endpoint import TapeEndpoint
 
 
