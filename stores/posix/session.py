@@ -21,9 +21,9 @@ import sys
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from stores.closing import Closing
 from stores.posix.requesters import Requester, check_servable
 from stores.posix.wire import MAX_FDS, WireError, path, receive, send, text
 
@@ -40,7 +40,7 @@ class WorkerFailed(Exception):
     """The worker could not be started, died or stopped answering; the message says why."""
 
 
-class UserFiles:
+class UserFiles(Closing):
     """A file-system session as ``who``: one worker process, used by one thread at a time
     (calls are serialised by a lock, so threads may share it)."""
 
@@ -85,17 +85,6 @@ class UserFiles:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- PUT ------------------------------------------------------------------------
 

@@ -25,8 +25,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Self, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 from s3transfer.manager import TransferConfig, TransferManager
@@ -35,6 +34,7 @@ from s3transfer.subscribers import BaseSubscriber
 from domain.pack_keys import slice_of
 from nearline.settings import Settings
 from stores.checksums import Checksummer
+from stores.closing import Closing
 from stores.failures import (
     CORRUPT,
     NOT_IN_STORE,
@@ -98,7 +98,7 @@ class _Moved(BaseSubscriber):
         self._tally.moved(self._item, bytes_transferred)
 
 
-class ObjectStore:
+class ObjectStore(Closing):
     """The bucket of the S3 cache, through one pooled, retrying client; thread-safe."""
 
     def __init__(
@@ -140,17 +140,6 @@ class ObjectStore:
         if self._direct is not None:
             self._direct.close()
         self.client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- uploads ---------------------------------------------------------------------
 

@@ -13,10 +13,9 @@ import os
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 from stores.checksums import Checksummer
+from stores.closing import Closing
 
 CHANGED = "file changed while it was being read"
 
@@ -79,7 +78,7 @@ class _Identity:
         )
 
 
-class SourceFile:
+class SourceFile(Closing):
     """An open regular file, checked against ``Expected`` when opened and after reading."""
 
     def __init__(self, fd: int, expected: Expected) -> None:
@@ -120,17 +119,6 @@ class SourceFile:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class ChecksummingReader:
