@@ -25,17 +25,15 @@ from pathlib import Path
 from admin import processes
 from bench.put import (
     MB,
-    bench_workdir,
     final_state,
     make_big_file,
     make_small_files,
     nearline_put,
     rclone_env,
+    start_against_rclone,
 )
 from nearline.requests import RequestLog
 from nearline.settings import Settings
-from projections.db import make_engine
-from projections.migrate import upgrade
 from stack.demo import hand_over
 
 
@@ -94,16 +92,10 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--big-mib", type=float, default=512)
     args = parser.parse_args()
-    if not shutil.which("rclone"):
-        print("rclone is needed for the comparison: apt-get install rclone", file=sys.stderr)
+    started = start_against_rclone("bench-get")
+    if started is None:
         return 1
-    settings = Settings()
-    engine = make_engine(settings.postgres_url)
-    upgrade(engine)
-    env = {"NEARLINE_CATALOG__URL": settings.postgres_url}
-    processes.stop(settings)
-    processes.start(settings, env=env, log=lambda _line: None)
-    user, group, workdir = bench_workdir(settings, "bench-get")
+    settings, engine, user, group, workdir = started
     try:
         small = workdir / "small"
         small.mkdir()

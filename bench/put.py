@@ -120,21 +120,31 @@ def rclone_copy(settings: Settings, path: Path, *extra: str) -> float:
     return time.perf_counter() - start
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--big-gib", type=float, default=2.0, help="0: skip the big file")
-    args = parser.parse_args()
+def start_against_rclone(name: str) -> tuple[Settings, Engine, str, str, Path] | None:
+    """The stack's settings and catalog, its processors started afresh, and a work folder
+    ``name`` for a demo user; None, said on stderr, without rclone to compare with."""
     if not shutil.which("rclone"):
         print("rclone is needed for the comparison: apt-get install rclone", file=sys.stderr)
-        return 1
+        return None
     settings = Settings()
     engine = make_engine(settings.postgres_url)
     upgrade(engine)
     env = {"NEARLINE_CATALOG__URL": settings.postgres_url}
     processes.stop(settings)
     processes.start(settings, env=env, log=lambda _line: None)
-    user, group, workdir = bench_workdir(settings, "bench-put")
+    user, group, workdir = bench_workdir(settings, name)
+    return settings, engine, user, group, workdir
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--big-gib", type=float, default=2.0, help="0: skip the big file")
+    args = parser.parse_args()
+    started = start_against_rclone("bench-put")
+    if started is None:
+        return 1
+    settings, engine, user, group, workdir = started
     try:
         small = workdir / "small"
         small.mkdir()
