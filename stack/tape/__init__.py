@@ -16,7 +16,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
@@ -33,63 +33,30 @@ INSTANCE = "nearline"  # the XRootD instance name (xrootd -n)
 
 @dataclass(frozen=True)
 class TapeLayout:
-    """Where the local tape endpoint keeps its files, all under one folder."""
+    """Where the local tape endpoint keeps its files, all in folders under ``root``."""
 
     root: Path
+    buffer: Path  # the disk buffer: what XRootD serves; a file here is online
+    media: Path  # the tape: one file per tape copy, under the same path as in the buffer
+    catalogue: Path  # the adler32 and size of each tape copy, recorded when it was migrated
+    requests: Path  # stage requests (<path>.req: request ids), recall errors (<path>.err)
+    tmp: Path  # copies in flight, renamed into the buffer or the tape folder when complete
+    bin: Path
+    admin: Path
 
     @classmethod
     def of(cls, settings: Settings) -> TapeLayout:
         # Resolved: the drive compares these paths with the server's open files in /proc.
-        return cls((settings.home / "xrootd").resolve())
-
-    @property
-    def buffer(self) -> Path:
-        """The disk buffer: what XRootD serves; a file here is online."""
-        return self.root / "buffer"
-
-    @property
-    def media(self) -> Path:
-        """The tape: one file per tape copy, under the same path as in the buffer."""
-        return self.root / "tape"
-
-    @property
-    def catalogue(self) -> Path:
-        """The adler32 and size of each tape copy, recorded when it was migrated."""
-        return self.root / "catalogue"
-
-    @property
-    def requests(self) -> Path:
-        """Stage requests (``<path>.req``: request ids) and recall errors (``<path>.err``)."""
-        return self.root / "requests"
-
-    @property
-    def tmp(self) -> Path:
-        """Copies in flight, renamed into the buffer or the tape folder when complete."""
-        return self.root / "tmp"
-
-    @property
-    def bin(self) -> Path:
-        return self.root / "bin"
-
-    @property
-    def admin(self) -> Path:
-        return self.root / "admin"
+        root = (settings.home / "xrootd").resolve()
+        names = ("buffer", "tape", "catalogue", "requests", "tmp", "bin", "admin")
+        return cls(root, *(root / name for name in names))
 
     @property
     def env_file(self) -> Path:
         return self.root / "tape.env"
 
     def folders(self) -> list[Path]:
-        return [
-            self.root,
-            self.buffer,
-            self.media,
-            self.catalogue,
-            self.requests,
-            self.tmp,
-            self.bin,
-            self.admin,
-        ]
+        return [getattr(self, field.name) for field in fields(self)]
 
     def script(self, name: str) -> Path:
         return self.bin / name
