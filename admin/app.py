@@ -1,9 +1,10 @@
 """``nearline-admin``: the operators' own command, apart from the users' ``nearline``.
 
-It starts with what runs the service (``serve``); the older operator tools are still
-``nearline admin ...`` in the client's command until they move here (the layout issue).
-Nothing here imports the client: an operator's host needs no user tooling, and the
-client must never carry server code.
+Every operator command is here: ``serve``, ``lag``, ``replay``, ``history``, ``dlq``,
+``archive``, ``evict`` and ``events tail`` (each in a module of its own, imported by
+``admin.commands``). They read Kafka and the catalog database with the deployment's
+settings, not a user's token. The client never imports this package (D141): a user's
+``nearline`` carries no server code, and ``nearline admin ...`` only points here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,6 @@ def _commands() -> None:
 
 def main() -> None:
     # Each module registers its commands on ``app`` when imported.
-    from admin import serve  # noqa: F401
+    from admin import commands  # noqa: F401
 
     app()

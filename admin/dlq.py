@@ -1,4 +1,4 @@
-"""``nearline admin dlq``: list dead-lettered records and send them back to their
+"""``nearline-admin dlq``: list dead-lettered records and send them back to their
 source topic (after a fix, or once their schema is registered)."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from client.cli import admin_app
+from admin.app import app
 from nearline.dead_letters import letters, redrive
 from nearline.settings import Settings
 
 dlq_app = typer.Typer(help="Dead-lettered records: list them, send them back.")
-admin_app.add_typer(dlq_app, name="dlq")
+app.add_typer(dlq_app, name="dlq")
 
 
 def _when(ms: int) -> str:

@@ -1,4 +1,4 @@
-"""``nearline admin history``: every event that touched a holding, a transaction or a
+"""``nearline-admin history``: every event that touched a holding, a transaction or a
 path, read from the log."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from client.cli import admin_app
+from admin.app import app
 from nearline.history import Query, history
 from nearline.settings import Settings
 
 
-@admin_app.command("history")
+@app.command("history")
 def history_command(
     holding: Annotated[int | None, typer.Option("--holding", help="a holding id")] = None,
     transaction: Annotated[

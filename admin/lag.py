@@ -1,4 +1,4 @@
-"""``nearline admin lag``: consumer-group lag per processor and partition, from Kafka."""
+"""``nearline-admin lag``: consumer-group lag per processor and partition, from Kafka."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from client.cli import admin_app
+from admin.app import app
 from nearline.observe.lag import GroupState, group_states
 from nearline.settings import get_settings
 
 
-@admin_app.command("lag")
+@app.command("lag")
 def lag(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     partitions: Annotated[

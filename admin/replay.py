@@ -1,4 +1,4 @@
-"""``nearline admin replay``: rebuild a projection from the log beside the live one,
+"""``nearline-admin replay``: rebuild a projection from the log beside the live one,
 compare them, and optionally swap the rebuilt rows in."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from client.cli import admin_app
+from admin.app import app
 from nearline import bus
 from nearline.settings import Settings
 from projections.definitions import projection
@@ -30,7 +30,7 @@ def _report(progress: Progress) -> None:
     typer.echo(f"  replayed {progress.events:>10,} events  {progress.rate:>10,.0f} events/s")
 
 
-@admin_app.command("replay")
+@app.command("replay")
 def replay_command(
     which: Annotated[str, typer.Argument(help="catalog, status, carts or all")] = "all",
     swap_in: Annotated[

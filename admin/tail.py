@@ -1,4 +1,4 @@
-"""``nearline events tail TOPIC``: a topic's records decoded for people, one JSON object
+"""``nearline-admin events tail TOPIC``: a topic's records decoded for people, one JSON object
 per line (paths as text, non-UTF-8 bytes escaped as ``\\xff``)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from client.cli import app
+from admin.app import app
 from nearline.observe.tail import read
 from nearline.settings import get_settings
 

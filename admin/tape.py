@@ -1,4 +1,4 @@
-"""``nearline admin archive`` and ``nearline admin evict``: run the archive sweep or the
+"""``nearline-admin archive`` and ``nearline-admin evict``: run the archive sweep or the
 eviction policy now, or show what they would do."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from client.cli import admin_app
+from admin.app import app
 from nearline import bus
 from nearline.settings import get_settings
 from processors.sweeper.passes import archive_sweep, eviction_pass
 from projections.db import catalog_engine
 
 
-@admin_app.command()
+@app.command()
 def archive(
     now: Annotated[bool, typer.Option("--now", help="Send the aggregates to tape now.")] = False,
     holding: Annotated[
@@ -40,7 +40,7 @@ def archive(
     typer.echo(f"{verb}: {len(requests)} aggregates of {files} files")
 
 
-@admin_app.command()
+@app.command()
 def evict(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only show what would be evicted.")

@@ -1,6 +1,7 @@
 """The ``nearline`` command: user commands talk to the HTTP API through the client
-library; ``nearline admin`` commands are for operators and talk to Kafka and the catalog
-database directly (``admin``)."""
+library, and nothing here imports the server. Operators have their own command,
+``nearline-admin`` (``admin``, installed with the server); ``nearline admin ...`` only
+says so (``client.cli.operators``, D141)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-admin_app = typer.Typer(
-    help="Operate nearline: consumer lag, replay, dead letters, history.",
-    no_args_is_help=True,
-)
-app.add_typer(admin_app, name="admin")
 
 
 def main() -> None:
-    # Each module registers its commands on ``app`` or ``admin_app`` when imported.
-    from admin import commands as admin_commands  # noqa: F401
+    # Each module registers its commands on ``app`` when imported.
     from client.cli import commands  # noqa: F401
 
     app()

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 import admin.commands  # noqa: F401  (registers the admin commands on the app)
 from admin import processes
-from client.cli import app
+from admin.app import app
 from nearline import bus
 from nearline.requests import RequestLog
 from processors.sweeper.passes import archive_sweep
@@ -192,7 +192,7 @@ def test_processors_killed_at_random_lose_and_double_nothing(
         assert {copies[name] for name in expected_names} == {1}, "missing or doubled on tape"
 
         # The log alone rebuilds the live catalog.
-        replay = CliRunner().invoke(app, ["admin", "replay", "all", "--database", catalog_url])
+        replay = CliRunner().invoke(app, ["replay", "all", "--database", catalog_url])
         assert replay.exit_code == 0, replay.output
         assert "\nidentical\n" in replay.output, replay.output
         print(

@@ -20,7 +20,7 @@ from admin import (
     commands,  # noqa: F401  (registers the admin commands)
     processes,
 )
-from client.cli import app as cli
+from admin.app import app
 from events.base import event_id_for
 from events.catalog import HoldingCreated
 from events.codec import decode, encode
@@ -164,8 +164,8 @@ def test_poison_goes_to_the_dead_letter_topic_and_processors_carry_on(
     running = processes.running(settings)
     assert all(pid for name, pid in running.items() if name != "api"), running
 
-    # The operator sees them with `nearline admin dlq list`.
-    listed = CliRunner().invoke(cli, ["admin", "dlq", "list", "--topic", INDEX])
+    # The operator sees them with `nearline-admin dlq list`.
+    listed = CliRunner().invoke(app, ["dlq", "list", "--topic", INDEX])
     assert listed.exit_code == 0, listed.output
     assert "impossible max_files -5" in listed.output
 
@@ -227,7 +227,7 @@ def test_a_dead_letter_redriven_twice_is_acted_on_once(settings, processors, use
     # Re-driven twice...
     runner = CliRunner()
     for _ in range(2):
-        result = runner.invoke(cli, ["admin", "dlq", "redrive", "--id", letter.event_id])
+        result = runner.invoke(app, ["dlq", "redrive", "--id", letter.event_id])
         assert result.exit_code == 0, result.output
         assert "re-drove 1 record" in result.output
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
 from admin import commands  # noqa: F401  (registers the admin commands)
-from client.cli import app
+from admin.app import app
 from nearline.requests import RequestLog
 from projections import tables as t
 from projections.db import make_engine
@@ -88,7 +88,7 @@ def test_replay_rebuilds_the_catalog_of_real_puts_and_swaps_it_in(
 
         # A replay of everything equals the live projection, table by table.
         runner = CliRunner()
-        result = runner.invoke(app, ["admin", "replay", "all", "--database", catalog_url])
+        result = runner.invoke(app, ["replay", "all", "--database", catalog_url])
         assert result.exit_code == 0, result.output
         assert "events/s" in result.output
         assert result.output.strip().endswith("identical"), result.output
@@ -109,7 +109,7 @@ def test_replay_rebuilds_the_catalog_of_real_puts_and_swaps_it_in(
 
         # Swapped in, the rebuilt tables are the live tables: same rows, same positions,
         # and the live runner carries on with them.
-        swap = ["admin", "replay", "catalog", "--swap", "--database", catalog_url]
+        swap = ["replay", "catalog", "--swap", "--database", catalog_url]
         result = runner.invoke(app, swap)
         assert result.exit_code == 0, result.output
         assert "swapped" in result.output

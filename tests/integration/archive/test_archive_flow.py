@@ -320,7 +320,7 @@ def test_operator_commands_show_what_archive_and_evict_would_do(
     from typer.testing import CliRunner
 
     from admin import commands  # noqa: F401  (registers the admin commands)
-    from client.cli import app
+    from admin.app import app
     from nearline import settings as settings_module
 
     holding_id = put({"one.dat": os.urandom(100), "two.dat": os.urandom(200)})
@@ -328,7 +328,7 @@ def test_operator_commands_show_what_archive_and_evict_would_do(
     settings_module.get_settings.cache_clear()
     try:
         runner = CliRunner()
-        shown = runner.invoke(app, ["admin", "archive", "--holding", str(holding_id)])
+        shown = runner.invoke(app, ["archive", "--holding", str(holding_id)])
         assert shown.exit_code == 0, shown.output
         assert f"holding {holding_id} (" in shown.output
         assert "2 files, 300 bytes" in shown.output
@@ -339,7 +339,7 @@ def test_operator_commands_show_what_archive_and_evict_would_do(
             set(f["locations"]) == {"OBJECT_STORAGE"}
             for f in regular_files(engine, holding_id).values()
         )
-        evict = runner.invoke(app, ["admin", "evict", "--dry-run"])
+        evict = runner.invoke(app, ["evict", "--dry-run"])
         assert evict.exit_code == 0, evict.output
         assert "cache use" in evict.output and "would evict 0 cache copies" in evict.output
     finally:

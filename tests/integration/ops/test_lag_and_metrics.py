@@ -71,7 +71,7 @@ def test_lag_counts_a_backlog_exactly_and_returns_to_zero(settings, workers, api
 
     # The same figures from the command, the API (authenticated) and the API's /metrics.
     command = subprocess.run(
-        [sys.executable, "-m", "client.cli", "admin", "lag", "--json"],
+        [sys.executable, "-m", "admin", "lag", "--json"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -81,7 +81,7 @@ def test_lag_counts_a_backlog_exactly_and_returns_to_zero(settings, workers, api
     shown = {g["processor"]: g for g in json.loads(command.stdout)["processors"]}
     assert shown["indexer"]["lag"] == 12 and shown["indexer"]["up"] is False
     table = subprocess.run(
-        [sys.executable, "-m", "client.cli", "admin", "lag"],
+        [sys.executable, "-m", "admin", "lag"],
         cwd=REPO,
         capture_output=True,
         text=True,
