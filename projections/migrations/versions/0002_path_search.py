@@ -25,26 +25,9 @@ depends_on = None
 
 log = logging.getLogger(__name__)
 
-PATH_TEXT = r"""
-CREATE OR REPLACE FUNCTION nearline_path_text(path bytea) RETURNS text
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
-DECLARE
-    plain text := encode(path, 'escape');
-    result text := '';
-    n int := length(path);
-    i int := 0;
-    b int;
-    need int;
-    lo int;
-    hi int;
-    k int;
-    ok boolean;
-BEGIN
-    -- 'escape' rewrites only NUL, bytes >= 0x80 and backslashes: without a backslash in
-    -- its output the path is plain ASCII, the common case, and is its own text.
-    IF strpos(plain, '\') = 0 THEN
-        RETURN plain;
-    END IF;
+# The byte-by-byte decoding of a path as UTF-8, every other byte as \xNN: the end of
+# this PL/pgSQL function and of 0003's nearline_path_text_escaped.
+UTF8_DECODING = r"""
     WHILE i < n LOOP
         b := get_byte(path, i);
         lo := 128;
@@ -81,6 +64,30 @@ BEGIN
 END
 $fn$
 """
+
+PATH_TEXT = (
+    r"""
+CREATE OR REPLACE FUNCTION nearline_path_text(path bytea) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+DECLARE
+    plain text := encode(path, 'escape');
+    result text := '';
+    n int := length(path);
+    i int := 0;
+    b int;
+    need int;
+    lo int;
+    hi int;
+    k int;
+    ok boolean;
+BEGIN
+    -- 'escape' rewrites only NUL, bytes >= 0x80 and backslashes: without a backslash in
+    -- its output the path is plain ASCII, the common case, and is its own text.
+    IF strpos(plain, '\') = 0 THEN
+        RETURN plain;
+    END IF;"""
+    + UTF8_DECODING
+)
 
 
 def upgrade() -> None:

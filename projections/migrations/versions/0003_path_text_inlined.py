@@ -14,6 +14,8 @@ so the index is not rebuilt.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from alembic import op
 
 revision = "0003"
@@ -21,7 +23,10 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-ESCAPED = r"""
+previous = import_module("projections.migrations.versions.0002_path_search")
+
+ESCAPED = (
+    r"""
 CREATE OR REPLACE FUNCTION nearline_path_text_escaped(path bytea) RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
 DECLARE
@@ -35,43 +40,9 @@ DECLARE
     k int;
     ok boolean;
 BEGIN
-    -- UTF-8 as Python decodes it (Unicode table 3-7); every other byte becomes \xNN.
-    WHILE i < n LOOP
-        b := get_byte(path, i);
-        lo := 128;
-        hi := 191;
-        IF b BETWEEN 1 AND 127 THEN need := 0;
-        ELSIF b BETWEEN 194 AND 223 THEN need := 1;
-        ELSIF b = 224 THEN need := 2; lo := 160;
-        ELSIF b BETWEEN 225 AND 236 OR b IN (238, 239) THEN need := 2;
-        ELSIF b = 237 THEN need := 2; hi := 159;
-        ELSIF b = 240 THEN need := 3; lo := 144;
-        ELSIF b BETWEEN 241 AND 243 THEN need := 3;
-        ELSIF b = 244 THEN need := 3; hi := 143;
-        ELSE need := -1;
-        END IF;
-        ok := need >= 0 AND i + need < n;
-        k := 1;
-        WHILE ok AND k <= need LOOP
-            IF k = 1 THEN
-                ok := get_byte(path, i + k) BETWEEN lo AND hi;
-            ELSE
-                ok := get_byte(path, i + k) BETWEEN 128 AND 191;
-            END IF;
-            k := k + 1;
-        END LOOP;
-        IF ok THEN
-            result := result || convert_from(substring(path FROM i + 1 FOR need + 1), 'UTF8');
-            i := i + need + 1;
-        ELSE
-            result := result || '\x' || lpad(to_hex(b), 2, '0');
-            i := i + 1;
-        END IF;
-    END LOOP;
-    RETURN result;
-END
-$fn$
-"""
+    -- UTF-8 as Python decodes it (Unicode table 3-7); every other byte becomes \xNN."""
+    + previous.UTF8_DECODING
+)
 
 # Not STRICT, so that PostgreSQL inlines it; 'escape' rewrites only NUL, bytes >= 0x80
 # and backslashes, so without a backslash in its output the path is plain ASCII.
@@ -98,8 +69,5 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    from importlib import import_module
-
-    previous = import_module("projections.migrations.versions.0002_path_search")
     bind.exec_driver_sql(previous.PATH_TEXT)
     bind.exec_driver_sql("DROP FUNCTION IF EXISTS nearline_path_text_escaped(bytea)")
