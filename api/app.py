@@ -14,7 +14,6 @@ from api import system
 from api.access_log import AccessLog
 from api.auth import Authenticator, make_authenticator
 from api.auth.throttle import TokenThrottle
-from api.db import catalog_reader
 from api.limits import BodyLimit
 from api.nlds import PREFIX as NLDS_PREFIX
 from api.nlds import nlds_app
@@ -23,6 +22,7 @@ from api.v1 import PREFIX as V1_PREFIX
 from api.v1 import v1_app
 from nearline.requests import RequestLog
 from nearline.settings import Settings, get_settings
+from projections.queries.reader import catalog_reader
 
 
 def create_app(

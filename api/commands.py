@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from api.access import Scope
 from api.paths import path_from_text
-from api.queries.filters import HoldingSelector, checked_regex, is_plain_text
 from api.queries.holdings import Holding, list_holdings
+from domain.access import Scope
 from events.base import event_id_for
 from events.carts import CartDeleteRequested, CartDownloaded, CartRequested
 from events.requests import (
@@ -26,6 +25,7 @@ from events.requests import (
 )
 from events.topics import CARTS
 from nearline.requests import RequestLog
+from projections.queries.filters import HoldingSelector, checked_regex, is_plain_text
 
 MAX_LABEL = 1024
 MAX_TAG_KEY = 256

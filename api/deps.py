@@ -11,12 +11,12 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection
 
-from api.access import Scope
 from api.access_log import note_user
 from api.auth import Identity, InvalidToken, ProviderUnavailable
 from api.errors import ApiError, invalid_token, not_authenticated
 from api.queries.transactions import transaction_users
 from api.services import Services
+from domain.access import Scope
 from events.base import Event
 from nearline.requests import RequestLog
 

@@ -56,9 +56,9 @@ Render = Callable[[ApiError], Response]
 def install_error_handlers(app: FastAPI, render: Render, not_a_member_status: int = 404) -> None:
     """Answer ApiError, and every domain error a caller can cause, with ``render``
     (each surface has its own wire format); the message says what to do next."""
-    from api.access import NotAMember
     from api.commands import CommandRejected
-    from api.queries import InvalidQuery, QueryTooSlow
+    from domain.access import NotAMember
+    from domain.queries import InvalidQuery, QueryTooSlow
     from nearline.requests import RequestNotRecorded, RequestTooLarge
 
     def as_api_error(error: Exception) -> ApiError:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
 
-from api.queries import database_errors
 from domain.states import FINAL
 from events.base import Event
 from projections import tables as t
+from projections.queries import database_errors
 
 FINAL_NAMES = frozenset(state.name for state in FINAL)
 FIRST_PAUSE_S = 0.02

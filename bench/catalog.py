@@ -28,17 +28,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from api.access import Scope
 from api.app import create_app
 from api.auth.directory import Directory
 from api.auth.local import LocalTokens
-from api.db import catalog_reader
-from api.queries.files import find_files
-from api.queries.filters import HoldingSelector
 from api.queries.holdings import list_holdings
+from domain.access import Scope
 from nearline.settings import Settings
 from projections.db import make_engine
 from projections.migrate import upgrade
+from projections.queries.files import find_files
+from projections.queries.filters import HoldingSelector
+from projections.queries.reader import catalog_reader
 
 DATABASE = "nearline_bench_catalog"
 USERS, HOLDINGS_PER_USER, FILES_PER_HOLDING, GROUPS = 200, 50, 100, 10

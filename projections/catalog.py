@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, select, update
 
+from domain.ids import file_id
 from domain.states import OBJECT_STORAGE, TAPE
 from events.base import Event
 from events.catalog import (
@@ -33,7 +34,7 @@ from events.catalog import (
 )
 from projections import tables as t
 from projections.queries import chunked
-from projections.writes import file_id, insert_ignoring_duplicates, upsert
+from projections.writes import insert_ignoring_duplicates, upsert
 
 NAME = "catalog"
 CHUNK = 5000

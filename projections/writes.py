@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -89,11 +88,3 @@ def upsert(
         where=where(statement.excluded) if where is not None else None,
     )
     conn.execute(statement, list(rows))
-
-
-def file_id(holding_id: int, transaction_id: str, path: bytes) -> int:
-    """A stable 63-bit id for one version of a file in a holding."""
-    digest = hashlib.blake2b(
-        b"%d\0%s\0" % (holding_id, transaction_id.encode()) + path, digest_size=8
-    ).digest()
-    return int.from_bytes(digest, "big") >> 1

@@ -13,10 +13,10 @@ from api.inputs import DbInt
 from api.nlds import render
 from api.nlds.wire import MetaChanges, accepted, tags_of
 from api.paths import path_from_text
-from api.queries.files import find_files
-from api.queries.filters import HoldingSelector, parse_tags
 from api.queries.holdings import list_holdings
 from api.shown import outcome_shown
+from projections.queries.files import find_files
+from projections.queries.filters import HoldingSelector, parse_tags
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 

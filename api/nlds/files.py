@@ -15,9 +15,9 @@ from api import commands
 from api.deps import NldsCaller, NldsCallerDep, RequestLogDep, ServicesDep, SessionDep
 from api.inputs import DbInt
 from api.nlds.wire import FileList, accepted, lines, tags_of
-from api.queries.filters import HoldingSelector, parse_tags
 from api.shown import outcome_shown, transaction_shown
 from events.requests import DeleteRequested, GetRequested, PutRequested
+from projections.queries.filters import HoldingSelector, parse_tags
 
 router = APIRouter(prefix="/files", tags=["files"])
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from api.nlds.wire import iso
 from api.paths import path_text
-from api.queries.files import FoundFile, Location
 from api.queries.holdings import Holding
 from api.queries.transactions import SubRecord, TransactionStatus
 from domain.states import FINAL, State
+from projections.queries.files import FoundFile, Location
 
 FAILING = frozenset({State.FAILED, State.COMPLETE_WITH_ERRORS})
 """Final states the client shows only when a sub-record is FAILED."""

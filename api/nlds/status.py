@@ -11,8 +11,8 @@ from api.deps import NldsCallerDep, SessionDep
 from api.inputs import DbInt
 from api.nlds import render
 from api.nlds.wire import StatusFilter, accepted, as_list
-from api.queries import InvalidQuery
 from api.queries.transactions import StatFilter, find_transactions
+from domain.queries import InvalidQuery
 from domain.states import parse_state
 
 router = APIRouter(tags=["status"])

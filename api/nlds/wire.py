@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from api.inputs import DbInt
-from api.queries.filters import parse_tags
+from projections.queries.filters import parse_tags
 
 Tags = dict[str, str] | str | None
 """Tags as the client sends them in a body: a JSON object, or (older clients) the query

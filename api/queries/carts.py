@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from api.queries import chunked
 from domain.states import OBJECT_STORAGE
 from projections import tables as t
+from projections.queries import chunked
 from stores.tape.aggregate import Member
 
 GONE = ("deleted", "purged")

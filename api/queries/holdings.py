@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Select, and_, select
 
-from api.access import Scope
-from api.queries import chunked, database_errors
-from api.queries.filters import HoldingSelector, holding_conditions
+from domain.access import Scope
 from projections import tables as t
+from projections.queries import chunked, database_errors
+from projections.queries.filters import HoldingSelector, holding_conditions
 
 HoldingIds = Sequence[int] | Select[tuple[int]]
 """Holdings given by id, or by a query selecting their ids."""

@@ -9,11 +9,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, and_, exists, or_, select
 
-from api.access import Scope, visible
-from api.queries import chunked, database_errors
-from api.queries.filters import checked_regex, checked_text
+from domain.access import Scope
 from domain.states import State, state_of
 from projections import tables as t
+from projections.queries import chunked, database_errors
+from projections.queries.access import visible
+from projections.queries.filters import checked_regex, checked_text
 
 SETTLED = frozenset({"COMPLETE", "FAILED", "COMPLETE_WITH_ERRORS", "COMPLETE_WITH_WARNINGS"})
 

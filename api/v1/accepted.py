@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from api import commands
-from api.access import Scope
 from api.auth import Identity
 from api.v1.models import Accepted, CommandOptions
+from domain.access import Scope
 from events.base import Event
 
 STATUS_URL = "/api/v1/transactions/{}"

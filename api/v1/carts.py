@@ -15,14 +15,14 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import Connection
 
 from api import commands
-from api.access import Scope
 from api.auth import Identity
 from api.deps import CurrentUser, RequestLogDep, ServicesDep, SessionDep
 from api.errors import ApiError
 from api.paths import path_text
 from api.queries.carts import CartRow, cart_members, cart_owner, find_carts
-from api.queries.filters import HoldingSelector
 from api.v1.models import CartDeleted, CartIn, CartList, CartOut, ErrorOut, given_path, when
+from domain.access import Scope
+from projections.queries.filters import HoldingSelector
 from stores.s3.object_store import ObjectStore
 from stores.tape.aggregate import stream_aggregate
 

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Query
 from api.deps import ReadScopeDep, ServicesDep, SessionDep
 from api.inputs import DbInt
 from api.paths import path_from_b64, path_from_text
-from api.queries import InvalidQuery
-from api.queries.files import find_files
-from api.queries.filters import HoldingSelector, parse_tag
 from api.v1 import render
 from api.v1.models import ErrorOut, FileList
 from api.v1.params import Limit, TagsQuery
+from domain.queries import InvalidQuery
+from projections.queries.files import find_files
+from projections.queries.filters import HoldingSelector, parse_tag
 
 router = APIRouter(tags=["files"])
 

@@ -6,10 +6,10 @@ from fastapi import APIRouter
 
 from api import commands
 from api.deps import CurrentUser, RequestLogDep, ServicesDep, SessionDep
-from api.queries.filters import HoldingSelector
 from api.shown import transaction_shown
 from api.v1.accepted import accepted, options, scope_of
 from api.v1.models import Accepted, GetIn, given_path
+from projections.queries.filters import HoldingSelector
 
 router = APIRouter(tags=["commands"])
 

@@ -11,13 +11,13 @@ from api import commands
 from api.deps import CurrentUser, ReadScopeDep, RequestLogDep, ServicesDep, SessionDep
 from api.errors import ApiError
 from api.inputs import DbInt
-from api.queries.filters import HoldingSelector, parse_tag
 from api.queries.holdings import list_holdings
 from api.shown import outcome_shown
 from api.v1 import render
 from api.v1.accepted import accepted, options, scope_of
 from api.v1.models import ErrorOut, HoldingList, HoldingOut, MetaAccepted, MetaChangeOut, MetaIn
 from api.v1.params import Limit, TagsQuery
+from projections.queries.filters import HoldingSelector, parse_tag
 
 router = APIRouter(prefix="/holdings", tags=["holdings"])
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.access import Scope
 from api.deps import CurrentUser, ServicesDep, SessionDep
-from api.queries import database_errors
 from api.v1.models import QuotaOut, Usage, UsageOut
+from domain.access import Scope
 from nearline.settings import Quota
+from projections.queries import database_errors
 from projections.usage import cache_bytes, tape_bytes
 
 router = APIRouter(tags=["quota"])

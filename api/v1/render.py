@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from api.paths import path_b64, path_text
-from api.queries.files import FoundFile
 from api.queries.holdings import Holding
 from api.queries.transactions import Figures, TransactionStatus
 from api.v1.models import (
@@ -17,6 +16,7 @@ from api.v1.models import (
     when,
 )
 from domain.states import State
+from projections.queries.files import FoundFile
 
 
 def holding(h: Holding) -> HoldingOut:

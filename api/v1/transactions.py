@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query
 from api.deps import ReadScopeDep, SessionDep
 from api.errors import ApiError
 from api.inputs import DbInt, SubBatchInt
-from api.queries import InvalidQuery
 from api.queries.transactions import StatFilter, find_transactions
 from api.v1 import render
 from api.v1.models import ErrorOut, TransactionList, TransactionOut
 from api.v1.params import Limit
+from domain.queries import InvalidQuery
 from domain.states import parse_state
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])

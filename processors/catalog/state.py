@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from domain.ids import file_id
 from domain.pack_keys import pack_of
 from events.base import Event
 from events.catalog import (
@@ -33,7 +34,6 @@ from events.catalog import (
     TransactionFinished,
     TransactionRejected,
 )
-from projections.writes import file_id
 
 
 @dataclass

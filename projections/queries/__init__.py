@@ -10,15 +10,9 @@ from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
+from domain.queries import InvalidQuery, QueryTooSlow
+
 T = TypeVar("T")
-
-
-class InvalidQuery(ValueError):
-    """A filter the caller gave cannot be used; the message says how to fix it."""
-
-
-class QueryTooSlow(RuntimeError):
-    """The database cancelled the query at the API's statement time limit."""
 
 
 _INVALID_REGEX = "2201B"

@@ -10,11 +10,11 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, and_, func, select
 
+from domain.access import Scope
 from domain.pack_keys import slice_of
 from domain.states import OBJECT_STORAGE
 from projections import tables as t
 from projections.queries import chunked, database_errors
-from projections.queries.access import Scope
 from projections.queries.filters import HoldingSelector, checked_regex, holding_conditions
 
 

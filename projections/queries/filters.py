@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, exists, false, select
 
+from domain.access import Scope
+from domain.queries import InvalidQuery
 from nearline.patterns import BadPattern, compiled
 from projections import tables as t
-from projections.queries import InvalidQuery
-from projections.queries.access import Scope, visible
+from projections.queries.access import visible
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,19 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, literal, select, text
 
-from api.access import Scope
 from api.app import create_app
 from api.auth.directory import Directory
 from api.auth.families import MemoryFamilies
 from api.auth.local import LocalTokens
 from api.paths import path_text
-from api.queries import InvalidQuery, QueryTooSlow, database_errors
-from api.queries.files import find_files
-from api.queries.filters import HoldingSelector
+from domain.access import Scope
+from domain.queries import InvalidQuery, QueryTooSlow
 from nearline.settings import Settings
 from projections.db import make_engine
 from projections.migrate import upgrade
+from projections.queries import database_errors
+from projections.queries.files import find_files
+from projections.queries.filters import HoldingSelector
 from tests.unit.api.fuzz import no_server_errors
 from tests.unit.api.recording import RecordingLog
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from api import commands
-from api.access import Scope
-from api.db import catalog_reader
-from api.queries.filters import HoldingSelector
+from domain.access import Scope
 from nearline.settings import Settings
 from projections import catalog
 from projections.db import make_engine
 from projections.migrate import upgrade
+from projections.queries.filters import HoldingSelector
+from projections.queries.reader import catalog_reader
 from tests.unit.api import story
 
 

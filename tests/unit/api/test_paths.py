@@ -9,8 +9,8 @@ import random
 import pytest
 from sqlalchemy import create_engine, event, func, literal, select
 
-from api.db import _sqlite_reader
 from api.paths import path_b64, path_from_b64, path_from_text, path_text
+from projections.queries.reader import _sqlite_reader
 
 TRICKY = [
     b"/plain/ascii.nc",

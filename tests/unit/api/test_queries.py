@@ -6,16 +6,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from api.access import NotAMember, Scope, changeable, visible
 from api.auth import Identity
-from api.db import catalog_reader
-from api.queries import InvalidQuery
-from api.queries.files import find_files
-from api.queries.filters import HoldingSelector, parse_tags
 from api.queries.holdings import list_holdings
 from api.queries.transactions import StatFilter, find_transactions
+from domain.access import NotAMember, Scope
+from domain.queries import InvalidQuery
 from domain.states import State, parse_state
 from projections import tables as t
+from projections.queries.access import changeable, visible
+from projections.queries.files import find_files
+from projections.queries.filters import HoldingSelector, parse_tags
+from projections.queries.reader import catalog_reader
 from tests.unit.api.story import GROUPS
 
 

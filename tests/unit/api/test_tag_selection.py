@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from api.queries.filters import HoldingSelector, parse_tag, parse_tags
 from api.queries.holdings import list_holdings
 from client.cli.common import parse_tags as cli_tags
 from client.library.client import _query
@@ -15,6 +14,7 @@ from projections import catalog
 from projections.db import make_engine
 from projections.migrate import upgrade
 from projections.queries.access import Scope
+from projections.queries.filters import HoldingSelector, parse_tag, parse_tags
 from tests.unit.api.story import envelope
 
 ODD = {"a:b": "c,d", " padded ": " x ", "back\\slash": "C:\\data\\", "k=v": "=", "ü": "日本"}

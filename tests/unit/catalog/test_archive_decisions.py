@@ -5,13 +5,13 @@ only archived files can be recorded as evicted."""
 from __future__ import annotations
 
 from domain.aggregate_names import aggregate_name
+from domain.ids import file_id
 from events.catalog import ArchiveScheduled, FilesArchived, FilesEvicted
 from events.reports import AggregateArchived, CacheCopiesRemoved, FilesTransferred
 from events.requests import ArchiveRequested
 from events.topics import ARCHIVE_PUT
 from events.work import ArchiveMember, ArchivePutRequested
 from processors.catalog.decider import Decider
-from projections.writes import file_id
 from tests.unit.catalog.test_decider import entry, envelope, indexed, new_decider, of_type, put
 
 PATHS = (b"/data/a", b"/data/b")

@@ -3,6 +3,7 @@ its files were deleted or evicted, and never while one of them still uses it."""
 
 from __future__ import annotations
 
+from domain.ids import file_id
 from domain.pack_keys import Slice
 from events.catalog import FilesEvicted, TransactionFinished
 from events.reports import AggregateArchived, CacheCopiesRemoved, FilesTransferred
@@ -10,7 +11,6 @@ from events.topics import DELETE_OBJECTS
 from events.work import DeleteObjectsRequested
 from processors.catalog.decider import Decider
 from processors.catalog.state import CatalogState
-from projections.writes import file_id
 from tests.unit.catalog.stories import delete
 from tests.unit.catalog.test_decider import (
     catalog_facts,

@@ -8,10 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from api.access import Scope
-from api.queries.files import find_files
-from api.queries.filters import HoldingSelector
 from api.queries.holdings import list_holdings
+from domain.access import Scope
 from events.base import Event
 from events.catalog import (
     FilesDeleted,
@@ -26,6 +24,8 @@ from projections import catalog, status
 from projections import tables as t
 from projections.db import make_engine
 from projections.migrate import upgrade
+from projections.queries.files import find_files
+from projections.queries.filters import HoldingSelector
 from projections.usage import cache_bytes, tape_bytes
 from tests.unit.api.story import BUCKET, T0, entry, envelope, put
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from api.access import Scope
 from api.queries.transactions import StatFilter, find_transactions, transaction_users
+from domain.access import Scope
 from events.base import Event
 from events.catalog import (
     FilesCataloged,

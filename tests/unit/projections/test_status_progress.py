@@ -10,8 +10,8 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, select
 
-from api.access import Scope
 from api.queries.transactions import Figures, StatFilter, find_transactions
+from domain.access import Scope
 from events.base import Event
 from events.catalog import FilesCataloged, TransactionAccepted, TransactionFinished
 from events.status import SubBatchProgress, TransactionStateChanged
