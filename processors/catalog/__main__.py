@@ -22,10 +22,8 @@ from nearline.settings import get_settings
 from processors.app import decoded, make_app, refuse, send_all
 from processors.catalog.decider import Decider, Limits
 from processors.catalog.quotas import Quotas
-from processors.catalog.selection import catalog_selector
 from processors.catalog.state import CatalogState
-from projections.queries.reader import catalog_reader
-from projections.usage import ProjectionUsage
+from processors.catalog.wiring import read_model
 
 log = logging.getLogger("nearline.catalog")
 settings = get_settings()
@@ -33,10 +31,10 @@ app = make_app("catalog", settings)
 inputs = app.topic(REQUESTS, REPORTS)
 deciders: dict[int, Decider] = {}
 # GETs select their files from the catalog projection (D11), read-only; group and tape
-# use for quotas come from it too, read only when such a quota is set.
-catalog = catalog_reader(settings)
-select = catalog_selector(catalog)
-quotas = Quotas(settings.quotas, ProjectionUsage(catalog))
+# use for quotas come from it too, read only when such a quota is set: both through the
+# ports the wiring builds (D140).
+select, usage = read_model(settings)
+quotas = Quotas(settings.quotas, usage)
 
 
 def rebuild(partition: int) -> CatalogState:

@@ -11,8 +11,8 @@ from events.base import Event, event_id_for
 from events.catalog import FileFailure, TransactionFinished, TransactionRejected
 from events.status import SubBatchProgress, TransactionStateChanged
 from events.topics import CATALOG, STATUS
-from processors.catalog.get import Selector
 from processors.catalog.outgoing import Outgoing
+from processors.catalog.ports import Selector
 from processors.catalog.quotas import Quotas
 from processors.catalog.state import CatalogState, Transaction
 

@@ -22,10 +22,10 @@ hard links of it; they need no copy of their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from domain.queries import InvalidQuery, QueryTooSlow
 from events.catalog import (
     FileFailure,
     FilesRetrieved,
@@ -44,8 +44,8 @@ from events.requests import GetRequested, StageRequested
 from events.topics import TRANSFER_GET
 from events.work import TransferGetRequested
 from processors.catalog import finishing
+from processors.catalog.ports import TapeCopy
 from processors.progress import starting
-from projections.queries import InvalidQuery, QueryTooSlow
 
 if TYPE_CHECKING:
     from processors.catalog.decider import Decider, Limits, Outgoing
@@ -57,34 +57,6 @@ NOT_FOUND = "not found in the holdings you can see"
 NO_RESULT = "transfer-get reported no result for this file"
 LinkFollowers = dict[tuple[int, bytes], list[SelectedFile]]
 """A GET's files restored as hard links, by (holding, path) of the file they link to."""
-
-
-@dataclass(frozen=True)
-class TapeCopy:
-    """Where a file's tape copy is: its aggregate and the member's data offset in it, and
-    the object key its cache copy is put back under."""
-
-    aggregate: str
-    offset: int
-    object_key: str
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What a GET selected: the entries (newest versions unless a holding was chosen),
-    the ids of those with a tape copy, and the requested paths that matched nothing;
-    ``tape_copies`` says where the tape copies of the files without a cache copy are."""
-
-    files: list[SelectedFile]
-    on_tape: frozenset[int] = frozenset()
-    not_found: list[bytes] = field(default_factory=list)
-    tape_copies: Mapping[int, TapeCopy] = field(default_factory=dict)
-
-
-Selector = Callable[[GetRequested], Selection]
-"""Selects a GET's files from the catalog projection; raises ``InvalidQuery`` (or
-``QueryTooSlow``) for a request that cannot be answered, and any other error when the
-database cannot be reached (the request is then redelivered)."""
 
 
 def get(decider: Decider, request: GetRequested) -> list[Outgoing]:

@@ -1,4 +1,6 @@
-"""What a GET fetches, chosen with FIND's query on the catalog projection (decision D11).
+"""What a GET or STAGE fetches, chosen with FIND's query on the catalog projection
+(decision D11). The decider reads it through the ``Selector`` port its wiring builds
+(``processors.catalog.wiring``, decision D140).
 
 Exact paths or a regular expression on the path text; the holding by label, id or tags
 (several tags: all of them). Without a holding selector each path comes from its newest
@@ -12,17 +14,17 @@ holding (paths are unique there); the decider plans them as one inode.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import DataError, ProgrammingError
+from sqlalchemy import Connection, select
 
+from domain.access import Scope
 from domain.object_keys import object_key
 from events.catalog import SelectedFile
 from events.requests import GetRequested
-from processors.catalog.get import Selection, Selector, TapeCopy
 from projections import tables as t
-from projections.queries import InvalidQuery, chunked
-from projections.queries.access import Scope
+from projections.queries import chunked
 from projections.queries.files import FoundFile, find_files
 from projections.queries.filters import HoldingSelector
 
@@ -30,7 +32,28 @@ OBJECT_STORAGE = "OBJECT_STORAGE"
 TAPE = "TAPE"
 
 
-def select_for_get(conn: Connection, request: GetRequested) -> Selection:
+class TapeMember(NamedTuple):
+    """Where a file's tape copy is: its aggregate and the member's data offset in it, and
+    the object key its cache copy is put back under."""
+
+    aggregate: str
+    offset: int
+    object_key: str
+
+
+@dataclass(frozen=True)
+class ForGet:
+    """What a GET selects: the entries, the ids of those with a tape copy, the requested
+    paths that matched nothing, and where the tape copies of the files without a cache
+    copy are."""
+
+    files: list[SelectedFile]
+    on_tape: frozenset[int]
+    not_found: list[bytes]
+    tape_copies: dict[int, TapeMember]
+
+
+def select_for_get(conn: Connection, request: GetRequested) -> ForGet:
     """The entries ``request`` selects among those its user may read."""
     scope = Scope(request.user, request.group, request.groupall)
     selector = HoldingSelector(
@@ -50,7 +73,7 @@ def select_for_get(conn: Connection, request: GetRequested) -> Selection:
         found = newest_versions(found)
     tape_only = [f for f in found if _on_tape(f) and not _in_store(f)]
     groups = link_groups(found)
-    return Selection(
+    return ForGet(
         files=[selected(f, groups.get(f.id)) for f in found],
         on_tape=frozenset(f.id for f in found if _on_tape(f)),
         not_found=not_found,
@@ -58,17 +81,17 @@ def select_for_get(conn: Connection, request: GetRequested) -> Selection:
     )
 
 
-def tape_copies(conn: Connection, files: Iterable[FoundFile]) -> dict[int, TapeCopy]:
+def tape_copies(conn: Connection, files: Iterable[FoundFile]) -> dict[int, TapeMember]:
     """Where the members of these files are on tape, and the keys their cache copies are
     put back under (the keys they were PUT with)."""
     wanted = {f.id: f for f in files}
     m = t.aggregate_members
-    copies: dict[int, TapeCopy] = {}
+    copies: dict[int, TapeMember] = {}
     for chunk in chunked(list(wanted)):
         for row in conn.execute(select(m).where(m.c.file_id.in_(chunk))):
             f = wanted[row.file_id]
             key = object_key(f.holding_id, f.transaction_id, f.path)
-            copies[row.file_id] = TapeCopy(row.aggregate, row.offset, key)
+            copies[row.file_id] = TapeMember(row.aggregate, row.offset, key)
     return copies
 
 
@@ -128,25 +151,3 @@ def selected(f: FoundFile, link_group: bytes | None = None) -> SelectedFile:
 
 def _on_tape(f: FoundFile) -> bool:
     return any(loc.storage_type == TAPE for loc in f.locations)
-
-
-def catalog_selector(engine: Engine) -> Selector:
-    """A ``Selector`` reading the catalog through ``engine`` (read-only).
-
-    The database refusing this request's query (bad data, a query it cannot run) rejects
-    the GET rather than stop the decider on it; losing the connection raises, so that
-    the request is handled again once the database is back.
-    """
-
-    def select(request: GetRequested) -> Selection:
-        try:
-            with engine.connect() as conn:
-                return select_for_get(conn, request)
-        except (DataError, ProgrammingError) as error:
-            code = getattr(error.orig, "sqlstate", None) or type(error.orig).__name__
-            raise InvalidQuery(
-                f"The catalog could not answer this request ({code}); check its paths, "
-                "regular expression, label and tags."
-            ) from None
-
-    return select

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from domain.queries import InvalidQuery
 from events.base import Event, event_id_for
 from events.catalog import (
     FilesRetrieved,
@@ -21,9 +22,9 @@ from events.status import TransactionStateChanged
 from events.topics import CATALOG, TRANSFER_GET
 from events.work import TransferGetRequested
 from processors.catalog.decider import Decider, Limits, Outgoing
-from processors.catalog.get import NO_RESULT, NOT_FOUND, ONLY_ON_TAPE, Selection, sub_batches
+from processors.catalog.get import NO_RESULT, NOT_FOUND, ONLY_ON_TAPE, sub_batches
+from processors.catalog.ports import Selection
 from processors.catalog.state import CatalogState
-from projections.queries import InvalidQuery
 
 TX = "get-1"
 

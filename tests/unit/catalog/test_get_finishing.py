@@ -15,7 +15,7 @@ from events.topics import CATALOG, TRANSFER_GET
 from events.vectors import read_vectors, vector_path
 from events.work import TransferGetRequested
 from processors.catalog.decider import Decider, Limits
-from processors.catalog.get import Selection
+from processors.catalog.ports import Selection
 from processors.catalog.state import CatalogState
 from projections import status
 from tests.unit.catalog.test_get_decisions import (

@@ -18,8 +18,9 @@ from events.reports import AggregateRecalled
 from events.requests import StageRequested
 from events.work import TransferGetRequested
 from processors.catalog.decider import Limits
-from processors.catalog.get import Selection, TapeCopy, sub_batches
-from processors.catalog.selection import link_groups
+from processors.catalog.get import sub_batches
+from processors.catalog.ports import Selection, TapeCopy
+from projections.queries.selection import link_groups
 from stores.tape.members import TAPE_CORRUPT
 from tests.unit.catalog.test_get_decisions import (
     decider_with,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import DataError, OperationalError
 
+from domain.queries import InvalidQuery
 from events.requests import GetRequested
-from processors.catalog.selection import catalog_selector, newest_versions, selected
-from projections.queries import InvalidQuery
+from processors.catalog.wiring import catalog_selector
 from projections.queries.files import FoundFile, Location
+from projections.queries.selection import newest_versions, selected
 
 
 def found(file_id: int, holding_id: int, path: bytes, ingest_time: int, **extra) -> FoundFile:

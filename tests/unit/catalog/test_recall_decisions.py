@@ -17,7 +17,7 @@ from events.requests import StageRequested
 from events.status import TransactionStateChanged
 from events.topics import ARCHIVE_GET
 from events.work import RecallRequested, TransferGetRequested
-from processors.catalog.get import Selection, TapeCopy
+from processors.catalog.ports import Selection, TapeCopy
 from stores.tape.members import TAPE_CORRUPT
 from tests.unit.catalog.test_get_decisions import (
     TX,
