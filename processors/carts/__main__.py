@@ -13,18 +13,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from api.db import catalog_reader
 from events.carts import CartRequested, CartStateChanged
 from events.topics import CARTS, REQUESTS
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, send_all
 from processors.carts.prepare import prepare, purge
 from processors.carts.recall import recall_failed_message, stages_for_cart, wait_for_stages
+from processors.carts.wiring import catalog_reads
 
 settings = get_settings()
 app = make_app("carts", settings)
 carts = app.topic(CARTS)
-engine = catalog_reader(settings)
+reads = catalog_reads(settings)  # the projections, through the cart port (D140)
 
 
 STAGE_WAIT_S = settings.recall.stage_timeout_s + 600  # the recall's own deadline, and then some
@@ -32,17 +32,14 @@ STAGE_WAIT_S = settings.recall.stage_timeout_s + 600  # the recall's own deadlin
 
 def decide(request: CartRequested) -> list[CartStateChanged]:
     """Prepare the cart; files only on tape are staged first, and the cart prepared again."""
-    with engine.connect() as conn:
-        prepared = prepare(conn, request)
+    prepared = prepare(reads, request)
     if prepared.on_tape:
         stages = stages_for_cart(request, prepared.on_tape)
         send(prepared.states + stages)
         stage_ids = [s.transaction_id for s in stages]
-        results = wait_for_stages(engine, stage_ids, request.user, STAGE_WAIT_S)
-        with engine.connect() as conn:
-            prepared = prepare(conn, request, recall_failed_message(results, STAGE_WAIT_S))
-    with engine.connect() as conn:
-        return prepared.states + purge(conn, request, settings.carts.keep_per_user)
+        results = wait_for_stages(reads, stage_ids, request.user, STAGE_WAIT_S)
+        prepared = prepare(reads, request, recall_failed_message(results, STAGE_WAIT_S))
+    return prepared.states + purge(reads, request, settings.carts.keep_per_user)
 
 
 def send(events: list) -> None:

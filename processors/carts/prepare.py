@@ -1,7 +1,8 @@
 """Preparing a cart: what the processor decides for one ``CartRequested``.
 
-The selection is FIND's (``api.queries.files``, against the catalog projection; D11), so a
-cart holds what ``nearline find`` shows with the same filters. Only regular files go in a
+The selection is FIND's (against the catalog projection, read through the port its wiring
+gives, ``ports.CatalogReads``; D11, D140), so a cart holds what ``nearline find`` shows
+with the same filters. Only regular files go in a
 cart (folders and links have no content to download). Every decision is a
 ``CartStateChanged`` with a deterministic id, so a redelivered request decides the same
 facts again, which the projection ignores.
@@ -12,16 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, func, select
-
-from api.access import Scope
-from api.queries import InvalidQuery, QueryTooSlow
-from api.queries.files import FoundFile, find_files
-from api.queries.filters import HoldingSelector
+from domain.queries import InvalidQuery, QueryTooSlow
 from events.base import event_id_for
 from events.carts import CartRequested, CartStateChanged
 from processors.app import now_ms
-from projections import tables as t
+from processors.carts.ports import CartFile, CatalogReads
 from stores.tape.aggregate import Member
 
 CACHE = "OBJECT_STORAGE"
@@ -55,16 +51,18 @@ class Preparation:
     first (then it is prepared again once they are in the cache)."""
 
     states: list[CartStateChanged]
-    on_tape: list[FoundFile] = field(default_factory=list)
+    on_tape: list[CartFile] = field(default_factory=list)
 
 
-def prepare(conn: Connection, request: CartRequested, recalled: str | None = None) -> Preparation:
+def prepare(
+    reads: CatalogReads, request: CartRequested, recalled: str | None = None
+) -> Preparation:
     """The states the cart goes through: staging, then bundling and ready, or error.
     Files only on tape are to be recalled first, unless that was tried (``recalled``
     says why files are still on tape): then the cart fails with it."""
     decided = [state(request, "staging")]
     try:
-        files = select_files(conn, request)
+        files = reads.cart_files(request)
     except (InvalidQuery, QueryTooSlow) as error:
         return Preparation([*decided, state(request, "error", str(error))])
     if not files:
@@ -97,28 +95,14 @@ def prepare(conn: Connection, request: CartRequested, recalled: str | None = Non
 
 
 def recall_for_cart(
-    request: CartRequested, decided: list[CartStateChanged], on_tape: Sequence[FoundFile]
+    request: CartRequested, decided: list[CartStateChanged], on_tape: Sequence[CartFile]
 ) -> Preparation:
     """Files the cart needs that are only on tape: the cart stays ``staging`` while they
     are recalled (``processors.carts.recall``), then it is prepared again."""
     return Preparation(decided, list(on_tape))
 
 
-def select_files(conn: Connection, request: CartRequested) -> list[FoundFile]:
-    """The regular files FIND shows for the request's filters, at most ``max_files + 1``."""
-    # Without groupall a cart reads all of the owner's own holdings, as FIND does.
-    scope = Scope(request.user, request.group if request.groupall else None, request.groupall)
-    selector = HoldingSelector(request.label, holding_id=request.holding_id, tags=request.tags)
-    limit = request.max_files + 1
-    found: dict[int, FoundFile] = {}
-    wanted: list[bytes | None] = list(request.paths) or [None]
-    for path in wanted:
-        for f in find_files(conn, scope, selector, path, request.regex, limit, path_type="FILE"):
-            found[f.id] = f
-    return list(found.values())
-
-
-def _tar_member_name_ok(f: FoundFile) -> bool:
+def _tar_member_name_ok(f: CartFile) -> bool:
     try:
         Member(f.id, f.path, "", f.size, f.mode, f.mtime_ns, "", "")
     except ValueError:
@@ -126,34 +110,24 @@ def _tar_member_name_ok(f: FoundFile) -> bool:
     return True
 
 
-def purge(conn: Connection, request: CartRequested, keep: int) -> list[CartStateChanged]:
+def purge(reads: CatalogReads, request: CartRequested, keep: int) -> list[CartStateChanged]:
     """Purge the owner's least recently used finished carts beyond ``keep`` (the new cart
     counts as one); carts in progress are never purged."""
-    c = t.carts
-    recency = func.coalesce(c.c.last_access, c.c.updated_at)
-    rows = conn.execute(
-        select(c.c.cart_id)
-        .where(
-            c.c.user == request.user,
-            c.c.state.in_(("ready", "error")),
-            c.c.cart_id != request.cart_id,
-        )
-        .order_by(recency.desc(), c.c.cart_id)
-    ).all()
+    finished = reads.finished_carts(request.user, but=request.cart_id)
     now = now_ms()
     return [
         CartStateChanged(
-            event_id=event_id_for(row.cart_id, "cart", "purged"),
-            transaction_id=row.cart_id,
+            event_id=event_id_for(cart_id, "cart", "purged"),
+            transaction_id=cart_id,
             user=request.user,
             group=request.group,
             cause_id=request.event_id,
             occurred_at=now,
-            cart_id=row.cart_id,
+            cart_id=cart_id,
             state="purged",
             message="purged: least recently used",
             file_ids=[],
             total_size=0,
         )
-        for row in rows[max(keep - 1, 0) :]
+        for cart_id in finished[max(keep - 1, 0) :]
     ]

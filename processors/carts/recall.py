@@ -11,28 +11,17 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, select
-
-from api.queries.files import FoundFile
 from events.base import event_id_for
 from events.carts import CartRequested
 from events.requests import StageRequested
 from processors.app import now_ms
-from projections import tables as t
+from processors.carts.ports import CartFile, CatalogReads, StageOutcome
 
 PATHS_PER_STAGE = 1000  # one request stays far below Kafka's record size limit
-FINAL = ("COMPLETE", "COMPLETE_WITH_ERRORS", "FAILED")
 
 
-@dataclass(frozen=True)
-class StageOutcome:
-    state: str
-    failures: dict[bytes, str]
-
-
-def stages_for_cart(request: CartRequested, on_tape: Sequence[FoundFile]) -> list[StageRequested]:
+def stages_for_cart(request: CartRequested, on_tape: Sequence[CartFile]) -> list[StageRequested]:
     """The STAGE requests that bring the cart's tape-only files into the cache."""
     by_holding: dict[int, list[bytes]] = defaultdict(list)
     for f in on_tape:
@@ -62,27 +51,8 @@ def stages_for_cart(request: CartRequested, on_tape: Sequence[FoundFile]) -> lis
     return stages
 
 
-def outcomes(
-    conn: Connection, transaction_ids: Sequence[str], user: str
-) -> dict[str, StageOutcome]:
-    """The user's stages among these that have finished, with their failed files (status
-    rows are keyed by transaction id and user: D111)."""
-    s, f = t.status_transactions, t.status_failed_files
-    rows = conn.execute(
-        select(s.c.transaction_id, s.c.state).where(
-            s.c.transaction_id.in_(list(transaction_ids)), s.c.user == user, s.c.state.in_(FINAL)
-        )
-    ).all()
-    done = {r.transaction_id: StageOutcome(r.state, {}) for r in rows}
-    if done:
-        mine = f.c.transaction_id.in_(list(done)) & (f.c.user == user)
-        for row in conn.execute(select(f).where(mine)):
-            done[row.transaction_id].failures[row.path] = row.reason
-    return done
-
-
 def wait_for_stages(
-    engine: Engine,
+    reads: CatalogReads,
     transaction_ids: Sequence[str],
     user: str,
     timeout_s: float,
@@ -92,8 +62,7 @@ def wait_for_stages(
     """Every stage's outcome once all have finished; None if they did not in time."""
     deadline = time.monotonic() + timeout_s
     while True:
-        with engine.connect() as conn:
-            done = outcomes(conn, transaction_ids, user)
+        done = reads.finished_stages(transaction_ids, user)
         if len(done) == len(set(transaction_ids)):
             return done
         if time.monotonic() > deadline:

@@ -10,16 +10,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from api.db import catalog_reader
 from events.base import event_id_for
 from events.carts import CartDeleteRequested, CartDownloaded, CartRequested, CartStateChanged
 from nearline.settings import Settings
 from processors.carts.prepare import prepare, purge
 from processors.carts.recall import stages_for_cart
+from processors.carts.wiring import ProjectionReads
 from projections import carts, catalog
 from projections import tables as t
 from projections.db import make_engine
 from projections.migrate import upgrade
+from projections.queries.reader import catalog_reader
 from tests.unit.api import story
 
 
@@ -67,8 +68,7 @@ def request(
 
 
 def decide(reader: Engine, cart: CartRequested) -> list[CartStateChanged]:
-    with reader.connect() as conn:
-        return prepare(conn, cart).states
+    return prepare(ProjectionReads(reader), cart).states
 
 
 def test_cached_files_make_a_ready_cart_in_path_order(reader):
@@ -111,8 +111,7 @@ def test_files_only_on_tape_are_staged_first_then_the_cart_fails_if_they_stay_th
         a = conn.execute(select(t.files.c.id).where(t.files.c.path == b"/data/run/a.nc")).scalar()
         conn.execute(t.locations.delete().where(t.locations.c.file_id == a))
     cart = request(label="run")
-    with reader.connect() as conn:
-        prepared = prepare(conn, cart)
+    prepared = prepare(ProjectionReads(reader), cart)
     assert [d.state for d in prepared.states] == ["staging"]
     assert [f.path for f in prepared.on_tape] == [b"/data/run/a.nc"]
     [stage] = stages_for_cart(cart, prepared.on_tape)
@@ -120,8 +119,9 @@ def test_files_only_on_tape_are_staged_first_then_the_cart_fails_if_they_stay_th
     assert stage.holding_id == prepared.on_tape[0].holding_id
     assert stages_for_cart(cart, prepared.on_tape)[0].transaction_id == stage.transaction_id
     # Prepared again after the recall, files still only on tape fail the cart with why.
-    with reader.connect() as conn:
-        again = prepare(conn, cart, recalled="only on tape: a.nc could not be recalled: x")
+    again = prepare(
+        ProjectionReads(reader), cart, recalled="only on tape: a.nc could not be recalled: x"
+    )
     assert again.states[-1].state == "error" and "could not be recalled" in again.states[-1].message
 
 
@@ -174,8 +174,7 @@ def test_least_recently_used_finished_carts_are_purged_never_those_in_progress(e
     # old0 was downloaded after every state change: it is the most recently used
     later = int(time.time() * 1000) + 60_000 - story.T0
     apply(engine, CartDownloaded(**_envelope(request("old0"), "dl", later), cart_id="old0"))
-    with reader.connect() as conn:
-        purged = purge(conn, request("new", label="run"), keep=2)
+    purged = purge(ProjectionReads(reader), request("new", label="run"), keep=2)
     # two kept, counting the new cart: old0 stays, old1 and old2 go, old3 is in progress
     assert sorted(p.cart_id for p in purged) == ["old1", "old2"]
     assert {p.state for p in purged} == {"purged"}

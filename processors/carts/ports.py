@@ -1,0 +1,55 @@
+"""What the cart processor reads from the projections, and only through this port, which
+its wiring (``processors.carts.wiring``) builds and passes in (decision D140)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from events.carts import CartRequested
+
+
+class Copy(Protocol):
+    @property
+    def storage_type(self) -> str: ...
+
+
+class CartFile(Protocol):
+    """A regular file a cart's selection found, with its copies."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def holding_id(self) -> int: ...
+    @property
+    def path(self) -> bytes: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def mode(self) -> int: ...
+    @property
+    def mtime_ns(self) -> int: ...
+    @property
+    def locations(self) -> Sequence[Copy]: ...
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    state: str
+    failures: dict[bytes, str]
+
+
+class CatalogReads(Protocol):
+    def cart_files(self, request: CartRequested) -> Sequence[CartFile]:
+        """The regular files FIND shows for the cart's filters, at most ``max_files + 1``;
+        ``InvalidQuery`` or ``QueryTooSlow`` if the filters cannot be answered."""
+        ...
+
+    def finished_carts(self, user: str, but: str) -> list[str]:
+        """The user's finished carts other than ``but``, most recently used first."""
+        ...
+
+    def finished_stages(self, transaction_ids: Sequence[str], user: str) -> dict[str, StageOutcome]:
+        """The user's stages among these that have finished, with their failed files."""
+        ...
