@@ -11,6 +11,7 @@ from admin.app import app
 from nearline import bus
 from nearline.settings import get_settings
 from processors.sweeper.passes import archive_sweep, eviction_pass
+from processors.sweeper.wiring import ProjectionReads
 from projections.db import catalog_engine
 
 
@@ -26,7 +27,7 @@ def archive(
     engine = catalog_engine(settings)
     producer = bus.producer(settings) if now else None
     try:
-        requests = archive_sweep(settings, engine, producer, holding or None)
+        requests = archive_sweep(settings, ProjectionReads(engine), producer, holding or None)
     finally:
         engine.dispose()
     for request in requests:
@@ -51,7 +52,7 @@ def evict(
     engine = catalog_engine(settings)
     producer = None if dry_run else bus.producer(settings)
     try:
-        done = eviction_pass(settings, engine, producer)
+        done = eviction_pass(settings, ProjectionReads(engine), producer)
     finally:
         engine.dispose()
     plan, capacity = done.plan, settings.eviction.cache_capacity_bytes

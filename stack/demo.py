@@ -35,6 +35,7 @@ from nearline import bus
 from nearline.requests import RequestLog
 from nearline.settings import Settings
 from processors.sweeper.passes import archive_sweep, eviction_pass
+from processors.sweeper.wiring import ProjectionReads
 from projections import tables as t
 from projections.db import catalog_engine
 from projections.migrate import upgrade
@@ -201,7 +202,7 @@ def archive(
     settings: Settings, engine: Engine, holding_id: int, transaction_id: str, files: int
 ) -> None:
     producer = bus.producer(settings)
-    sent = archive_sweep(settings, engine, producer, [holding_id])
+    sent = archive_sweep(settings, ProjectionReads(engine), producer, [holding_id])
     producer.flush(15)
     members = sum(len(r.members) for r in sent)
     print(f"  {len(sent)} aggregate(s) of {members} files sent to tape")
@@ -216,7 +217,9 @@ def evict_everything(
         update={"cache_capacity_bytes": 1, "high_watermark": 0.5, "low_watermark": 0.0}
     )
     producer = bus.producer(settings)
-    done = eviction_pass(settings.model_copy(update={"eviction": tiny}), engine, producer)
+    done = eviction_pass(
+        settings.model_copy(update={"eviction": tiny}), ProjectionReads(engine), producer
+    )
     producer.flush(15)
     print(f"  {len(done.plan.chosen)} cache copies chosen, {done.plan.freed} bytes")
     wait_for(lambda: "OBJECT_STORAGE" not in copies_of(engine, transaction_id), "the eviction")

@@ -1,5 +1,6 @@
-"""The archive sweep's selection and plan: cached files without a tape copy, read from the
-catalog projection, grouped per holding into aggregates of the target size.
+"""The archive sweep's plan: cached files without a tape copy, which the sweeper reads from
+the catalog projection through its port (``processors.sweeper.ports``, decision D140),
+grouped per holding into aggregates of the target size.
 
 Each aggregate becomes one ``ArchiveRequested`` for the decider, which leaves out files
 already archived or in flight (``ArchiveScheduled``); the projection's ``archive_pending``
@@ -10,17 +11,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-from sqlalchemy import Connection, and_, exists, select
 
 from domain.aggregate_names import aggregate_name
 from events.base import event_id_for
 from events.requests import ArchiveRequested
 from events.work import ArchiveMember
 from processors.app import now_ms
-from projections import tables as t
 from stores.tape.aggregate import Member, plan_aggregates
 
 log = logging.getLogger("nearline.archive.sweep")
@@ -34,66 +32,6 @@ class Unarchived:
     user: str
     group: str
     member: ArchiveMember
-
-
-def unarchived(
-    conn: Connection, limit: int, holding_ids: Collection[int] | None = None
-) -> list[Unarchived]:
-    """Up to ``limit`` files to archive (of these holdings only, if given), in holding and
-    path order."""
-    f, h, loc = t.files, t.holdings, t.locations
-    sha, adler = t.checksums.alias("sha"), t.checksums.alias("adler")
-    tape = t.locations.alias("tape")
-    query = (
-        select(
-            f.c.id,
-            f.c.holding_id,
-            h.c.user,
-            h.c.group,
-            f.c.path,
-            f.c.size,
-            f.c.mode,
-            f.c.mtime_ns,
-            loc.c.path.label("object_key"),
-            sha.c.value.label("sha256"),
-            adler.c.value.label("adler32"),
-        )
-        .select_from(
-            f.join(h, h.c.id == f.c.holding_id)
-            .join(loc, and_(loc.c.file_id == f.c.id, loc.c.storage_type == "OBJECT_STORAGE"))
-            .join(sha, and_(sha.c.file_id == f.c.id, sha.c.algorithm == "SHA256"))
-            .join(adler, and_(adler.c.file_id == f.c.id, adler.c.algorithm == "ADLER32"))
-        )
-        .where(
-            f.c.state == "CATALOGED",
-            f.c.path_type == "FILE",
-            h.c.deleted.is_(False),
-            ~exists().where(and_(tape.c.file_id == f.c.id, tape.c.storage_type == "TAPE")),
-            ~exists().where(t.archive_pending.c.file_id == f.c.id),
-        )
-        .order_by(f.c.holding_id, f.c.path)
-        .limit(limit)
-    )
-    if holding_ids is not None:
-        query = query.where(f.c.holding_id.in_(list(holding_ids)))
-    return [
-        Unarchived(
-            r.holding_id,
-            r.user,
-            r.group,
-            ArchiveMember(
-                file_id=r.id,
-                path=r.path,
-                object_key=r.object_key,
-                size=r.size,
-                mode=r.mode,
-                mtime_ns=r.mtime_ns,
-                sha256=r.sha256,
-                adler32=r.adler32,
-            ),
-        )
-        for r in conn.execute(query)
-    ]
 
 
 def plan(

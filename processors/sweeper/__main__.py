@@ -17,7 +17,7 @@ from nearline import bus
 from nearline.observe import logs, server
 from nearline.settings import get_settings
 from processors.sweeper.passes import archive_sweep, eviction_pass
-from projections.db import catalog_engine
+from processors.sweeper.wiring import catalog_reads
 from stores.s3.object_store import ObjectStore
 
 log = logging.getLogger("nearline.sweeper")
@@ -28,7 +28,7 @@ def main() -> None:
     logs.setup(settings, "sweeper")
     bus.prepare(settings)
     server.serve(settings)
-    engine = catalog_engine(settings)
+    reads = catalog_reads(settings)  # the catalog projection, through its port (D140)
     producer = bus.producer(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -46,7 +46,7 @@ def main() -> None:
         if now >= due["archive"]:
             due["archive"] = now + settings.archive.sweep_interval_s
             try:
-                sent = archive_sweep(settings, engine, producer)
+                sent = archive_sweep(settings, reads, producer)
                 if sent:
                     log.info("archive sweep sent %d aggregates", len(sent))
             except Exception:
@@ -54,7 +54,7 @@ def main() -> None:
         if now >= due["evict"]:
             due["evict"] = now + settings.eviction.interval_s
             try:
-                done = eviction_pass(settings, engine, producer)
+                done = eviction_pass(settings, reads, producer)
                 if done.plan.chosen:
                     log.info(
                         "eviction: %d cache copies, %d bytes",

@@ -1,5 +1,6 @@
 """One archive sweep and one eviction pass, as the sweeper process and the operator
-commands run them."""
+commands run them: they read the catalog projection through ``reads``, the port their
+wiring gives them (``processors.sweeper.wiring.ProjectionReads``, decision D140)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
-from sqlalchemy import Engine
 
 from events.base import Event, event_id_for
 from events.codec import encode
@@ -18,21 +18,21 @@ from events.work import EvictRequested
 from nearline.settings import Settings
 from processors.app import now_ms
 from processors.archive_put import sweep
-from processors.evict import policy, selection
+from processors.evict import policy
+from processors.sweeper.ports import CatalogReads
 
 EVICT_BATCH = 1000  # files per evict request
 
 
 def archive_sweep(
     settings: Settings,
-    engine: Engine,
+    reads: CatalogReads,
     producer: Producer | None,
     holding_ids: Collection[int] | None = None,
 ) -> list[ArchiveRequested]:
     """Plan aggregates of the files to archive (of these holdings only, if given); send
     them unless ``producer`` is None."""
-    with engine.connect() as conn:
-        files = sweep.unarchived(conn, settings.archive.max_files_per_sweep, holding_ids)
+    files = reads.unarchived(settings.archive.max_files_per_sweep, holding_ids)
     requests = sweep.plan(
         files, settings.archive.aggregate_bytes, settings.archive.max_files_per_aggregate
     )
@@ -47,13 +47,14 @@ class EvictionPass:
     requests: list[EvictRequested]
 
 
-def eviction_pass(settings: Settings, engine: Engine, producer: Producer | None) -> EvictionPass:
+def eviction_pass(
+    settings: Settings, reads: CatalogReads, producer: Producer | None
+) -> EvictionPass:
     """Choose cache copies to remove; send the requests unless ``producer`` is None."""
     rules = policy.Rules.of(settings.eviction)
-    with engine.connect() as conn:
-        usage = selection.cache_usage(conn)
-        over = usage > rules.capacity * rules.high  # below it, no candidate is needed
-        chosen = policy.choose(usage, selection.candidates(conn) if over else [], rules)
+    usage = reads.cache_usage()
+    over = usage > rules.capacity * rules.high  # below it, no candidate is needed
+    chosen = policy.choose(usage, reads.eviction_candidates() if over else [], rules)
     run = uuid.uuid4().hex
     requests = []
     for holding_id, files in policy.by_holding(chosen.chosen).items():

@@ -1,14 +1,32 @@
 """What the eviction policy reads from the catalog projection: the cache's use and the
-cached files that have a tape copy."""
+cached files that have a tape copy. The sweeper reads them through the port its wiring
+builds (``processors.sweeper.wiring``, decision D140)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, and_, func, select
 
-from processors.evict.policy import Candidate
 from projections import tables as t
+
+
+@dataclass(frozen=True)
+class CachedCopy:
+    """A cached file with a tape copy, and the tags of its holding."""
+
+    file_id: int
+    holding_id: int
+    user: str
+    group: str
+    label: str
+    path: bytes
+    object_key: str
+    size: int
+    access_time: int  # epoch milliseconds
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def cache_usage(conn: Connection) -> int:
@@ -22,7 +40,7 @@ def cache_usage(conn: Connection) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def candidates(conn: Connection) -> list[Candidate]:
+def candidates(conn: Connection) -> list[CachedCopy]:
     """Cached files with a tape copy, least recently accessed first."""
     f, h, cached = t.files, t.holdings, t.locations.alias("cached")
     tape = t.locations.alias("tape")
@@ -52,7 +70,7 @@ def candidates(conn: Connection) -> list[Candidate]:
     rows = conn.execute(query).all()
     tags = _tags(conn, {r.holding_id for r in rows})
     return [
-        Candidate(
+        CachedCopy(
             file_id=r.id,
             holding_id=r.holding_id,
             user=r.user,

@@ -27,6 +27,7 @@ from nearline import bus
 from nearline.requests import RequestLog
 from nearline.settings import Settings, stack_file_path
 from processors.sweeper.passes import archive_sweep
+from processors.sweeper.wiring import ProjectionReads
 from projections import tables as t
 from projections.db import make_engine
 from projections.migrate import upgrade
@@ -157,7 +158,7 @@ def test_a_broker_killed_and_restarted_mid_put_loses_nothing(
         # Archive both holdings; another node dies while the aggregates are written.
         producer = bus.producer(on_cluster)
         ids = [holding_id for holding_id, _, _ in holdings.values()]
-        sent = archive_sweep(on_cluster, engine, producer, ids)
+        sent = archive_sweep(on_cluster, ProjectionReads(engine), producer, ids)
         assert producer.flush(30) == 0
         time.sleep(2)
         cluster.kill_node(2)

@@ -27,6 +27,7 @@ from admin.app import app
 from nearline import bus
 from nearline.requests import RequestLog
 from processors.sweeper.passes import archive_sweep
+from processors.sweeper.wiring import ProjectionReads
 from projections import tables as t
 from projections.db import make_engine
 from stack import s3
@@ -172,7 +173,7 @@ def test_processors_killed_at_random_lose_and_double_nothing(
             assert time.monotonic() - started < 900, "the archive never completed"
             if time.monotonic() - last_sweep > 30:
                 # A sweep leaves out files in flight; one after a failure takes them again.
-                archive_sweep(settings, engine, producer, [holding_id])
+                archive_sweep(settings, ProjectionReads(engine), producer, [holding_id])
                 producer.flush(15)
                 sweeps += 1
                 last_sweep = time.monotonic()

@@ -15,8 +15,9 @@ from events.codec import decode
 from events.topics import CATALOG
 from nearline import bus
 from nearline.settings import Settings
-from processors.evict.selection import cache_usage
 from processors.sweeper.passes import eviction_pass
+from processors.sweeper.wiring import ProjectionReads
+from projections.queries.eviction import cache_usage
 from stack import xrootd
 from stores.tape.endpoint import TapeEndpoint
 from tests.integration.accounts import chown
@@ -51,7 +52,9 @@ def archive_evict_and_purge(
     policy = settings.eviction.model_copy(
         update={"cache_capacity_bytes": max(usage, 1), "high_watermark": 0.5, "low_watermark": 0.0}
     )
-    eviction_pass(settings.model_copy(update={"eviction": policy}), engine, producer)
+    eviction_pass(
+        settings.model_copy(update={"eviction": policy}), ProjectionReads(engine), producer
+    )
     wait_until(
         lambda: all(
             set(f["locations"]) == {"TAPE"} for f in regular_files(engine, holding_id).values()

@@ -12,18 +12,19 @@ import pytest
 from confluent_kafka import TopicPartition
 from sqlalchemy import select
 
-from api.access import Scope
 from api.nlds import render as nlds_render
-from api.queries.files import find_files
-from api.queries.filters import HoldingSelector
 from api.v1 import render as v1_render
+from domain.access import Scope
 from events.catalog import FilesArchived, FilesEvicted
 from events.codec import decode
 from events.topics import CATALOG
 from nearline import bus
 from nearline.settings import Settings
 from processors.sweeper.passes import archive_sweep, eviction_pass
+from processors.sweeper.wiring import ProjectionReads
 from projections import tables as t
+from projections.queries.files import find_files
+from projections.queries.filters import HoldingSelector
 from stack import s3, xrootd
 from stores.failures import CORRUPT, NOT_IN_STORE
 from tests.integration.cached_copies import corrupt, object_of
@@ -107,7 +108,7 @@ def sweep_and_wait(settings, engine, producer, holding_id: int, timeout: float =
     aggregate's outcome and the projection shows it; returns the FilesArchived facts."""
     tail = CatalogTail(settings)
     try:
-        sent = archive_sweep(settings, engine, producer, [holding_id])
+        sent = archive_sweep(settings, ProjectionReads(engine), producer, [holding_id])
         facts = tail.wait_for(FilesArchived, {r.transaction_id for r in sent}, timeout)
     finally:
         tail.close()
@@ -169,7 +170,7 @@ def test_archive_sweep_writes_each_file_to_tape_once_and_the_catalog_shows_both(
 
     # A re-run sends nothing and writes nothing.
     before = {name: tape.stat(name).size for name in aggregates}
-    assert archive_sweep(settings, engine, producer, [holding_id]) == []
+    assert archive_sweep(settings, ProjectionReads(engine), producer, [holding_id]) == []
     assert member_offsets(engine, holding_id) == offsets
     assert {name: tape.stat(name).size for name in aggregates} == before
 
@@ -264,7 +265,7 @@ def test_eviction_removes_only_archived_cache_copies_and_keeps_cache_keep_holdin
 
     # A cache over its high watermark, whose low watermark needs every archived copy gone.
     with engine.connect() as conn:
-        from processors.evict.selection import cache_usage
+        from projections.queries.eviction import cache_usage
 
         usage = cache_usage(conn)
     policy = settings.eviction.model_copy(
@@ -273,7 +274,7 @@ def test_eviction_removes_only_archived_cache_copies_and_keeps_cache_keep_holdin
     tight = settings.model_copy(update={"eviction": policy})
     tail = CatalogTail(settings)
     try:
-        done = eviction_pass(tight, engine, producer)
+        done = eviction_pass(tight, ProjectionReads(engine), producer)
         facts = tail.wait_for(FilesEvicted, {r.transaction_id for r in done.requests}, 120)
     finally:
         tail.close()

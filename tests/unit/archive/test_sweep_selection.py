@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import create_engine, insert
 
 from domain.aggregate_names import aggregate_name
-from processors.archive_put.sweep import plan, unarchived
+from processors.archive_put.sweep import plan
 from projections import tables as t
+from projections.queries.archiving import unarchived
 
 
 @pytest.fixture
