@@ -10,12 +10,17 @@ logical types, recursive types) raises ``Unsupported`` and the codec uses fastav
 In CPython 3.11 the cost is the count of bytecodes and of objects made, so the generated
 code works with tables rather than arithmetic: one-byte lengths, counts and longs (most
 of them) are lookups, longer varints (a timestamp takes six bytes) are unrolled rather
-than looped, and a frozen event is filled through a writable subclass (``_filling``).
+than looped, and a frozen event is filled through a writable subclass (``filling``).
 
 Generated decoders raise EOFError or IndexError when the data ends early, ValueError or
 UnicodeDecodeError when it is corrupt, and ``Rejected`` when the event class refuses the
 values. Names from the schema are inserted only as attribute or keyword names after a check
 that they are identifiers, and every other constant is passed in, never spliced in.
+
+Over 400 lines as one job, generating code: the encoders and the decoders are built by one
+``_Source`` from one reading of the schema (``resolve``, ``_nullable``, ``_min_size``); the
+varints and tables they use are in ``avro_longs``, the filling of frozen events in
+``filling``.
 """
 
 from __future__ import annotations
@@ -24,8 +29,19 @@ import keyword
 import linecache
 import struct
 from collections.abc import Callable
-from types import MemberDescriptorType
 from typing import Any, Literal
+
+from events.avro_longs import (
+    BYTE_SIZE,
+    BYTE_SPAN,
+    SHIFTED,
+    SIZES,
+    ZIGZAG,
+    read_count,
+    value_span,
+    write_long,
+)
+from events.filling import writable_subclass
 
 # A parsed schema node: a type name (str), a union (list) or a complex type (dict).
 Schema = Any
@@ -37,116 +53,6 @@ class Unsupported(Exception):
 
 class Rejected(Exception):
     """The decoded values are well-formed Avro but the event class refused them."""
-
-
-def _varint(n: int) -> bytes:
-    """Avro long: zigzag, then little-endian base-128 (the plain loop, for tables)."""
-    if not -(1 << 63) <= n < (1 << 63):
-        raise OverflowError(f"{n} does not fit in an Avro long")
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z > 0x7F:
-        out.append(z & 0x7F | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
-
-
-_SMALL_LONGS = tuple(_varint(n) for n in range(-64, 64))
-_SIZES = tuple(_varint(n) for n in range(1024))
-"""Precomputed lengths: most strings and paths are shorter than this."""
-_HIGH_GROUPS = tuple((h & 0x7F) << 64 | h >> 7 << 72 for h in range(256))
-"""The top 8 bits of a 64-bit zigzag value (above the 56 that write_long spreads), spread
-as its ninth and tenth bytes."""
-_SPREAD_BYTES = tuple((bits + 7) // 8 for bits in range(81))
-"""The bytes of a spread varint, by its bit length."""
-_CONTINUED = tuple(int.from_bytes(b"\x80" * (k - 1), "little") for k in range(1, 11))
-"""At ``k - 1``: the continuation bits of a varint of ``k`` bytes, all but the last."""
-
-
-def write_long(n: int) -> bytes:
-    """The Avro encoding of the long ``n``."""
-    if -64 <= n < 64:
-        return _SMALL_LONGS[n + 64]
-    z = (n << 1) ^ (n >> 63)
-    # Spread the 7-bit groups of z one to a byte, halving the group size three times: a
-    # dozen operations on the whole number cost less than a loop over its bytes.
-    x = (z & 0xFFFFFFF) | (z & 0xFFFFFFF0000000) << 4
-    x = (x & 0x3FFF00003FFF) | (x & 0xFFFC0000FFFC000) << 2
-    x = (x & 0x7F007F007F007F) | (x & 0x3F803F803F803F80) << 1
-    if z >> 56:  # nine or ten bytes (nanosecond times), or too big for a long
-        if z >> 64:
-            raise OverflowError(f"{n} does not fit in an Avro long")
-        x |= _HIGH_GROUPS[z >> 56]
-    size = _SPREAD_BYTES[x.bit_length()]
-    return (x | _CONTINUED[size - 1]).to_bytes(size, "little")
-
-
-def read_long(data: bytes, pos: int) -> tuple[int, int]:
-    """The Avro long at ``pos`` and the position after it."""
-    b = data[pos]
-    pos += 1
-    z = b & 0x7F
-    shift = 7
-    while b & 0x80:
-        if shift > 63:
-            raise ValueError("a varint longer than 10 bytes")
-        b = data[pos]
-        pos += 1
-        z |= (b & 0x7F) << shift
-        shift += 7
-    if z >> 64:
-        # fastavro wraps such a value around; it is no long, so the record is corrupt.
-        raise ValueError("a varint beyond 64 bits")
-    return (z >> 1) ^ -(z & 1), pos
-
-
-def read_size(data: bytes, pos: int) -> tuple[int, int]:
-    """A length: an Avro long that must not be negative."""
-    n, pos = read_long(data, pos)
-    if n < 0:
-        raise ValueError(f"a negative length {n}")
-    return n, pos
-
-
-def value_span(data: bytes, pos: int) -> tuple[int, int]:
-    """Where the bytes or string whose length is at ``pos`` lie: the position before its
-    first byte and the one after its last (a generated decoder's slow path, which slices
-    from one past the first). Raises EOFError when the value does not fit in ``data``."""
-    b = data[pos]
-    c = data[pos + 1] if b > 0x7F else 0x80
-    if c < 0x80 and not b & 1:
-        # A length of 64 to 8191 (a long path, say) takes two bytes: read them here.
-        n = (b - 0x80 >> 1) + (c << 6)
-        start = pos + 2
-    else:
-        n, start = read_size(data, pos)
-    end = start + n
-    if end > len(data):
-        raise EOFError(f"{n} bytes wanted at {start}, {len(data) - start} left")
-    return start - 1, end
-
-
-def read_count(data: bytes, pos: int) -> tuple[int, int]:
-    """The item count of an array or map block and the position of its first item; a
-    negative count is followed by the block's size in bytes, which is skipped."""
-    n, pos = read_long(data, pos)
-    if n < 0:
-        _, pos = read_long(data, pos)
-        n = -n
-    return n, pos
-
-
-# Tables the generated decoders index: a lookup costs less than the arithmetic.
-_BYTE_SIZE = tuple(b >> 1 if b < 0x80 and not b & 1 else -1 for b in range(256))
-"""The length or count a one-byte varint stands for; -1 for a negative or longer one."""
-_BYTE_SPAN = tuple(n + 1 if n >= 0 else 1 << 62 for n in _BYTE_SIZE)
-"""How far from its one-byte length a value ends; for any other first byte, further than
-any record, so that the decoder's bounds check sends it to ``value_span``."""
-_ZIGZAG = tuple((b >> 1) ^ -(b & 1) for b in range(128))
-"""The long a one-byte varint stands for."""
-_SHIFTED = tuple(tuple((b & 0x7F) << (7 * k) for b in range(256)) for k in range(10))
-"""``_SHIFTED[k][b]``: the bits that byte ``b`` adds to a varint when it is byte ``k``."""
 
 
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
@@ -161,13 +67,13 @@ class _Source:
         self.lines: list[str] = []
         self.constants: dict[str, Any] = {
             "_long": write_long,
-            "_SIZES": _SIZES,
+            "_SIZES": SIZES,
             "_value_span": value_span,
             "_read_count": read_count,
-            "_BYTE_SIZE": _BYTE_SIZE,
-            "_BYTE_SPAN": _BYTE_SPAN,
-            "_ZIGZAG": _ZIGZAG,
-            **{f"_SHIFTED{k}": _SHIFTED[k] for k in range(1, 10)},
+            "_BYTE_SIZE": BYTE_SIZE,
+            "_BYTE_SPAN": BYTE_SPAN,
+            "_ZIGZAG": ZIGZAG,
+            **{f"_SHIFTED{k}": SHIFTED[k] for k in range(1, 10)},
             "_Rejected": Rejected,
         }
         self.named = named
@@ -503,7 +409,7 @@ def compile_decoder(
 ) -> Callable[[bytes], Any]:
     """A function reading a whole record of ``schema`` from ``start`` and building ``cls``.
 
-    Slotted classes (events) are built without their ``__init__`` (see ``_filling``);
+    Slotted classes (events) are built without their ``__init__`` (see ``filling``);
     ``__post_init__`` is still called. Other callables (``dict``, plain classes) are called
     with the fields as keywords.
     """
@@ -520,7 +426,7 @@ def compile_decoder(
     src.lines[:0] = head
     src.line(1, "if p != end:")
     src.line(2, "raise ValueError(f'{end - p} bytes after the record')")
-    filling = _filling(cls, names)
+    filling = writable_subclass(cls, names)
     if filling is not None:
         # Set every slot on an instance of the writable subclass, then make it a cls.
         src.line(1, f"o = {src.const(filling, 'filling')}()")
@@ -540,41 +446,3 @@ def compile_decoder(
         src.line(2, "raise _Rejected(error) from error")
     src.line(1, "return o")
     return src.function("decode", f"decode {schema['name']}")
-
-
-def _filling(cls: Callable[..., Any], names: list[str]) -> type | None:
-    """A subclass of the slotted class ``cls`` whose instances can be written, or None.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``,
-    slower still than calling each slot descriptor's ``__set__``, which took a fifth of a
-    decode. The subclass adds no slot and restores plain attribute setting, which the
-    interpreter specialises into direct slot stores; assigning ``__class__`` (CPython
-    allows it between classes of one layout) then makes the filled instance a ``cls``.
-    Nothing sees it before: the result is an ordinary, frozen ``cls``, equal, hashed and
-    printed as one built by ``__init__``.
-    """
-    if not isinstance(cls, type) or type(cls) is not type or cls.__new__ is not object.__new__:
-        return None  # a metaclass or __new__ could run code of the class
-    if any("__init_subclass__" in vars(base) for base in cls.__mro__[:-1]):
-        return None  # making the subclass would run code of the class
-    if not all(isinstance(getattr(cls, name, None), MemberDescriptorType) for name in names):
-        return None
-    filling = type(
-        f"{cls.__name__}Filling",
-        (cls,),
-        {
-            "__slots__": (),
-            "__module__": cls.__module__,
-            # Both, or the interpreter would still call a Python-level __setattr__.
-            "__setattr__": object.__setattr__,
-            "__delattr__": object.__delattr__,
-            # Calling the class is then cheaper than object.__new__(filling).
-            "__init__": object.__init__,
-        },
-    )
-    try:
-        probe = filling()
-        probe.__class__ = cls
-    except TypeError:
-        return None
-    return filling

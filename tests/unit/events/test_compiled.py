@@ -12,14 +12,8 @@ from typing import Any
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from events.compiled import (
-    Rejected,
-    Unsupported,
-    compile_decoder,
-    compile_encoder,
-    read_long,
-    write_long,
-)
+from events.avro_longs import read_long, write_long
+from events.compiled import Rejected, Unsupported, compile_decoder, compile_encoder
 from events.samples import sample_records
 
 HEADER = b"\xc3\x01" + bytes(8)
