@@ -3,13 +3,18 @@
 Uploads read each file once: small files (below the multipart threshold) whole, sent in
 one PUT that carries their sha256 for the server to verify (by ``direct_s3``, or boto3's
 ``put_object``); larger files as a forward-only stream that s3transfer cuts into parts
-while the checksums are computed.
+while the checksums are computed (``multipart``).
 Each object records the source's size and mtime and the content's adler32 and sha256 as
 metadata (``x-amz-meta-*``), so a re-run finds a finished object and reuses it unread.
 
 A change to the file is always caught before its object is completed (a single put is
 sent only after the file was read and re-checked; a multipart stream fails at its end,
 and s3transfer aborts the multipart upload), so a changed file never leaves an object.
+
+Over 400 lines as one class on purpose: ``ObjectStore`` is the one face of the cache that
+eight processes share (uploads, reads, downloads, deletes through one client and one
+connection pool); its parts with a job of their own live beside it (``multipart``,
+``packs``, ``direct_s3``, ``source_files``, ``verified_files``).
 """
 
 from __future__ import annotations
@@ -20,16 +25,13 @@ import logging
 import os
 import re
 import stat
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
-from s3transfer.manager import TransferConfig, TransferManager
-from s3transfer.subscribers import BaseSubscriber
 
 from domain.pack_keys import slice_of
 from nearline.settings import Settings
@@ -46,9 +48,9 @@ from stores.failures import (
 )
 from stores.outcomes import NO_TALLY, Failure, Stored, Tally
 from stores.s3.direct_s3 import DirectS3, ObjectHead
+from stores.s3.multipart import MultipartUploads, object_metadata
 from stores.s3.packs import upload_packed
 from stores.s3.source_files import (
-    ChecksummingReader,
     Expected,
     Opener,
     SourceFile,
@@ -77,27 +79,6 @@ _ADLER32 = re.compile(r"[0-9a-f]{8}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class _KnownSize(BaseSubscriber):
-    """Tells s3transfer a stream's size, which it cannot find out without reading it."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-
-    def on_queued(self, future: Any, **kwargs: Any) -> None:
-        future.meta.provide_transfer_size(self._size)
-
-
-class _Moved(BaseSubscriber):
-    """Counts the bytes of a multipart upload in its tally as its parts are sent."""
-
-    def __init__(self, tally: Tally, item: bytes) -> None:
-        self._tally = tally
-        self._item = item
-
-    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
-        self._tally.moved(self._item, bytes_transferred)
-
-
 class ObjectStore(Closing):
     """The bucket of the S3 cache, through one pooled, retrying client; thread-safe."""
 
@@ -116,27 +97,15 @@ class ObjectStore(Closing):
         self.bucket = s3.bucket
         self.concurrency = max(1, concurrency)
         self._multipart_threshold = s3.multipart_threshold
-        self._transfer_config = TransferConfig(
-            multipart_threshold=s3.multipart_threshold,
-            multipart_chunksize=s3.multipart_chunksize,
-            max_request_concurrency=s3.max_concurrency,
-            # Parts read ahead of the ones being sent: bounds memory to about
-            # (max_concurrency + 2) x chunksize however many files are in flight.
-            max_in_memory_upload_chunks=s3.max_concurrency + 2,
-        )
         # One connection per upload_many worker, plus one per part in flight.
         pool_size = self.concurrency + s3.max_concurrency
         self.client: S3Client = transfer_client(s3, pool_size, tuning)
         self._direct = DirectS3(s3, tuning) if direct else None
-        self._transfers: TransferManager | None = None
-        self._transfers_lock = threading.Lock()
+        self._multipart = MultipartUploads(self.client, self.bucket, s3)
 
     def close(self) -> None:
         """Stop the multipart transfer threads and close the connections."""
-        with self._transfers_lock:
-            if self._transfers is not None:
-                self._transfers.shutdown()
-                self._transfers = None
+        self._multipart.close()
         if self._direct is not None:
             self._direct.close()
         self.client.close()
@@ -247,7 +216,7 @@ class ObjectStore(Closing):
             if expected.size < self._multipart_threshold:
                 return self._put_whole(open_one(opener, path, expected), key, expected)
             source = open_one(opener, path, expected)
-            return self._put_in_parts(source, key, expected, _Moved(tally, path))
+            return self._multipart.upload(source, key, expected, tally, path)
         except Exception as error:
             return upload_failure(error)
 
@@ -324,69 +293,11 @@ class ObjectStore(Closing):
             source.check_unchanged()
         checksums = Checksummer()
         checksums.update(data)
-        metadata = _metadata(expected, checksums)
+        metadata = object_metadata(expected, checksums)
         # The server verifies the body against its sha256: nothing damaged on the way is
         # ever stored.
         etag = self.put_bytes(key, data, checksums.sha256, metadata)
         return Stored(key, expected.size, checksums.adler32, checksums.sha256, etag)
-
-    def _put_in_parts(
-        self,
-        source: SourceFile,
-        key: str,
-        expected: Expected,
-        moved: BaseSubscriber | None = None,
-    ) -> Stored:
-        checksums = Checksummer()
-        with source:
-            future = self._transfer_manager().upload(
-                cast(IO[bytes], ChecksummingReader(source, checksums)),  # read() is enough
-                self.bucket,
-                key,
-                # CRC32 of each part, verified by the server: a part damaged on the way
-                # fails its request (and is retried) instead of being stored.
-                extra_args={"Metadata": _metadata(expected), "ChecksumAlgorithm": "CRC32"},
-                subscribers=[_KnownSize(expected.size), *([moved] if moved else [])],
-            )
-            try:
-                future.result()
-            except BaseException:
-                future.cancel()  # e.g. KeyboardInterrupt: stop sending parts
-                raise
-        return self._record_checksums(key, expected, checksums)
-
-    def _record_checksums(self, key: str, expected: Expected, checksums: Checksummer) -> Stored:
-        """Add the checksums, known only now, to the metadata of the completed object.
-
-        S3 metadata cannot be changed, only replaced by copying the object onto itself
-        (versitygw only rewrites its metadata). If the store refuses (AWS copies at most
-        5 GiB at once), the object stays valid but a re-run uploads it again.
-        """
-        head = self.client.head_object(Bucket=self.bucket, Key=key)
-        etag = _etag(head["ETag"])
-        try:
-            response = self.client.copy_object(
-                Bucket=self.bucket,
-                Key=key,
-                CopySource={"Bucket": self.bucket, "Key": key},
-                CopySourceIfMatch=head["ETag"],  # the object uploaded just now, no other
-                Metadata=_metadata(expected, checksums),
-                MetadataDirective="REPLACE",
-            )
-            etag = _etag(response["CopyObjectResult"].get("ETag", head["ETag"]))
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "unknown")
-            log.warning(
-                "checksums not recorded on %s (%s): a re-run will upload it again", key, code
-            )
-        return Stored(key, checksums.size, checksums.adler32, checksums.sha256, etag)
-
-    def _transfer_manager(self) -> TransferManager:
-        # Shared by all multipart uploads, so its thread and memory bounds are global.
-        with self._transfers_lock:
-            if self._transfers is None:
-                self._transfers = TransferManager(self.client, self._transfer_config)
-            return self._transfers
 
     def _absent_keys(self, keys: list[str]) -> frozenset[str]:
         """Keys certainly not in the store, found by listing their common folder once.
@@ -544,13 +455,6 @@ class ObjectStore(Closing):
                 if e.get("Code") != "NoSuchKey"
             ]
         return refused
-
-
-def _metadata(expected: Expected, checksums: Checksummer | None = None) -> dict[str, str]:
-    metadata = {"size": str(expected.size), "mtime-ns": str(expected.mtime_ns)}
-    if checksums is not None:
-        metadata |= {"adler32": checksums.adler32, "sha256": checksums.sha256}
-    return metadata
 
 
 def _code(error: ClientError) -> str:
