@@ -5,6 +5,9 @@ Sources, strongest first: keyword arguments, ``NEARLINE_*`` environment variable
 ``NEARLINE_CONFIG``, the file ``$NEARLINE_HOME/stack.toml`` that ``make stack-up``
 writes for the local stack, and the defaults below. The same code therefore talks to
 the local stack or to real services: only the sources differ.
+
+About 400 lines as one job: one tree of settings, a model per section, read the same way
+by every component; each section is short and its defaults are documented where they are.
 """
 
 from __future__ import annotations

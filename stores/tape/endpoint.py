@@ -13,6 +13,10 @@ What the endpoint does, and so what this client relies on (docs/tape-endpoint.md
   recorded at write time catches a corrupted tape copy.
 
 Paths are relative to the endpoint's root folder (``TapeSettings.root``).
+
+Over 400 lines as one job: ``TapeEndpoint`` is the one client of the XRootD endpoint, and
+write, stat, stage, evict and read share its connection, its path rules and its error
+mapping (its errors are in ``errors``, the tar aggregates on top of it in ``aggregate``).
 """
 
 from __future__ import annotations
