@@ -14,8 +14,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from nearline.daemons import Daemon
 from nearline.settings import Settings
-from stack.process import Daemon
 
 
 def faust_worker(module: str) -> list[str]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 
 import stack
+from nearline.daemons import StackError
 from nearline.kafka_access import ADMIN, as_principal
 from nearline.settings import Settings
 from stack import kafka, s3
-from stack.process import StackError
 
 FORMATS = ("java", "librdkafka")
 

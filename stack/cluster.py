@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from nearline.daemons import Daemon, port_open, wait_until
 from nearline.kafka_access import BROKER
 from nearline.settings import Settings
 from stack import kafka_sasl
 from stack.folders import private_file
 from stack.kafka import install, java_command
-from stack.process import Daemon, port_open, wait_until
 
 
 @dataclass(frozen=True)

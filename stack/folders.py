@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from stack.process import StackError, running_as_root, service_account
+from nearline.daemons import StackError, running_as_root, service_account
 
 UMASK = 0o077
 

@@ -10,11 +10,11 @@ import uuid
 from importlib import resources
 from pathlib import Path
 
+from nearline.daemons import Daemon, StackError, port_open, wait_until
 from nearline.kafka_access import ADMIN, BROKER, as_principal
 from nearline.settings import Settings
 from stack import kafka_sasl
 from stack.folders import private_file
-from stack.process import Daemon, StackError, port_open, wait_until
 
 KAFKA_VERSION = "4.1.1"
 

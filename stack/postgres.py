@@ -13,8 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from nearline.settings import Settings
-from stack.process import (
+from nearline.daemons import (
     Daemon,
     StackError,
     give_to_service_account,
@@ -23,6 +22,7 @@ from stack.process import (
     service_account,
     wait_until,
 )
+from nearline.settings import Settings
 
 DATABASE = "nearline"
 ROLE = "nearline"

@@ -15,8 +15,8 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic
 
 from nearline import bus
+from nearline.daemons import StackError
 from nearline.settings import Settings
-from stack.process import StackError
 
 PROBE_TOPIC = "stack-probe"
 PROBE_CONFIG = {"retention.ms": str(3600 * 1000), "cleanup.policy": "delete"}

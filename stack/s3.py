@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from nearline.daemons import Daemon, StackError, port_open, wait_until
 from nearline.settings import Settings
 from stack.paths import cache_root
-from stack.process import Daemon, StackError, port_open, wait_until
 
 VERSITYGW_VERSION = "v1.7.0"
 

@@ -16,14 +16,14 @@ import socket
 import struct
 from pathlib import Path
 
-from nearline.settings import Settings
-from stack import tape
-from stack.process import (
+from nearline.daemons import (
     Daemon,
     StackError,
     give_to_service_account,
     wait_until,
 )
+from nearline.settings import Settings
+from stack import tape
 
 
 def folders(settings: Settings) -> dict[str, Path]:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
+from nearline.daemons import Daemon, StackError, running_as_root, service_account
 from nearline.settings import Settings
-from stack.process import Daemon, StackError, running_as_root, service_account
 
 STAGE_DELAY_ENV = "NEARLINE_TAPE_STAGE_DELAY"
 DEFAULT_STAGE_DELAY = 2.0

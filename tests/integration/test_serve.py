@@ -24,9 +24,9 @@ import pytest
 from admin import processes, supervisor
 from api.auth.users import add_user
 from nearline import bus
+from nearline.daemons import group_alive, pid_alive
 from nearline.settings import Settings
 from projections.db import make_engine
-from stack.process import group_alive, pid_alive
 from stores.tape.endpoint import TapeEndpoint
 from tests.integration.accounts import chown
 from tests.integration.archive.recall_helpers import archive_evict_and_purge

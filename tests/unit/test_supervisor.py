@@ -19,8 +19,8 @@ import pytest
 from admin import processes, supervisor
 from admin.serve import table
 from admin.supervisor import RESTARTING, RUNNING, STOPPED, Backoff, Supervisor
+from nearline.daemons import pid_alive
 from nearline.settings import ServeSettings, Settings
-from stack.process import pid_alive
 
 
 class Clock:

@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from admin import processes
 from domain.object_keys import key_prefix
 from events.topics import TRANSFER_PUT
+from nearline.daemons import group_alive
 from nearline.observe.lag import group_states
 from nearline.requests import RequestLog
 from projections import tables as t
 from projections.db import make_engine
 from stack import s3
-from stack.process import group_alive
 from tests.integration.accounts import chown
 from tests.integration.catalog_queries import holding_files, wait_for_transaction
 from tests.integration.ops.conftest import wait_until

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 import stack
+from nearline.daemons import StackError, service_account
 from nearline.settings import Settings, stack_file_path
 from stack import kafka, postgres, s3, xrootd
-from stack.process import StackError, service_account
 from stack.tape import drive
 from tests.integration.accounts import ensure_account
 

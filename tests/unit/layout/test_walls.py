@@ -24,6 +24,7 @@ PROBES = {
     "processors reach the read model": ("processors.indexer", "import projections.tables"),
     "projections are the read side": ("projections", "import api"),
     "the API writes events": ("api.v1", "import processors.catalog"),
+    "a production install needs no local stack": ("admin", "import stack"),
     "the client imports nothing": ("client.library", "import events"),
 }
 

@@ -1,6 +1,7 @@
-"""Starting, watching and stopping one background service process of the local stack.
+"""Starting, watching and stopping one background process: a service of the local stack
+(``stack``) or one of nearline's own (``admin.processes``, ``admin.supervisor``).
 
-Each service runs in its own session (process group) with its output in a log file and
+Each process runs in its own session (process group) with its output in a log file and
 its pid in a pid file, so that ``stack-down`` can stop it and everything it spawned.
 """
 
