@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import faust
@@ -25,9 +25,15 @@ from events.topics import DEAD_LETTER
 from nearline import bus
 from nearline.observe import logs, metrics, server
 from nearline.settings import Settings
+from processors.runner import start_up
 from processors.validity import impossible
 
 log = logging.getLogger(__name__)
+
+Outgoing = tuple[str, bytes, Event]
+"""An event to send: its topic, its key and the event."""
+Send = Callable[[Iterable[Outgoing]], Awaitable[None]]
+"""How a worker's logic sends events: ``sender(app)`` in a process, a fake in a test."""
 
 
 def now_ms() -> int:
@@ -37,8 +43,9 @@ def now_ms() -> int:
 
 def make_app(name: str, settings: Settings) -> faust.App:
     """A faust app whose consumer group is ``nearline-<name>``, with nearline's logging,
-    and its metrics and health listener on ``metrics.port`` (when not 0)."""
-    bus.prepare(settings)
+    and its metrics and health listener on ``metrics.port`` (when not 0): the start-up
+    of every process (``processors.runner``)."""
+    start_up(settings)
     datadir = settings.home / "processors" / name
     datadir.mkdir(parents=True, exist_ok=True)
     broker = bus.processor_broker_config(settings)
@@ -89,7 +96,6 @@ def observe(app: faust.App, settings: Settings) -> None:
     health = server.HEALTH
     group = app.conf.id
     metrics.REGISTRY.register(metrics.LagCollector(settings, [group]))
-    server.serve(settings, health)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def assigned(_sender: Any, assigned: set, **_: Any) -> None:
@@ -179,7 +185,16 @@ async def _send_letter(app: faust.App, letter: RecordDeadLettered) -> None:
     await future
 
 
-async def send_all(app: faust.App, outgoing: Iterable[tuple[str, bytes, Event]]) -> None:
+def sender(app: faust.App) -> Send:
+    """``send_all`` through ``app``."""
+
+    async def send(outgoing: Iterable[Outgoing]) -> None:
+        await send_all(app, outgoing)
+
+    return send
+
+
+async def send_all(app: faust.App, outgoing: Iterable[Outgoing]) -> None:
     """Send events and wait until the broker has every one: only then may the input's
     offset be committed."""
     futures = [
