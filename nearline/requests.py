@@ -143,7 +143,7 @@ class RequestLog:
         """Record a PUT; the work happens asynchronously. Returns the recorded event."""
         return self.record(
             PutRequested(
-                **_envelope(user, group, transaction_id, job_label),
+                **request_envelope(user, group, transaction_id, job_label),
                 label=label,
                 holding_id=holding_id,
                 tags=dict(tags or {}),
@@ -173,7 +173,7 @@ class RequestLog:
         """Record a GET (paths, or every file a regex matches); returns the recorded event."""
         return self.record(
             GetRequested(
-                **_envelope(user, group, transaction_id, job_label),
+                **request_envelope(user, group, transaction_id, job_label),
                 **_selection(paths, regex, label, holding_id, tags),
                 target=os.fsencode(target) if target else None,
                 overwrite=overwrite,
@@ -200,7 +200,7 @@ class RequestLog:
         cache, without getting them; returns the recorded event."""
         return self.record(
             StageRequested(
-                **_envelope(user, group, transaction_id, job_label),
+                **request_envelope(user, group, transaction_id, job_label),
                 **_selection(paths, regex, label, holding_id, tags),
                 groupall=groupall,
             )
@@ -223,7 +223,7 @@ class RequestLog:
         """Record a DELETE of files from the user's holdings; returns the recorded event."""
         return self.record(
             DeleteRequested(
-                **_envelope(user, group, transaction_id, job_label),
+                **request_envelope(user, group, transaction_id, job_label),
                 **_selection(paths, regex, label, holding_id, tags),
                 api_action=api_action,
             )
@@ -246,7 +246,7 @@ class RequestLog:
         """Record a change of label or tags of the selected holdings; returns the event."""
         return self.record(
             MetaRequested(
-                **_envelope(user, group, transaction_id, job_label),
+                **request_envelope(user, group, transaction_id, job_label),
                 label=label,
                 holding_id=holding_id,
                 tags=dict(tags or {}),
@@ -282,8 +282,8 @@ def _selection(
     }
 
 
-def _envelope(
-    user: str, group: str, transaction_id: str | None, job_label: str | None
+def request_envelope(
+    user: str, group: str, transaction_id: str | None = None, job_label: str | None = None
 ) -> dict[str, Any]:
     """The envelope of a user request: nothing caused it, and its id follows from the
     transaction id, so recording the same request twice records one request. Its job

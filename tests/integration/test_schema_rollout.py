@@ -25,7 +25,7 @@ from events.registry import SCHEMAS_FOLDER, default_registry
 from events.requests import PutRequested
 from events.topics import REQUESTS, SCHEMAS_TOPIC
 from nearline import bus
-from nearline.requests import _envelope
+from nearline.requests import request_envelope
 from projections.db import make_engine
 from tests.integration.accounts import chown
 from tests.integration.catalog_queries import holding_files, wait_for_transaction
@@ -59,13 +59,12 @@ def test_processors_read_a_newer_version_without_restarting(
         assert fingerprint_hex not in known  # this code base cannot read it on its own
 
         request = PutRequested(
-            **_envelope(alice, climate, None),
+            **request_envelope(alice, climate, None, "rollout"),
             label=f"rollout-{uuid.uuid4().hex[:6]}",
             holding_id=None,
             tags={},
             paths=[os.fsencode(root)],
             path_list_file=None,
-            job_label="rollout",
             api_action="put",
         )
         body = BytesIO()
