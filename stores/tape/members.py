@@ -31,6 +31,7 @@ __all__ = [
     "TAPE_CORRUPT",
     "CacheRestore",
     "MemberCorrupt",
+    "holds_copy",
     "read_member",
     "restore_members_to_cache",
 ]
@@ -120,7 +121,7 @@ def restore_members_to_cache(
     wanted: list[MemberCopy] = []
     for copy in sorted(copies, key=lambda copy: copy.offset):
         head = heads[keys[copy.file_id]]
-        if head is not None and _holds(head.size, head.metadata, copy):
+        if head is not None and holds_copy(head.size, head.metadata, copy):
             restored.append(copy.file_id)
             tally.done(copy.file_id, copy.size)
         else:
@@ -151,7 +152,7 @@ def restore_members_to_cache(
     return CacheRestore(tuple(restored), tuple(failed))
 
 
-def _holds(size: int, metadata: Mapping[str, str], copy: MemberCopy) -> bool:
+def holds_copy(size: int, metadata: Mapping[str, str], copy: MemberCopy) -> bool:
     """Whether a cached object is already this member's verified copy."""
     recorded = (size, metadata.get("sha256"), metadata.get("adler32"))
     return recorded == (copy.size, copy.sha256, copy.adler32)
