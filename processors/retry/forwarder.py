@@ -1,82 +1,26 @@
-"""Retries of system errors through the ``nearline.retry`` topic, instead of blocking a
-partition while a service is down.
-
-A processor that meets a system error (object store, tape endpoint unreachable) sends
-the input record, byte for byte, to ``nearline.retry`` with headers naming its topic,
-its attempt number and the time before which it must not come back, and moves on. The
-retry forwarder (``python -m processors.retry``) sends each record back to its topic
-when it is due, with its attempt number. The record keeps its event id, so a record
-forwarded twice (after a forwarder crash) is acted on once. Delays grow exponentially up
-to a maximum and stop after a number of attempts (``settings.retry``); then the
-processor reports the error as the items' reason, as it does at once for user errors.
-"""
+"""The retry forwarder's work: hold the records of ``nearline.retry`` until due, then send
+each back to its topic with its attempt number (``processors.retry.schedule`` tells how
+they get there). ``python -m processors.retry`` runs it through ``processors.runner``."""
 
 from __future__ import annotations
 
 import heapq
 import itertools
 import logging
-import signal
 import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from events.topics import RETRY
-from nearline import bus
-from nearline.observe import logs, server
-from nearline.settings import Settings, get_settings
+from nearline.observe import server
+from processors.retry.schedule import ATTEMPT, NOT_BEFORE, TARGET, header
 
 log = logging.getLogger("nearline.retry")
 
-TARGET = "nearline-retry-topic"
-ATTEMPT = "nearline-retry-attempt"
-NOT_BEFORE = "nearline-retry-not-before"
-REASON = "nearline-retry-reason"
-
-
-Headers = Iterable[tuple[str, Any]] | Mapping[str, Any] | None
-
-
-def header(headers: Headers, name: str) -> str:
-    """A header's value as text ("" when absent), from either form clients use."""
-    if not headers:
-        return ""
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    for key, value in pairs:
-        if key == name and value is not None:
-            return value.decode() if isinstance(value, bytes) else str(value)
-    return ""
-
-
-def attempt_of(record: Any) -> int:
-    """How many times this record was retried already (0 for a first delivery)."""
-    value = header(getattr(record, "headers", None), ATTEMPT)
-    return int(value) if value.isdigit() else 0
-
-
-def retry_headers(topic: str, attempt: int, delay_s: float, reason: str) -> list[tuple[str, bytes]]:
-    """The headers of a record sent to the retry topic."""
-    not_before = int((time.time() + delay_s) * 1000)
-    return [
-        (TARGET, topic.encode()),
-        (ATTEMPT, str(attempt).encode()),
-        (NOT_BEFORE, str(not_before).encode()),
-        # Reasons come from our own error descriptions: no credentials in them.
-        (REASON, reason[:500].encode()),
-    ]
-
-
-async def schedule_retry(app: Any, record: Any, attempt: int, delay_s: float, reason: str) -> None:
-    """Send a faust input record to the retry topic, to come back after ``delay_s``."""
-    future = await app.topic(RETRY).send(
-        key=record.key,
-        value=record.value,
-        headers=retry_headers(record.topic, attempt, delay_s, reason),
-    )
-    await future
+GROUP = "nearline-retry"
 
 
 @dataclass(order=True)
@@ -89,32 +33,50 @@ class Due:
 class Forwarder:
     """Holds retry records until due and sends them back to their topic. Offsets are
     committed only below the oldest record not yet forwarded, so a crash forwards a few
-    records again rather than losing one."""
+    records again rather than losing one. ``run_once`` is one turn: it subscribes the
+    first time, takes what arrived (waiting at most a second, or until the next record
+    is due) and forwards what is due; closing delivers what was sent and leaves the
+    group."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.consumer = bus.consumer(settings, "nearline-retry")
-        self.producer = bus.producer(settings)
+    def __init__(
+        self, consumer: Consumer, producer: Producer, health: server.Health = server.HEALTH
+    ) -> None:
+        self.consumer = consumer
+        self.producer = producer
+        self.health = health
         self.waiting: list[Due] = []
         self.sequence = itertools.count()
-        self.stopping = False
+        self.subscribed = False
         self.forwarded = 0
 
-    def run(self) -> None:
-        bus.prepare(self.settings)
-        self.consumer.subscribe([RETRY], on_assign=self._ready, on_revoke=self._forget)
-        try:
-            while not self.stopping:
-                for message in self.consumer.consume(500, timeout=self._wait_s()):
-                    if message.error() is None:
-                        self._hold(message)
-                self._forward_due()
-        finally:
-            self.producer.flush(30)
-            self.consumer.close()
+    def run_once(self) -> float:
+        """One turn; no pause before the next (``consume`` waited already)."""
+        if not self.subscribed:
+            self.consumer.subscribe([RETRY], on_assign=self._ready, on_revoke=self._forget)
+            self.subscribed = True
+        for message in self.consumer.consume(500, timeout=self._wait_s()):
+            if message.error() is None:
+                self._hold(message)
+        self._forward_due()
+        return 0.0
+
+    def close(self) -> None:
+        self.producer.flush(30)
+        self.consumer.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def _ready(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
-        server.HEALTH.set(True, f"{len(partitions)} partitions assigned")
+        self.health.set(True, f"{len(partitions)} partitions assigned")
 
     def _forget(self, _consumer: Any, _partitions: list[TopicPartition]) -> None:
         # Another forwarder takes these from their committed offsets.
@@ -171,21 +133,3 @@ class Forwarder:
         ]
         if offsets:
             self.consumer.commit(offsets=offsets, asynchronous=False)
-
-
-def main() -> None:
-    settings = get_settings()
-    logs.setup(settings, "retry")
-    server.serve(settings)
-    forwarder = Forwarder(settings)
-
-    def stop(_signum: int, _frame: object) -> None:
-        forwarder.stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    forwarder.run()
-
-
-if __name__ == "__main__":
-    main()

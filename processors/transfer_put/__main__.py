@@ -29,7 +29,7 @@ from nearline.observe import metrics
 from nearline.settings import get_settings
 from processors.app import decoded, make_app, now_ms, send_all
 from processors.progress import Progress, progress_event, reporting
-from processors.retry import attempt_of, schedule_retry
+from processors.retry.schedule import attempt_of, schedule_retry
 from stores.outcomes import NO_TALLY, Tally
 from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
 from stores.posix.session import UserFiles, WorkerFailed

@@ -33,7 +33,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "archive-get": ("processors/archive_get",),
     "evict": ("processors/evict",),
     "sweeper": ("processors/sweeper",),
-    "retry": ("processors/retry.py",),
+    "retry": ("processors/retry",),
     "projections": ("projections",),
 }
 """The code each principal runs (beside the kernel every process shares)."""
