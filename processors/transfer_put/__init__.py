@@ -1,5 +1,6 @@
-"""The object-store side of transfers: files from POSIX disk into the S3 cache and back.
+"""The transfer-put process: files from POSIX disk into the S3 cache.
 
-Pure I/O, no events: processors call ``ObjectStore`` and turn its outcomes (``Stored`` or
-``Failure``) into events.
+``worker`` is what is done with a sub-batch (upload as the requester, report, or set it
+aside for a retry); ``__main__`` only wires it to its topic. The object store itself is
+``stores.s3``.
 """
