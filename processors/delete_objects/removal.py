@@ -1,4 +1,6 @@
-"""Removing one deletion batch's objects, however long the object store is away."""
+"""What the object deleter does with one deletion batch: remove its objects, however long
+the object store is away, then report them removed (``delete_objects``). The store and
+the way to send come as arguments: ``__main__`` wires them, tests give fakes."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from events.base import event_id_for
 from events.reports import ObjectsDeleted
+from events.topics import REPORTS
 from events.work import DeleteObjectsRequested
-from processors.app import now_ms
+from processors.app import Send, now_ms
 
 log = logging.getLogger("nearline.deletion")
 RETRY_DELAYS = (1.0, 4.0, 15.0, 60.0)  # the last repeats until the store is back
@@ -67,3 +70,14 @@ def report(request: DeleteObjectsRequested) -> ObjectsDeleted:
         sub_batch=request.sub_batch,
         object_keys=list(request.object_keys),
     )
+
+
+async def delete_objects(
+    store: Deleter,
+    request: DeleteObjectsRequested,
+    send: Send,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Remove the batch's objects until done, then tell the decider."""
+    await remove_until_done(store, request, sleep)
+    await send([(REPORTS, request.user.encode(), report(request))])

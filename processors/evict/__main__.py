@@ -2,35 +2,38 @@
 
 Removes the cache copies the eviction policy chose and reports them to the decider, which
 records ``FilesEvicted``.
+
+Wiring only; what is done with a request is ``processors.evict.removal``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from events.topics import EVICT, REPORTS
+import faust
+
+from events.topics import EVICT
 from events.work import EvictRequested
-from nearline.settings import get_settings
-from processors.app import decoded, make_app, send_all
-from processors.evict.removal import remove
+from nearline.settings import Settings, get_settings
+from processors.app import decoded, make_app, sender
+from processors.evict.removal import evict
+from processors.runner import run_worker
 from stores.s3.object_store import ObjectStore
 
-settings = get_settings()
-app = make_app("evict", settings)
-requests = app.topic(EVICT)
 
+def wire(settings: Settings) -> faust.App:
+    app = make_app("evict", settings)
+    send = sender(app)
 
-@app.agent(requests, concurrency=1)
-async def evict(stream: Any) -> None:
-    loop = asyncio.get_running_loop()
-    store = ObjectStore(settings)
-    async for event, _record in decoded(stream, app):
-        if not isinstance(event, EvictRequested):
-            continue
-        report = await loop.run_in_executor(None, remove, store, event)
-        await send_all(app, [(REPORTS, event.user.encode(), report)])
+    @app.agent(app.topic(EVICT), concurrency=1)
+    async def remove(stream: Any) -> None:
+        store = ObjectStore(settings)
+        async for event, _record in decoded(stream, app):
+            if isinstance(event, EvictRequested):
+                await evict(store, event, send)
+
+    return app
 
 
 if __name__ == "__main__":
-    app.main()
+    run_worker(wire(get_settings()))

@@ -1,25 +1,39 @@
 """The evict worker's effect: cache copies removed, then reported (act, then report).
 
 Deleting an object that is already gone succeeds, so a redelivered request is harmless.
+The store and the way to send come as arguments: ``__main__`` wires them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from events.base import event_id_for
 from events.catalog import EvictedFile
 from events.reports import CacheCopiesRemoved, EvictionFailure
+from events.topics import REPORTS
 from events.work import EvictRequested
-from processors.app import now_ms
-from stores.s3.object_store import ObjectStore
+from processors.app import Send, now_ms
 
 DELETE_WORKERS = 8
 
 
-def remove(store: ObjectStore, request: EvictRequested) -> CacheCopiesRemoved:
+class Remover(Protocol):
+    def delete(self, key: str) -> None: ...
+
+
+async def evict(store: Remover, request: EvictRequested, send: Send) -> None:
+    """Remove the cache copies (in threads), then report them to the decider."""
+    loop = asyncio.get_running_loop()
+    report = await loop.run_in_executor(None, remove, store, request)
+    await send([(REPORTS, request.user.encode(), report)])
+
+
+def remove(store: Remover, request: EvictRequested) -> CacheCopiesRemoved:
     def delete(item: EvictedFile) -> str | None:
         try:
             store.delete(item["object_key"])
