@@ -61,6 +61,9 @@ class UserFiles(Closing):
                 cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
+                # Its own process group: a SIGTERM to the service's group (a graceful stop)
+                # leaves it to finish the work in hand; it ends when the socket closes.
+                process_group=0,
             )
         except OSError as error:
             self._sock.close()

@@ -8,7 +8,10 @@ would for the user. It holds no service credential (it never saw one) and hands 
 files it opens or creates to the service as descriptors (``SCM_RIGHTS``).
 
 Requests and answers are ``wire`` messages; an answer names its outcome per item, so one
-bad path never fails the others. The worker ends when the service closes the socket.
+bad path never fails the others. The worker ends when the service closes the socket, and
+only then: it runs in a process group of its own and ignores SIGTERM and SIGINT, so that
+a graceful stop of its service (a signal to the service's group or unit) finishes the
+work in hand through it instead of failing it.
 
 Standard library only (see ``wire``).
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import socket
 import sys
 from typing import Any
@@ -215,6 +219,8 @@ class Worker:
 
 
 def main(argv: list[str]) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_IGN)
     fd, uid, gid = int(argv[0]), int(argv[1]), int(argv[2])
     groups = [int(g) for g in argv[3].split(",") if g]
     user = argv[4]
