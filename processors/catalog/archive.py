@@ -1,76 +1,59 @@
-"""The decider's archive and eviction decisions.
+"""The decider's archive decisions.
 
-Archive: the sweep's ``ArchiveRequested`` names cached files of one holding; the files
-still cached, not on tape and not in flight are scheduled (``ArchiveScheduled``, the
-pending fact that keeps later sweeps from sending them again) and sent to archive-put.
-Its ``AggregateArchived`` report settles them as ``FilesArchived``. Eviction: the evict
-worker removed cache copies and reports; ``FilesEvicted`` records those of files that
-have a tape copy.
+The sweep's ``ArchiveRequested`` names cached files of one holding; the files still
+cached, not on tape and not in flight are scheduled (``ArchiveScheduled``, the pending
+fact that keeps later sweeps from sending them again) and sent to archive-put. Its
+``AggregateArchived`` report settles them as ``FilesArchived``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from domain.aggregate_names import aggregate_name
-from events.catalog import (
-    ArchivedMember,
-    ArchiveScheduled,
-    EvictedFile,
-    FilesArchived,
-    FilesEvicted,
-    MemberFailure,
-)
-from events.reports import AggregateArchived, CacheCopiesRemoved
+from events.catalog import ArchivedMember, ArchiveScheduled, FilesArchived, MemberFailure
+from events.reports import AggregateArchived
 from events.requests import ArchiveRequested
-from events.topics import ARCHIVE_PUT, CATALOG, DELETE_OBJECTS
-from events.work import ArchiveMember, ArchivePutRequested, DeleteObjectsRequested
-from processors.catalog.outgoing import Outgoing
-
-if TYPE_CHECKING:
-    from processors.catalog.decider import Decider
+from events.topics import ARCHIVE_PUT, CATALOG
+from events.work import ArchiveMember, ArchivePutRequested
+from processors.catalog.emitting import Context, Emitter
+from processors.catalog.state import CatalogState
 
 
-def schedule(decider: Decider, request: ArchiveRequested) -> list[Outgoing]:
+def schedule(ctx: Context, request: ArchiveRequested, emit: Emitter) -> None:
     """Send the request's archivable files to archive-put as one aggregate."""
-    out: list[Outgoing] = []
-    state = decider.state
+    state = ctx.state
     scheduled = state.archive_requests.get(request.transaction_id)
     if scheduled is None:
         holding = state.holdings.get(request.holding_id)
         if holding is None or holding.user != request.user:
-            return out
-        members = [m for m in request.members if _archivable(decider, request.holding_id, m)]
+            return
+        members = [m for m in request.members if _archivable(state, request.holding_id, m)]
         if not members:
-            return out
+            return
         ids = [m["file_id"] for m in members]
         scheduled = ArchiveScheduled(
-            **decider.envelope(request, "archive-scheduled"),
+            **emit.envelope(request, "archive-scheduled"),
             holding_id=request.holding_id,
             aggregate=aggregate_name(request.holding_id, ids),
             file_ids=ids,
         )
-        decider.fact(out, scheduled)
+        emit.fact(scheduled)
     else:  # redelivered, maybe after a crash: the same fact and work item, same ids
-        out.append(Outgoing(CATALOG, scheduled.user.encode(), scheduled))
+        emit.send(CATALOG, scheduled.user.encode(), scheduled)
     in_flight = set(scheduled.file_ids)
-    out.append(
-        Outgoing(
-            ARCHIVE_PUT,
-            scheduled.aggregate.encode(),
-            ArchivePutRequested(
-                **decider.envelope(request, "archive-put"),
-                holding_id=request.holding_id,
-                aggregate=scheduled.aggregate,
-                members=[m for m in request.members if m["file_id"] in in_flight],
-            ),
-        )
+    emit.send(
+        ARCHIVE_PUT,
+        scheduled.aggregate.encode(),
+        ArchivePutRequested(
+            **emit.envelope(request, "archive-put"),
+            holding_id=request.holding_id,
+            aggregate=scheduled.aggregate,
+            members=[m for m in request.members if m["file_id"] in in_flight],
+        ),
     )
-    return out
 
 
-def _archivable(decider: Decider, holding_id: int, member: ArchiveMember) -> bool:
-    entry = decider.state.entry_of(holding_id, member["file_id"], member["path"])
+def _archivable(state: CatalogState, holding_id: int, member: ArchiveMember) -> bool:
+    entry = state.entry_of(holding_id, member["file_id"], member["path"])
     return (
         entry is not None
         and entry.stored
@@ -80,10 +63,9 @@ def _archivable(decider: Decider, holding_id: int, member: ArchiveMember) -> boo
     )
 
 
-def archived(decider: Decider, report: AggregateArchived) -> list[Outgoing]:
+def archived(ctx: Context, report: AggregateArchived, emit: Emitter) -> None:
     """Record the members with a verified tape copy, and release the failed ones."""
-    out: list[Outgoing] = []
-    state = decider.state
+    state = ctx.state
     members: list[ArchivedMember] = []
     for member in report.members:
         entry = state.entry_of(report.holding_id, member["file_id"], member["path"])
@@ -95,11 +77,10 @@ def archived(decider: Decider, report: AggregateArchived) -> list[Outgoing]:
         if state.entry_of(report.holding_id, f["file_id"], f["path"]) is not None
     ]
     if not members and not failed:
-        return out
-    decider.fact(
-        out,
+        return
+    emit.fact(
         FilesArchived(
-            **decider.envelope(report, "archived"),
+            **emit.envelope(report, "archived"),
             holding_id=report.holding_id,
             aggregate=report.aggregate if members else "",
             size=report.size if members else 0,
@@ -108,41 +89,3 @@ def archived(decider: Decider, report: AggregateArchived) -> list[Outgoing]:
             failed=failed,
         ),
     )
-    return out
-
-
-def evicted(decider: Decider, report: CacheCopiesRemoved) -> list[Outgoing]:
-    """Record the cache copies removed of files that have a tape copy."""
-    out: list[Outgoing] = []
-    files: list[EvictedFile] = []
-    for removed in report.files:
-        entry = decider.state.entry_of(report.holding_id, removed["file_id"], removed["path"])
-        if entry is not None and entry.tape is not None and entry.cached:
-            files.append(removed)
-    if files:
-        decider.fact(
-            out,
-            FilesEvicted(
-                **decider.envelope(report, "evicted"),
-                holding_id=report.holding_id,
-                files=files,
-            ),
-        )
-    # The evict worker leaves packs alone: one goes once none of its slices is cached (D90),
-    # as this fold, which holds every file of the holding, counts them.
-    known = report.holding_id in decider.state.holdings
-    packs = decider.state.unused_packs(f["object_key"] for f in report.files) if known else []
-    if packs:
-        out.append(
-            Outgoing(
-                DELETE_OBJECTS,
-                report.transaction_id.encode(),
-                DeleteObjectsRequested(
-                    **decider.envelope(report, "delete-packs"),
-                    holding_id=report.holding_id,
-                    sub_batch=0,
-                    object_keys=packs,
-                ),
-            )
-        )
-    return out

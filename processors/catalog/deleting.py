@@ -23,202 +23,207 @@ from events.requests import DeleteRequested
 from events.topics import DELETE_OBJECTS
 from events.work import DeleteObjectsRequested
 from nearline.patterns import BadPattern, compiled
-from processors.catalog.emitting import Emitting, Outgoing
+from processors.catalog.emitting import Context, Emitter
 from processors.catalog.fold_selection import own_holdings, path_text
-from processors.catalog.state import FileEntry, Holding
+from processors.catalog.state import CatalogState, FileEntry, Holding
 
 NO_SUCH_FILE = "No such file in your holdings."
 NO_MATCH = "No file in your holdings matches the regular expression."
 BEING_PUT = "The file is being put by another transaction; delete it when that finished."
 
 
-class Deleting(Emitting):
-    def _delete(self, request: DeleteRequested) -> list[Outgoing]:
-        out: list[Outgoing] = []
-        transaction = self.state.transactions.get(request.transaction_id)
-        if transaction is None:
-            holdings = own_holdings(
-                self.state, request.user, request.label, request.holding_id, request.tags
-            )
-            reason = self._delete_refusal(request, holdings)
-            if reason is not None:
-                self._reject(out, request, request.api_action, reason)
-                return out
-            self._fact(
-                out,
-                TransactionAccepted(
-                    **self._envelope(request, "accepted"),
-                    api_action=request.api_action,
-                    job_label=request.job_label,
-                    holding_id=None,  # a DELETE may span holdings; it put nothing in any
-                    label=None,
-                ),
-            )
-            transaction = self.state.transactions[request.transaction_id]
-            self._plan(out, request, holdings)
-        if transaction.finished:
-            return out
-        for batch, deleted in sorted(transaction.deleting.items()):
-            self._remove_objects(out, request, batch, deleted)
-        return out + self._finish_if_complete(request, transaction)
-
-    def _delete_refusal(self, request: DeleteRequested, holdings: list[Holding]) -> str | None:
-        if not holdings:
-            return (
-                "No holding of yours matches the label, id and tags given: only your own "
-                "holdings can be deleted from; list them to check."
-            )
-        if request.regex is not None:
-            try:
-                compiled(request.regex)  # RE2: linear in each path, whatever the pattern
-            except BadPattern as error:
-                return str(error)
-        if request.paths or request.regex is not None:
-            return None
-        if request.label is None and request.holding_id is None and not request.tags:
-            return "Give paths, a regular expression, or the holding to delete."
-        for holding in holdings:
-            for _path, entry in self.state.holding_files(holding.id):
-                if not entry.stored:
-                    return (
-                        f"Holding {holding.label!r} has files being put by transaction "
-                        f"{entry.transaction_id}; delete it when that finished."
-                    )
-        return None
-
-    def _plan(self, out: list[Outgoing], request: DeleteRequested, holdings: list[Holding]) -> None:
-        """The deletion batches: facts first (the paths are free at once), then work."""
-        chosen, refused = self._chosen(request, holdings)
-        whole = not request.paths and request.regex is None
-        batches: list[tuple[int, list[DeletedFile]]] = []
-        for holding in holdings:
-            files = chosen.get(holding.id, [])
-            for start in range(0, len(files), self.limits.max_files):
-                batches.append((holding.id, files[start : start + self.limits.max_files]))
-            if whole and not files:
-                batches.append((holding.id, []))  # an empty holding: nothing to remove
-        if not batches:
-            batches.append((holdings[0].id, []))  # only refusals: they need a batch
-        for number, (holding_id, files) in enumerate(batches):
-            self._fact(
-                out,
-                FilesDeleted(
-                    **self._envelope(request, f"deleted/{number}"),
-                    holding_id=holding_id,
-                    sub_batch=number,
-                    last=number == len(batches) - 1,
-                    files=files,
-                    refused=refused if number == 0 else [],
-                ),
-            )
-            self._status(out, request, "CATALOG_DELETING", number)
-        self._status(out, request, "CATALOG_DELETING", None)
-        if whole:
-            for holding in holdings:
-                self._fact(
-                    out,
-                    HoldingDeleted(
-                        **self._envelope(request, f"holding-deleted/{holding.id}"),
-                        holding_id=holding.id,
-                        label=holding.label,
-                    ),
-                )
-
-    def _chosen(
-        self, request: DeleteRequested, holdings: list[Holding]
-    ) -> tuple[dict[int, list[DeletedFile]], list[FileFailure]]:
-        """The files to delete in each holding, and the paths that cannot be."""
-        pattern = compiled(request.regex) if request.regex is not None else None
-        wanted = set(request.paths)
-        chosen: dict[int, list[DeletedFile]] = {}
-        found: set[bytes] = set()
-        busy: set[bytes] = set()
-        for holding in holdings:
-            for path, entry in self._candidates(holding.id, request.paths):
-                if pattern is not None and pattern.search(path_text(path)) is None:
-                    continue
-                if not entry.stored:
-                    busy.add(path)
-                    continue
-                found.add(path)
-                chosen.setdefault(holding.id, []).append(
-                    DeletedFile(
-                        path=path,
-                        transaction_id=entry.transaction_id,
-                        size=entry.size,
-                        object_key=entry.object_key,
-                    )
-                )
-        refused = [FileFailure(path=p, reason=BEING_PUT, retryable=False) for p in sorted(busy)]
-        refused += [
-            FileFailure(path=p, reason=NO_SUCH_FILE, retryable=False)
-            for p in sorted(wanted - found - busy)
-        ]
-        if request.regex is not None and not found and not busy:
-            refused.append(
-                FileFailure(path=request.regex.encode(), reason=NO_MATCH, retryable=False)
-            )
-        return chosen, refused
-
-    def _candidates(self, holding_id: int, paths: list[bytes]) -> list[tuple[bytes, FileEntry]]:
-        """The named paths the holding has, or (none named) all its files."""
-        if not paths:
-            return self.state.holding_files(holding_id)
-        files = self.state.files
-        named = sorted(set(paths))
-        return [(p, files[(holding_id, p)]) for p in named if (holding_id, p) in files]
-
-    def _remove_objects(
-        self, out: list[Outgoing], cause: DeleteRequested, batch: int, deleted: FilesDeleted
-    ) -> None:
-        # A slice goes with its pack, once no cached file uses the pack (D90).
-        keys = [f["object_key"] for f in deleted.files if f["object_key"]]
-        keys = [key for key in keys if pack_of(key) is None] + self.state.unused_packs(keys)
-        if not keys:  # directories and links only, or nothing: settled at once
-            self._settle_deletion(out, cause, batch, deleted, [])
-            return
-        out.append(
-            Outgoing(
-                DELETE_OBJECTS,
-                cause.transaction_id.encode(),
-                DeleteObjectsRequested(
-                    **self._envelope(cause, f"delete-objects/{batch}"),
-                    holding_id=deleted.holding_id,
-                    sub_batch=batch,
-                    object_keys=keys,
-                ),
-            )
+def delete(ctx: Context, request: DeleteRequested, emit: Emitter) -> None:
+    """Accept and plan a new DELETE, or re-send what a redelivered one sent."""
+    state = ctx.state
+    transaction = state.transactions.get(request.transaction_id)
+    if transaction is None:
+        holdings = own_holdings(
+            state, request.user, request.label, request.holding_id, request.tags
         )
-
-    def _objects_deleted(self, report: ObjectsDeleted) -> list[Outgoing]:
-        out: list[Outgoing] = []
-        transaction = self.state.transactions.get(report.transaction_id)
-        if transaction is None or transaction.finished:
-            return out
-        deleted = transaction.deleting.get(report.sub_batch)
-        if deleted is not None:
-            self._settle_deletion(out, report, report.sub_batch, deleted, report.object_keys)
-        return out + self._finish_if_complete(report, transaction)
-
-    def _settle_deletion(
-        self,
-        out: list[Outgoing],
-        cause: DeleteRequested | ObjectsDeleted,
-        batch: int,
-        deleted: FilesDeleted,
-        keys: list[str],
-    ) -> None:
-        self._fact(
-            out,
-            ObjectsRemoved(
-                **self._envelope(cause, f"objects-removed/{batch}"),
-                holding_id=deleted.holding_id,
-                sub_batch=batch,
-                object_keys=keys,
+        reason = _refusal(state, request, holdings)
+        if reason is not None:
+            emit.reject(request, request.api_action, reason)
+            return
+        emit.fact(
+            TransactionAccepted(
+                **emit.envelope(request, "accepted"),
+                api_action=request.api_action,
+                job_label=request.job_label,
+                holding_id=None,  # a DELETE may span holdings; it put nothing in any
+                label=None,
             ),
         )
-        state = _outcome(len(deleted.files), len(deleted.refused))
-        self._status(out, cause, state, batch, failures=list(deleted.refused))
+        transaction = state.transactions[request.transaction_id]
+        _plan(ctx, request, holdings, emit)
+    if transaction.finished:
+        return
+    for batch, deleted in sorted(transaction.deleting.items()):
+        _remove_objects(state, request, batch, deleted, emit)
+    emit.finish_if_complete(request, transaction)
+
+
+def _refusal(state: CatalogState, request: DeleteRequested, holdings: list[Holding]) -> str | None:
+    if not holdings:
+        return (
+            "No holding of yours matches the label, id and tags given: only your own "
+            "holdings can be deleted from; list them to check."
+        )
+    if request.regex is not None:
+        try:
+            compiled(request.regex)  # RE2: linear in each path, whatever the pattern
+        except BadPattern as error:
+            return str(error)
+    if request.paths or request.regex is not None:
+        return None
+    if request.label is None and request.holding_id is None and not request.tags:
+        return "Give paths, a regular expression, or the holding to delete."
+    for holding in holdings:
+        for _path, entry in state.holding_files(holding.id):
+            if not entry.stored:
+                return (
+                    f"Holding {holding.label!r} has files being put by transaction "
+                    f"{entry.transaction_id}; delete it when that finished."
+                )
+    return None
+
+
+def _plan(ctx: Context, request: DeleteRequested, holdings: list[Holding], emit: Emitter) -> None:
+    """The deletion batches: facts first (the paths are free at once), then work."""
+    chosen, refused = _chosen(ctx.state, request, holdings)
+    whole = not request.paths and request.regex is None
+    most = ctx.limits.max_files
+    batches: list[tuple[int, list[DeletedFile]]] = []
+    for holding in holdings:
+        files = chosen.get(holding.id, [])
+        for start in range(0, len(files), most):
+            batches.append((holding.id, files[start : start + most]))
+        if whole and not files:
+            batches.append((holding.id, []))  # an empty holding: nothing to remove
+    if not batches:
+        batches.append((holdings[0].id, []))  # only refusals: they need a batch
+    for number, (holding_id, files) in enumerate(batches):
+        emit.fact(
+            FilesDeleted(
+                **emit.envelope(request, f"deleted/{number}"),
+                holding_id=holding_id,
+                sub_batch=number,
+                last=number == len(batches) - 1,
+                files=files,
+                refused=refused if number == 0 else [],
+            ),
+        )
+        emit.status(request, "CATALOG_DELETING", number)
+    emit.status(request, "CATALOG_DELETING", None)
+    if whole:
+        for holding in holdings:
+            emit.fact(
+                HoldingDeleted(
+                    **emit.envelope(request, f"holding-deleted/{holding.id}"),
+                    holding_id=holding.id,
+                    label=holding.label,
+                ),
+            )
+
+
+def _chosen(
+    state: CatalogState, request: DeleteRequested, holdings: list[Holding]
+) -> tuple[dict[int, list[DeletedFile]], list[FileFailure]]:
+    """The files to delete in each holding, and the paths that cannot be."""
+    pattern = compiled(request.regex) if request.regex is not None else None
+    wanted = set(request.paths)
+    chosen: dict[int, list[DeletedFile]] = {}
+    found: set[bytes] = set()
+    busy: set[bytes] = set()
+    for holding in holdings:
+        for path, entry in _candidates(state, holding.id, request.paths):
+            if pattern is not None and pattern.search(path_text(path)) is None:
+                continue
+            if not entry.stored:
+                busy.add(path)
+                continue
+            found.add(path)
+            chosen.setdefault(holding.id, []).append(
+                DeletedFile(
+                    path=path,
+                    transaction_id=entry.transaction_id,
+                    size=entry.size,
+                    object_key=entry.object_key,
+                )
+            )
+    refused = [FileFailure(path=p, reason=BEING_PUT, retryable=False) for p in sorted(busy)]
+    refused += [
+        FileFailure(path=p, reason=NO_SUCH_FILE, retryable=False)
+        for p in sorted(wanted - found - busy)
+    ]
+    if request.regex is not None and not found and not busy:
+        refused.append(FileFailure(path=request.regex.encode(), reason=NO_MATCH, retryable=False))
+    return chosen, refused
+
+
+def _candidates(
+    state: CatalogState, holding_id: int, paths: list[bytes]
+) -> list[tuple[bytes, FileEntry]]:
+    """The named paths the holding has, or (none named) all its files."""
+    if not paths:
+        return state.holding_files(holding_id)
+    files = state.files
+    named = sorted(set(paths))
+    return [(p, files[(holding_id, p)]) for p in named if (holding_id, p) in files]
+
+
+def _remove_objects(
+    state: CatalogState,
+    cause: DeleteRequested,
+    batch: int,
+    deleted: FilesDeleted,
+    emit: Emitter,
+) -> None:
+    # A slice goes with its pack, once no cached file uses the pack (D90).
+    keys = [f["object_key"] for f in deleted.files if f["object_key"]]
+    keys = [key for key in keys if pack_of(key) is None] + state.unused_packs(keys)
+    if not keys:  # directories and links only, or nothing: settled at once
+        _settle(cause, batch, deleted, [], emit)
+        return
+    emit.send(
+        DELETE_OBJECTS,
+        cause.transaction_id.encode(),
+        DeleteObjectsRequested(
+            **emit.envelope(cause, f"delete-objects/{batch}"),
+            holding_id=deleted.holding_id,
+            sub_batch=batch,
+            object_keys=keys,
+        ),
+    )
+
+
+def objects_deleted(ctx: Context, report: ObjectsDeleted, emit: Emitter) -> None:
+    """Settle the batch the object deleter reports on, and finish the DELETE if done."""
+    transaction = ctx.state.transactions.get(report.transaction_id)
+    if transaction is None or transaction.finished:
+        return
+    deleted = transaction.deleting.get(report.sub_batch)
+    if deleted is not None:
+        _settle(report, report.sub_batch, deleted, report.object_keys, emit)
+    emit.finish_if_complete(report, transaction)
+
+
+def _settle(
+    cause: DeleteRequested | ObjectsDeleted,
+    batch: int,
+    deleted: FilesDeleted,
+    keys: list[str],
+    emit: Emitter,
+) -> None:
+    emit.fact(
+        ObjectsRemoved(
+            **emit.envelope(cause, f"objects-removed/{batch}"),
+            holding_id=deleted.holding_id,
+            sub_batch=batch,
+            object_keys=keys,
+        ),
+    )
+    state = _outcome(len(deleted.files), len(deleted.refused))
+    emit.status(cause, state, batch, failures=list(deleted.refused))
 
 
 def _outcome(done: int, failed: int) -> str:

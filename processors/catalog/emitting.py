@@ -1,9 +1,15 @@
-"""What every decision of the catalog decider shares: its state, its limits and quotas,
-and how it emits facts, work and status."""
+"""What every decision of the catalog decider is given: the ``Context`` it decides in
+(the fold, the limits and the ports) and the ``Emitter`` that collects what it decides.
+
+Each decision is one function ``decide(ctx, event, emit)`` (the decider's table maps an
+event type to it, decision D143). ``emit`` is the one way a decision records anything:
+a fact (applied to the fold at once, write through, and sent to the catalog topic), a
+work item, or a change of a transaction's status; ``emit.out`` is what the decider then
+sends, in the order emitted.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,70 +32,29 @@ class Limits:
     max_bytes: int = 4 * 1024**3
 
 
-class Emitting:
-    def __init__(
-        self,
-        state: CatalogState,
-        limits: Limits | None = None,
-        clock: Callable[[], int] = lambda: int(time.time() * 1000),
-        quotas: Quotas | None = None,
-        select: Selector | None = None,
-    ) -> None:
-        """``select`` picks a GET's files from the catalog projection (decision D11);
-        without it GETs are refused."""
+@dataclass(frozen=True)
+class Context:
+    """What a decision decides from: the partition's fold, the sub-batch limits, and the
+    ports to the read model (D140): the quotas' usage, and ``select``, which picks a GET's
+    files from the catalog projection (D11; without it GETs are refused)."""
+
+    state: CatalogState
+    limits: Limits
+    quotas: Quotas
+    select: Selector | None
+
+
+class Emitter:
+    """Collects the events one decision sends, in order (``out``)."""
+
+    def __init__(self, state: CatalogState, clock: Callable[[], int]) -> None:
         self.state = state
-        self.limits = limits or Limits()
         self.clock = clock
-        self.quotas = quotas or Quotas()
-        self.select = select
+        self.out: list[Outgoing] = []
 
-    # The public names the decision modules use.
     def envelope(self, cause: Event, step: str) -> dict:
-        return self._envelope(cause, step)
-
-    def fact(self, out: list[Outgoing], fact: Event) -> None:
-        self._fact(out, fact)
-
-    def _reject(self, out: list[Outgoing], request: Event, api_action: str, reason: str) -> None:
-        """Refuse a request before any work began, saying why."""
-        self._fact(
-            out,
-            TransactionRejected(
-                **self._envelope(request, "rejected"),
-                api_action=api_action,
-                job_label=getattr(request, "job_label", ""),
-                reason=reason,
-            ),
-        )
-        self._status(out, request, "FAILED", None, warnings=[reason])
-
-    def _finish_if_complete(self, cause: Event, transaction: Transaction) -> list[Outgoing]:
-        out: list[Outgoing] = []
-        if transaction.finished or not transaction.complete():
-            return out
-        if transaction.files_ok == 0 and not transaction.holdings_deleted:
-            state = "FAILED"
-        elif transaction.files_failed:
-            state = "COMPLETE_WITH_ERRORS"
-        else:
-            state = "COMPLETE"
-        self._fact(
-            out,
-            TransactionFinished(
-                **self._envelope(cause, "finished"),
-                api_action=transaction.api_action,
-                state=state,
-                files_ok=transaction.files_ok,
-                files_failed=transaction.files_failed,
-                bytes_ok=transaction.bytes_ok,
-            ),
-        )
-        self._status(out, cause, state, None)
-        return out
-
-    # -- emitting ----------------------------------------------------------------------
-
-    def _envelope(self, cause: Event, step: str) -> dict:
+        """The envelope of the event a decision makes at ``step`` of the transaction of
+        ``cause``: its id depends on the transaction and the step only (D8)."""
         return {
             "event_id": event_id_for(cause.transaction_id, step),
             "transaction_id": cause.transaction_id,
@@ -99,13 +64,17 @@ class Emitting:
             "occurred_at": self.clock(),
         }
 
-    def _fact(self, out: list[Outgoing], fact: Event) -> None:
+    def fact(self, fact: Event) -> None:
+        """Record a catalog fact: folded at once, then sent to the catalog topic."""
         self.state.apply(fact)
-        out.append(Outgoing(CATALOG, fact.user.encode(), fact))
+        self.out.append(Outgoing(CATALOG, fact.user.encode(), fact))
 
-    def _status(
+    def send(self, topic: str, key: bytes, event: Event) -> None:
+        """Send work (or an event already folded) as it is."""
+        self.out.append(Outgoing(topic, key, event))
+
+    def status(
         self,
-        out: list[Outgoing],
         cause: Event,
         state: str,
         batch: int | None,
@@ -118,26 +87,56 @@ class Emitting:
         transaction = self.state.transactions.get(cause.transaction_id)
         holding = self.state.holdings.get(transaction.holding_id or 0) if transaction else None
         sub = "-" if batch is None else str(batch)
-        out.append(
-            Outgoing(
-                STATUS,
-                cause.transaction_id.encode(),
-                TransactionStateChanged(
-                    **self._envelope(cause, f"status/{sub}/{state}"),
-                    api_action=transaction.api_action
-                    if transaction
-                    else getattr(cause, "api_action", ""),
-                    job_label=transaction.job_label
-                    if transaction
-                    else getattr(cause, "job_label", ""),
-                    label=holding.label if holding else None,
-                    holding_id=holding.id if holding else None,
-                    sub_id=batch,
-                    state=state,
-                    failures=failures or [],
-                    warnings=warnings or [],
-                    retries=0,
-                    progress=progress,
-                ),
-            )
+        self.send(
+            STATUS,
+            cause.transaction_id.encode(),
+            TransactionStateChanged(
+                **self.envelope(cause, f"status/{sub}/{state}"),
+                api_action=transaction.api_action
+                if transaction
+                else getattr(cause, "api_action", ""),
+                job_label=transaction.job_label if transaction else getattr(cause, "job_label", ""),
+                label=holding.label if holding else None,
+                holding_id=holding.id if holding else None,
+                sub_id=batch,
+                state=state,
+                failures=failures or [],
+                warnings=warnings or [],
+                retries=0,
+                progress=progress,
+            ),
         )
+
+    def reject(self, request: Event, api_action: str, reason: str) -> None:
+        """Refuse a request before any work began, saying why."""
+        self.fact(
+            TransactionRejected(
+                **self.envelope(request, "rejected"),
+                api_action=api_action,
+                job_label=getattr(request, "job_label", ""),
+                reason=reason,
+            ),
+        )
+        self.status(request, "FAILED", None, warnings=[reason])
+
+    def finish_if_complete(self, cause: Event, transaction: Transaction) -> None:
+        """Finish the transaction once every sub-batch of it has settled."""
+        if transaction.finished or not transaction.complete():
+            return
+        if transaction.files_ok == 0 and not transaction.holdings_deleted:
+            state = "FAILED"
+        elif transaction.files_failed:
+            state = "COMPLETE_WITH_ERRORS"
+        else:
+            state = "COMPLETE"
+        self.fact(
+            TransactionFinished(
+                **self.envelope(cause, "finished"),
+                api_action=transaction.api_action,
+                state=state,
+                files_ok=transaction.files_ok,
+                files_failed=transaction.files_failed,
+                bytes_ok=transaction.bytes_ok,
+            ),
+        )
+        self.status(cause, state, None)

@@ -12,56 +12,50 @@ sub-batch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from events.base import Event
 from events.catalog import FilesRetrieved, SelectedFile
 from events.reports import FilesRestored
 from events.topics import TRANSFER_GET
 from events.work import TransferGetRequested
-from processors.catalog.outgoing import Outgoing
-
-if TYPE_CHECKING:
-    from processors.catalog.decider import Decider
-    from processors.catalog.state import Transaction
+from processors.catalog.emitting import Context, Emitter, Limits
+from processors.catalog.planning import sub_batches
+from processors.catalog.state import Transaction
 
 
-def passes(decider: Decider, transaction: Transaction) -> dict[int, list[SelectedFile]]:
+def passes(limits: Limits, transaction: Transaction) -> dict[int, list[SelectedFile]]:
     """A GET's finishing passes by sub-batch number: none for a GET of one sub-batch, whose
     worker finished its directories after their contents already."""
-    from processors.catalog.get import sub_batches  # get imports this module
-
     count = transaction.batch_count or 0
     if transaction.api_action == "stage" or count < 2 or not transaction.made:
         return {}
     made = [transaction.made[path] for path in sorted(transaction.made)]
-    return {count + n: files for n, files in enumerate(sub_batches(made, decider.limits))}
+    return {count + n: files for n, files in enumerate(sub_batches(made, limits))}
 
 
-def finish(decider: Decider, cause: Event, transaction: Transaction, send: bool) -> list[Outgoing]:
+def finish(
+    ctx: Context, cause: Event, transaction: Transaction, emit: Emitter, *, send: bool
+) -> None:
     """Finish the GET once every sub-batch has settled, the finishing passes included;
     while some of those are pending, (re-)send them if ``send``."""
-    out: list[Outgoing] = []
     if transaction.finished or not transaction.complete():
-        return out
+        return
     pending = {
         number: files
-        for number, files in passes(decider, transaction).items()
+        for number, files in passes(ctx.limits, transaction).items()
         if number not in transaction.finishing_settled
     }
     if not pending:
-        return decider._finish_if_complete(cause, transaction)
+        emit.finish_if_complete(cause, transaction)
+        return
     for number, files in sorted(pending.items()) if send else ():
-        out.append(_work(decider, cause, transaction, number, files))
-    return out
+        _work(cause, transaction, number, files, emit)
 
 
-def settle(decider: Decider, out: list[Outgoing], report: FilesRestored) -> None:
+def settle(report: FilesRestored, emit: Emitter) -> None:
     """Record a finishing pass's outcome: the directories finished, and those skipped."""
-    decider._fact(
-        out,
+    emit.fact(
         FilesRetrieved(
-            **decider._envelope(report, f"retrieved/{report.sub_batch}"),
+            **emit.envelope(report, f"retrieved/{report.sub_batch}"),
             sub_batch=report.sub_batch,
             restored=list(report.restored),
             failed=list(report.failed),
@@ -71,13 +65,13 @@ def settle(decider: Decider, out: list[Outgoing], report: FilesRestored) -> None
 
 
 def _work(
-    decider: Decider, cause: Event, transaction: Transaction, number: int, files: list[SelectedFile]
-) -> Outgoing:
-    return Outgoing(
+    cause: Event, transaction: Transaction, number: int, files: list[SelectedFile], emit: Emitter
+) -> None:
+    emit.send(
         TRANSFER_GET,
         f"{transaction.transaction_id}/{number}".encode(),
         TransferGetRequested(
-            **decider._envelope(cause, f"transfer-get/{number}"),
+            **emit.envelope(cause, f"transfer-get/{number}"),
             sub_batch=number,
             target=transaction.target,
             overwrite=False,

@@ -1,47 +1,42 @@
-"""The decider's side of recalls: the work item for the recall worker, and the catalog
-fact recording what came back into the cache (decision D80).
+"""The decider's side of recalls: the catalog fact recording what came back into the
+cache (decision D80), after which the sub-batch is fetched (a GET) or settled (a STAGE).
 
-A recall is one sub-batch of a GET or STAGE: members of one aggregate. The worker is keyed
-by aggregate and stages each aggregate once, however many requests want it at the same
-time (see ``processors.archive_get``).
+A recall is one sub-batch of a GET or STAGE: members of one aggregate, sent to the recall
+worker by ``settling``. The worker is keyed by aggregate and stages each aggregate once,
+however many requests want it at the same time (see ``processors.archive_get``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from events.catalog import FilesRecalled, RecallScheduled
+from events.catalog import FilesRecalled
 from events.reports import AggregateRecalled
-from events.topics import ARCHIVE_GET
-from events.work import RecallRequested
-from processors.catalog.outgoing import Outgoing
-
-if TYPE_CHECKING:
-    from processors.catalog.decider import Decider
+from processors.catalog import finishing, settling
+from processors.catalog.emitting import Context, Emitter
+from processors.catalog.state import CatalogState
 
 
-def recall_work(decider: Decider, recall: RecallScheduled) -> Outgoing:
-    """The recall of one sub-batch, keyed by its aggregate."""
-    batch = recall.sub_batch
-    return Outgoing(
-        ARCHIVE_GET,
-        recall.aggregate.encode(),
-        RecallRequested(
-            **decider.envelope(recall, f"recall/{batch}"),
-            sub_batch=batch,
-            holding_id=recall.holding_id,
-            aggregate=recall.aggregate,
-            members=list(recall.members),
-        ),
-    )
+def recalled(ctx: Context, report: AggregateRecalled, emit: Emitter) -> None:
+    """Record the members the recall worker put back into the cache (``FilesRecalled``),
+    then fetch the sub-batch (a GET) or settle it (a STAGE)."""
+    state = ctx.state
+    transaction = state.transactions.get(report.transaction_id)
+    if transaction is None or transaction.finished:
+        return
+    selected = transaction.selected.get(report.sub_batch)
+    if selected is None or report.sub_batch not in transaction.recalls:
+        return
+    if report.sub_batch not in transaction.recalled:
+        emit.fact(files_recalled(state, report, emit))
+    settling.advance(state, report, transaction, selected, emit, ask_recall=False)
+    finishing.finish(ctx, report, transaction, emit, send=True)
 
 
-def files_recalled(decider: Decider, report: AggregateRecalled) -> FilesRecalled:
+def files_recalled(state: CatalogState, report: AggregateRecalled, emit: Emitter) -> FilesRecalled:
     """The catalog fact of a recall: only members the sub-batch asked for count."""
-    transaction = decider.state.transactions[report.transaction_id]
+    transaction = state.transactions[report.transaction_id]
     asked = {m["file_id"] for m in transaction.recalls[report.sub_batch].members}
     return FilesRecalled(
-        **decider.envelope(report, f"recalled/{report.sub_batch}"),
+        **emit.envelope(report, f"recalled/{report.sub_batch}"),
         sub_batch=report.sub_batch,
         holding_id=report.holding_id,
         aggregate=report.aggregate,

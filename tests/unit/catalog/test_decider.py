@@ -18,7 +18,8 @@ from events.requests import PutRequested
 from events.status import TransactionStateChanged
 from events.topics import CATALOG
 from events.work import IndexRequested, TransferPutRequested
-from processors.catalog.decider import ALREADY_EXISTS, Decider, Outgoing
+from processors.catalog.decider import Decider, Outgoing
+from processors.catalog.put import ALREADY_EXISTS
 from processors.catalog.state import CatalogState
 
 

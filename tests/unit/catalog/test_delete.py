@@ -17,9 +17,8 @@ from events.catalog import (
 from events.status import TransactionStateChanged
 from events.topics import DELETE_OBJECTS
 from events.work import DeleteObjectsRequested
-from processors.catalog.decider import Decider
+from processors.catalog.decider import Decider, Limits, Outgoing
 from processors.catalog.deleting import BEING_PUT, NO_MATCH, NO_SUCH_FILE
-from processors.catalog.emitting import Limits, Outgoing
 from processors.catalog.state import CatalogState
 from tests.unit.catalog.stories import delete, objects_deleted, stored
 from tests.unit.catalog.test_decider import (

@@ -22,8 +22,9 @@ from events.status import TransactionStateChanged
 from events.topics import CATALOG, TRANSFER_GET
 from events.work import TransferGetRequested
 from processors.catalog.decider import Decider, Limits, Outgoing
-from processors.catalog.get import NO_RESULT, NOT_FOUND, ONLY_ON_TAPE, sub_batches
+from processors.catalog.planning import NOT_FOUND, ONLY_ON_TAPE, sub_batches
 from processors.catalog.ports import Selection
+from processors.catalog.settling import NO_RESULT
 from processors.catalog.state import CatalogState
 
 TX = "get-1"

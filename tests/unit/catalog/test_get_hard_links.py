@@ -18,7 +18,7 @@ from events.reports import AggregateRecalled
 from events.requests import StageRequested
 from events.work import TransferGetRequested
 from processors.catalog.decider import Limits
-from processors.catalog.get import sub_batches
+from processors.catalog.planning import sub_batches
 from processors.catalog.ports import Selection, TapeCopy
 from projections.queries.selection import link_groups
 from stores.tape.members import TAPE_CORRUPT

@@ -1,0 +1,178 @@
+"""How a GET's or STAGE's planned sub-batches move on and settle.
+
+Each ``FilesSelected`` sub-batch is sent to transfer-get keyed by ``transaction/sub-batch``
+(as transfer-put, D8), once the GET's directories are in place (D34); a sub-batch to be
+recalled first goes to the recall worker keyed by its aggregate (D80), and to transfer-get
+once its members are back in the cache. A STAGE's sub-batch settles as soon as its files
+are in the cache. A worker's report settles its sub-batch as ``FilesRetrieved``.
+"""
+
+from __future__ import annotations
+
+from events.base import Event
+from events.catalog import (
+    FileFailure,
+    FilesRetrieved,
+    FilesSelected,
+    MemberFailure,
+    RecallScheduled,
+    RestoredFile,
+    SelectedFile,
+    hard_link_of,
+)
+from events.reports import AggregateRecalled, FilesRestored
+from events.requests import GetRequested
+from events.topics import ARCHIVE_GET, TRANSFER_GET
+from events.work import RecallRequested, TransferGetRequested
+from processors.catalog.emitting import Emitter
+from processors.catalog.state import CatalogState, Transaction
+from processors.progress import starting
+
+NO_RESULT = "transfer-get reported no result for this file"
+
+
+def advance(
+    state: CatalogState,
+    cause: GetRequested | FilesRestored | AggregateRecalled,
+    transaction: Transaction,
+    selected: FilesSelected,
+    emit: Emitter,
+    *,
+    ask_recall: bool,
+) -> None:
+    """Move one unsettled sub-batch on: recall it, fetch it, or settle it."""
+    batch = selected.sub_batch
+    recall = transaction.recalls.get(batch)
+    if recall is not None and batch not in transaction.recalled:
+        if ask_recall:  # (again, if redelivered: the worker finds what it put back)
+            _recall_work(recall, emit)
+            totals = starting(len(recall.members), sum(m["size"] for m in recall.members))
+            emit.status(selected, "ARCHIVE_GETTING", batch, progress=totals)
+        return
+    files = _in_cache(transaction, selected)
+    if not files:  # nothing (left) to fetch in it: it settles at once
+        settle(state, cause, selected, [], [], emit)
+    elif transaction.api_action == "stage":  # in the cache is all a STAGE asks for
+        done = [RestoredFile(file_id=f["file_id"], path=f["path"], size=f["size"]) for f in files]
+        settle(state, cause, selected, done, [], emit)
+    elif directories_done(transaction.selected) or _only_directories(selected):
+        _send(selected, files, emit)
+
+
+def _in_cache(transaction: Transaction, selected: FilesSelected) -> list[SelectedFile]:
+    """The entries of a sub-batch that can be fetched now; a recalled sub-batch's with
+    their cache copies' keys, its failed members left out."""
+    recalled = transaction.recalled.get(selected.sub_batch)
+    if recalled is None:
+        return list(selected.files)
+    keys = {r["file_id"]: r["object_key"] for r in recalled.recalled}
+    back = {f["path"] for f in selected.files if f["file_id"] in keys}
+    return [
+        SelectedFile(**{**f, "object_key": keys.get(f["file_id"], f["object_key"])})
+        for f in selected.files
+        if f["file_id"] in keys or hard_link_of(f) in back  # linked to a file recalled
+    ]
+
+
+def _send(selected: FilesSelected, files: list[SelectedFile], emit: Emitter) -> None:
+    batch = selected.sub_batch
+    emit.send(
+        TRANSFER_GET,
+        f"{selected.transaction_id}/{batch}".encode(),
+        TransferGetRequested(
+            **emit.envelope(selected, f"transfer-get/{batch}"),
+            sub_batch=batch,
+            target=selected.target,
+            overwrite=selected.overwrite,
+            files=files,
+        ),
+    )
+    regular = [f for f in files if f["path_type"] == "FILE"]
+    totals = starting(len(regular), sum(f["size"] for f in regular)) if regular else None
+    emit.status(selected, "TRANSFER_GETTING", selected.sub_batch, progress=totals)
+
+
+def _recall_work(recall: RecallScheduled, emit: Emitter) -> None:
+    """The recall of one sub-batch, keyed by its aggregate."""
+    batch = recall.sub_batch
+    emit.send(
+        ARCHIVE_GET,
+        recall.aggregate.encode(),
+        RecallRequested(
+            **emit.envelope(recall, f"recall/{batch}"),
+            sub_batch=batch,
+            holding_id=recall.holding_id,
+            aggregate=recall.aggregate,
+            members=list(recall.members),
+        ),
+    )
+
+
+def _only_directories(selected: FilesSelected) -> bool:
+    return bool(selected.files) and all(f["path_type"] == "DIRECTORY" for f in selected.files)
+
+
+def directories_done(unsettled: dict[int, FilesSelected]) -> bool:
+    """Whether the directories of a GET are in place: its files may go in now."""
+    return not any(_only_directories(s) for s in unsettled.values())
+
+
+def settle(
+    state: CatalogState,
+    cause: Event,
+    selected: FilesSelected,
+    done: list[RestoredFile],
+    failed: list[FileFailure],
+    emit: Emitter,
+    created: list[bytes] | None = None,
+) -> None:
+    """Record the outcome of one sub-batch; a selected entry without a result failed, as
+    did those its recall could not bring back. ``created``: the directories it made."""
+    transaction = state.transactions.get(selected.transaction_id)
+    recall = transaction.recalled.get(selected.sub_batch) if transaction else None
+    if recall is not None:
+        lost = {f["path"]: f for f in recall.failed}
+        failed = (
+            [
+                FileFailure(path=f["path"], reason=f["reason"], retryable=f["retryable"])
+                for f in recall.failed
+            ]
+            + [
+                _link_lost(entry["path"], leader, lost[leader])
+                for entry in selected.files
+                if (leader := hard_link_of(entry)) is not None and leader in lost
+            ]
+            + failed
+        )
+    reported = {r["path"] for r in done} | {f["path"] for f in failed}
+    failed += [
+        FileFailure(path=entry["path"], reason=NO_RESULT, retryable=True)
+        for entry in selected.files
+        if entry["path"] not in reported
+    ]
+    batch = selected.sub_batch
+    emit.fact(
+        FilesRetrieved(
+            **emit.envelope(cause, f"retrieved/{batch}"),
+            sub_batch=batch,
+            restored=done,
+            failed=failed,
+            created=created or [],
+        ),
+    )
+    failures = list(selected.unavailable) + failed
+    if failures and not done:
+        outcome = "FAILED"
+    else:
+        outcome = "COMPLETE_WITH_ERRORS" if failures else "COMPLETE"
+    emit.status(cause, outcome, batch, failures=failures)
+
+
+def _link_lost(path: bytes, leader: bytes, failure: MemberFailure) -> FileFailure:
+    """A file to be made a hard link of ``leader``, whose recall failed."""
+    shown = leader.decode("utf-8", "backslashreplace")
+    return FileFailure(
+        path=path,
+        reason=f"a hard link of {shown}, which could not be recalled: {failure['reason']}",
+        retryable=failure["retryable"],
+    )
