@@ -18,10 +18,11 @@ from events.reports import AggregateRecalled
 from events.work import RecallRequested
 from processors.app import now_ms
 from stores.outcomes import NO_TALLY, Tally
-from stores.tape.aggregate import CachedObjects, MemberCopy, head_objects
+from stores.tape.aggregate import MemberCopy
+from stores.tape.cache_reading import CachedObjects, head_objects
 from stores.tape.endpoint import TapeEndpoint
 from stores.tape.errors import TapeFailure, TapeOffline
-from stores.tape.members import TAPE_CORRUPT, _holds, restore_members_to_cache
+from stores.tape.members import TAPE_CORRUPT, holds_copy, restore_members_to_cache
 
 __all__ = ["StageExpired", "StageFailed", "all_failed", "recall", "retryable"]
 
@@ -67,7 +68,7 @@ def recall(
     keys = {m["file_id"]: m["object_key"] for m in request.members}
     heads = head_objects(store, list(keys.values()))
     if all(
-        (head := heads[keys[c.file_id]]) is not None and _holds(head.size, head.metadata, c)
+        (head := heads[keys[c.file_id]]) is not None and holds_copy(head.size, head.metadata, c)
         for c in copies
     ):
         return report(request, [c.file_id for c in copies], [], staged=False)
