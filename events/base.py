@@ -12,9 +12,10 @@ before their event is written.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass, fields
-from typing import ClassVar, TypeVar, dataclass_transform
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 EVENT_ID_NAMESPACE = uuid.UUID("2690a762-2ca9-5fc1-8671-d87eb98ab877")
 """uuid5(NAMESPACE_URL, "https://nearline.invalid/events"); fixed forever, because every
@@ -99,6 +100,20 @@ def event_id_for(*parts: str) -> str:
     # Exactly what uuid.uuid5 does with a bytes name (Python 3.12+ accepts those).
     digest = hashlib.sha1(EVENT_ID_NAMESPACE.bytes + framed, usedforsecurity=False).digest()
     return str(uuid.UUID(bytes=digest[:16], version=5))
+
+
+def caused_by(cause: Event, step: str) -> dict[str, Any]:
+    """The envelope of what a worker reports about ``cause``, a unit of work: the same
+    transaction, user and group, ``cause`` as its cause, the time now, and an id from the
+    transaction and ``step``, so that a redelivered unit reports under the same id."""
+    return {
+        "event_id": event_id_for(cause.transaction_id, step),
+        "transaction_id": cause.transaction_id,
+        "user": cause.user,
+        "group": cause.group,
+        "cause_id": cause.event_id,
+        "occurred_at": int(time.time() * 1000),
+    }
 
 
 def _framed(part: str) -> bytes:

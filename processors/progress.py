@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
-from events.base import Event, event_id_for
+from events.base import Event, caused_by
 from events.status import SubBatchProgress, TransactionStateChanged
 
 T = TypeVar("T")
@@ -93,12 +92,7 @@ def progress_event(
         str(figures[k]) for k in ("files_done", "files_total", "bytes_done", "bytes_total")
     )
     return TransactionStateChanged(
-        event_id=event_id_for(work.transaction_id, f"status/{sub_batch}/{state}/progress/{point}"),
-        transaction_id=work.transaction_id,
-        user=work.user,
-        group=work.group,
-        cause_id=work.event_id,
-        occurred_at=int(time.time() * 1000),
+        **caused_by(work, f"status/{sub_batch}/{state}/progress/{point}"),
         api_action=api_action,
         job_label="",
         label=None,

@@ -12,11 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from events.base import event_id_for
+from events.base import caused_by
 from events.catalog import MemberFailure, RecalledFile
 from events.reports import AggregateRecalled
 from events.work import RecallRequested
-from processors.app import now_ms
 from stores.outcomes import NO_TALLY, Tally
 from stores.tape.aggregate import MemberCopy
 from stores.tape.cache_reading import CachedObjects, head_objects
@@ -115,12 +114,7 @@ def report(
 ) -> AggregateRecalled:
     members = {m["file_id"]: m for m in request.members}
     return AggregateRecalled(
-        event_id=event_id_for(request.transaction_id, f"aggregate-recalled/{request.sub_batch}"),
-        transaction_id=request.transaction_id,
-        user=request.user,
-        group=request.group,
-        cause_id=request.event_id,
-        occurred_at=now_ms(),
+        **caused_by(request, f"aggregate-recalled/{request.sub_batch}"),
         sub_batch=request.sub_batch,
         holding_id=request.holding_id,
         aggregate=request.aggregate,

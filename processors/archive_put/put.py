@@ -7,11 +7,10 @@ an existing file with the same bytes, so a redelivered request writes nothing tw
 
 from __future__ import annotations
 
-from events.base import event_id_for
+from events.base import caused_by
 from events.catalog import ArchivedMember, MemberFailure
 from events.reports import AggregateArchived
 from events.work import ArchivePutRequested
-from processors.app import now_ms
 from stores.tape.aggregate import AggregateIndex, Member, archive
 from stores.tape.cache_reading import CachedObjects
 from stores.tape.endpoint import TapeEndpoint
@@ -80,12 +79,7 @@ def all_failed(request: ArchivePutRequested, reason: str, retryable: bool) -> Ag
 
 def _report(request: ArchivePutRequested, **fields: object) -> AggregateArchived:
     return AggregateArchived(
-        event_id=event_id_for(request.transaction_id, "aggregate-archived"),
-        transaction_id=request.transaction_id,
-        user=request.user,
-        group=request.group,
-        cause_id=request.event_id,
-        occurred_at=now_ms(),
+        **caused_by(request, "aggregate-archived"),
         holding_id=request.holding_id,
         **fields,  # type: ignore[arg-type]
     )

@@ -11,11 +11,11 @@ from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from events.base import event_id_for
+from events.base import caused_by
 from events.reports import ObjectsDeleted
 from events.topics import REPORTS
 from events.work import DeleteObjectsRequested
-from processors.app import Send, now_ms
+from processors.app import Send
 
 log = logging.getLogger("nearline.deletion")
 RETRY_DELAYS = (1.0, 4.0, 15.0, 60.0)  # the last repeats until the store is back
@@ -60,12 +60,7 @@ async def remove_until_done(
 def report(request: DeleteObjectsRequested) -> ObjectsDeleted:
     """The decider's news that the batch's objects are gone."""
     return ObjectsDeleted(
-        event_id=event_id_for(request.transaction_id, f"objects-deleted/{request.sub_batch}"),
-        transaction_id=request.transaction_id,
-        user=request.user,
-        group=request.group,
-        cause_id=request.event_id,
-        occurred_at=now_ms(),
+        **caused_by(request, f"objects-deleted/{request.sub_batch}"),
         holding_id=request.holding_id,
         sub_batch=request.sub_batch,
         object_keys=list(request.object_keys),

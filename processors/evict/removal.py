@@ -12,12 +12,12 @@ from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from events.base import event_id_for
+from events.base import caused_by
 from events.catalog import EvictedFile
 from events.reports import CacheCopiesRemoved, EvictionFailure
 from events.topics import REPORTS
 from events.work import EvictRequested
-from processors.app import Send, now_ms
+from processors.app import Send
 
 DELETE_WORKERS = 8
 
@@ -50,12 +50,7 @@ def remove(store: Remover, request: EvictRequested) -> CacheCopiesRemoved:
         if reason is not None
     ]
     return CacheCopiesRemoved(
-        event_id=event_id_for(request.transaction_id, "cache-copies-removed"),
-        transaction_id=request.transaction_id,
-        user=request.user,
-        group=request.group,
-        cause_id=request.event_id,
-        occurred_at=now_ms(),
+        **caused_by(request, "cache-copies-removed"),
         holding_id=request.holding_id,
         files=removed,
         failed=failed,

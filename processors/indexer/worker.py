@@ -8,13 +8,13 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 
-from events.base import event_id_for
+from events.base import caused_by
 from events.catalog import FileFailure, IndexedFile
 from events.reports import FilesIndexed
 from events.topics import REPORTS
 from events.work import IndexRequested
 from nearline.settings import Settings
-from processors.app import Send, now_ms
+from processors.app import Send
 from processors.indexer.batching import SubBatch, batches
 from processors.indexer.walk import FileRecord, Rejection, walk
 from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
@@ -68,12 +68,7 @@ def _refused(request: IndexRequested, reason: str) -> Iterator[SubBatch]:
 
 def report(request: IndexRequested, batch: SubBatch) -> FilesIndexed:
     return FilesIndexed(
-        event_id=event_id_for(request.transaction_id, f"indexed/{batch.index}"),
-        transaction_id=request.transaction_id,
-        user=request.user,
-        group=request.group,
-        cause_id=request.event_id,
-        occurred_at=now_ms(),
+        **caused_by(request, f"indexed/{batch.index}"),
         holding_id=request.holding_id,
         sub_batch=batch.index,
         last=batch.last,

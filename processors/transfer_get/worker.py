@@ -9,13 +9,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from events.base import event_id_for
+from events.base import caused_by
 from events.reports import FilesRestored
 from events.status import SubBatchProgress
 from events.topics import REPORTS, STATUS
 from events.work import TransferGetRequested
 from nearline.settings import Settings
-from processors.app import Send, now_ms
+from processors.app import Send
 from processors.progress import Progress, progress_event, reporting
 from processors.transfer_get.restoring import (
     Outcome,
@@ -58,12 +58,7 @@ def restore(
 
 def report(request: TransferGetRequested, outcome: Outcome) -> FilesRestored:
     return FilesRestored(
-        event_id=event_id_for(request.transaction_id, f"restored/{request.sub_batch}"),
-        transaction_id=request.transaction_id,
-        user=request.user,
-        group=request.group,
-        cause_id=request.event_id,
-        occurred_at=now_ms(),
+        **caused_by(request, f"restored/{request.sub_batch}"),
         sub_batch=request.sub_batch,
         restored=list(outcome.restored),
         failed=list(outcome.failed),

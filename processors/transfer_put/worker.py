@@ -12,7 +12,7 @@ from functools import partial
 from typing import cast
 
 from domain.object_keys import key_prefix
-from events.base import event_id_for
+from events.base import caused_by
 from events.catalog import FileFailure
 from events.reports import FilesTransferred, StoredObject
 from events.status import SubBatchProgress, TransactionStateChanged
@@ -20,7 +20,7 @@ from events.topics import REPORTS, STATUS
 from events.work import TransferPutRequested
 from nearline.observe import metrics
 from nearline.settings import Settings
-from processors.app import Send, now_ms
+from processors.app import Send
 from processors.progress import Progress, progress_event, reporting
 from stores.outcomes import NO_TALLY, Tally
 from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
@@ -108,12 +108,7 @@ def report(request: TransferPutRequested, results: Results) -> FilesTransferred:
                 FileFailure(path=item["path"], reason=result.reason, retryable=result.retryable)
             )
     return FilesTransferred(
-        event_id=event_id_for(request.transaction_id, f"transferred/{request.sub_batch}"),
-        transaction_id=request.transaction_id,
-        user=request.user,
-        group=request.group,
-        cause_id=request.event_id,
-        occurred_at=now_ms(),
+        **caused_by(request, f"transferred/{request.sub_batch}"),
         holding_id=request.holding_id,
         sub_batch=request.sub_batch,
         stored=stored,
@@ -124,14 +119,7 @@ def report(request: TransferPutRequested, results: Results) -> FilesTransferred:
 def retrying(request: TransferPutRequested, attempt: int) -> TransactionStateChanged:
     """The sub-batch is still transferring, after ``attempt`` retries."""
     return TransactionStateChanged(
-        event_id=event_id_for(
-            request.transaction_id, f"status/{request.sub_batch}/retry/{attempt}"
-        ),
-        transaction_id=request.transaction_id,
-        user=request.user,
-        group=request.group,
-        cause_id=request.event_id,
-        occurred_at=now_ms(),
+        **caused_by(request, f"status/{request.sub_batch}/retry/{attempt}"),
         api_action="put",
         job_label="",
         label=None,
