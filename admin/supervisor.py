@@ -16,7 +16,9 @@ its service's socket closes. Children are started from the main thread only: the
 sends the signal when the *thread* that forked the child ends.
 
 The logic (``Supervisor``) takes a function that starts a child, so tests drive it with
-fake children and a fake clock; ``serve`` wires it to real processes and signals.
+fake children and a fake clock; ``serve`` wires it to real processes and signals. One
+module of about 480 lines: the child's death signal, the restart schedule and the state
+file are one protocol, and read best together.
 """
 
 from __future__ import annotations

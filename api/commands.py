@@ -1,6 +1,10 @@
 """The command layer: PUT, GET, DELETE and META requests, validated and recorded as
 request events. Both HTTP surfaces call these; the work itself happens asynchronously
-in the processors, which decide against the log (never against a projection)."""
+in the processors, which decide against the log (never against a projection).
+
+One module of about 420 lines, a function per request and the validators they share:
+it is the one place the API's events are built (tests/unit/layout checks that), so it
+is kept whole rather than split by verb."""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ the files the worker creates, through their descriptors. ``restore`` works in th
 
 Restored entries belong to the requester, wherever they go: set-id bits never come back
 on a file. Every outcome is a value, never an exception: a batch of thousands of files
-reports each file's fate.
+reports each file's fate. Planning and carrying out stay in one module of about 450
+lines because the plan's types are the steps' inputs, one to one.
 """
 
 from __future__ import annotations
