@@ -10,26 +10,11 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from domain.eviction import CachedCopy
 from domain.pack_keys import pack_of
 from nearline.settings import EvictionSettings
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A cached file with a tape copy: its cache copy may go."""
-
-    file_id: int
-    holding_id: int
-    user: str
-    group: str
-    label: str
-    path: bytes
-    object_key: str
-    size: int
-    access_time: int  # epoch milliseconds
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,7 +37,7 @@ class Rules:
             keep_tags=tuple(settings.keep_tags),
         )
 
-    def keeps(self, candidate: Candidate) -> bool:
+    def keeps(self, candidate: CachedCopy) -> bool:
         """Whether the file keeps its cache copy whatever the cache's use."""
         if candidate.size < self.min_size:
             return True
@@ -70,20 +55,20 @@ def _tagged(tags: Mapping[str, str], rule: str) -> bool:
 class Plan:
     usage: int  # bytes in the cache now
     target: int  # bytes to be left once the chosen copies are gone
-    chosen: tuple[Candidate, ...]
+    chosen: tuple[CachedCopy, ...]
 
     @property
     def freed(self) -> int:
         return sum(c.size for c in self.chosen)
 
 
-def choose(usage: int, candidates: Iterable[Candidate], rules: Rules) -> Plan:
+def choose(usage: int, candidates: Iterable[CachedCopy], rules: Rules) -> Plan:
     """The cache copies to remove: none below the high watermark; otherwise the least
     recently accessed of those the rules allow, until use reaches the low watermark."""
     target = int(rules.capacity * rules.low)
     if usage <= rules.capacity * rules.high:
         return Plan(usage, usage, ())
-    chosen: list[Candidate] = []
+    chosen: list[CachedCopy] = []
     left = usage
     for unit in _units(candidates):
         if left <= target:
@@ -95,10 +80,10 @@ def choose(usage: int, candidates: Iterable[Candidate], rules: Rules) -> Plan:
     return Plan(usage, left, tuple(chosen))
 
 
-def _units(candidates: Iterable[Candidate]) -> list[list[Candidate]]:
+def _units(candidates: Iterable[CachedCopy]) -> list[list[CachedCopy]]:
     """What goes together, least recently accessed first: a file stored alone, or the
     files of one pack, which only frees its space when all of them go (D90)."""
-    units: dict[object, list[Candidate]] = {}
+    units: dict[object, list[CachedCopy]] = {}
     for candidate in candidates:
         pack = pack_of(candidate.object_key)
         units.setdefault(pack if pack is not None else candidate.file_id, []).append(candidate)
@@ -108,9 +93,9 @@ def _units(candidates: Iterable[Candidate]) -> list[list[Candidate]]:
     )
 
 
-def by_holding(chosen: Sequence[Candidate]) -> dict[int, list[Candidate]]:
+def by_holding(chosen: Sequence[CachedCopy]) -> dict[int, list[CachedCopy]]:
     """The chosen copies grouped per holding: one evict request each."""
-    groups: dict[int, list[Candidate]] = {}
+    groups: dict[int, list[CachedCopy]] = {}
     for candidate in chosen:
         groups.setdefault(candidate.holding_id, []).append(candidate)
     return groups

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Protocol
 
+from domain.eviction import CachedCopy
 from processors.archive_put.sweep import Unarchived
-from processors.evict.policy import Candidate
 
 
 class CatalogReads(Protocol):
@@ -23,6 +23,6 @@ class CatalogReads(Protocol):
         """Bytes of the files whose cache copy exists."""
         ...
 
-    def eviction_candidates(self) -> list[Candidate]:
+    def eviction_candidates(self) -> list[CachedCopy]:
         """Cached files with a tape copy, least recently accessed first."""
         ...

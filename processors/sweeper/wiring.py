@@ -8,9 +8,9 @@ from collections.abc import Collection
 
 from sqlalchemy import Engine
 
+from domain.eviction import CachedCopy
 from nearline.settings import Settings
 from processors.archive_put.sweep import Unarchived
-from processors.evict.policy import Candidate
 from projections.db import catalog_engine
 from projections.queries import archiving, eviction
 
@@ -37,21 +37,6 @@ class ProjectionReads:
         with self.engine.connect() as conn:
             return eviction.cache_usage(conn)
 
-    def eviction_candidates(self) -> list[Candidate]:
+    def eviction_candidates(self) -> list[CachedCopy]:
         with self.engine.connect() as conn:
-            found = eviction.candidates(conn)
-        return [
-            Candidate(
-                file_id=c.file_id,
-                holding_id=c.holding_id,
-                user=c.user,
-                group=c.group,
-                label=c.label,
-                path=c.path,
-                object_key=c.object_key,
-                size=c.size,
-                access_time=c.access_time,
-                tags=c.tags,
-            )
-            for c in found
-        ]
+            return eviction.candidates(conn)

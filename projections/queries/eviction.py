@@ -5,28 +5,11 @@ builds (``processors.sweeper.wiring``, decision D140)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, and_, func, select
 
+from domain.eviction import CachedCopy
 from projections import tables as t
-
-
-@dataclass(frozen=True)
-class CachedCopy:
-    """A cached file with a tape copy, and the tags of its holding."""
-
-    file_id: int
-    holding_id: int
-    user: str
-    group: str
-    label: str
-    path: bytes
-    object_key: str
-    size: int
-    access_time: int  # epoch milliseconds
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def cache_usage(conn: Connection) -> int:

@@ -6,13 +6,14 @@ from dataclasses import replace
 
 import pytest
 
+from domain.eviction import CachedCopy
 from domain.pack_keys import Slice, pack_key
 from nearline.settings import EvictionSettings
-from processors.evict.policy import Candidate, Rules, by_holding, choose
+from processors.evict.policy import Rules, by_holding, choose
 
 
-def candidate(file_id: int, size: int, access: int, label: str = "run", **tags: str) -> Candidate:
-    return Candidate(
+def candidate(file_id: int, size: int, access: int, label: str = "run", **tags: str) -> CachedCopy:
+    return CachedCopy(
         file_id=file_id,
         holding_id=file_id % 3,
         user="alice",
@@ -92,7 +93,7 @@ def test_chosen_files_are_grouped_per_holding():
     }
 
 
-def packed(file_id: int, size: int, access: int, pack: str, **tags: str) -> Candidate:
+def packed(file_id: int, size: int, access: int, pack: str, **tags: str) -> CachedCopy:
     """A candidate whose cache copy is a slice of ``pack`` (D90)."""
     key = Slice(pack_key("h1/t/", pack * 64), file_id * 1000, size).key
     return replace(candidate(file_id, size, access, **tags), holding_id=1, object_key=key)
