@@ -3,17 +3,29 @@
 ``AggregateArchived`` says where each member's bytes are in the tar and which members
 failed. The aggregate's tape path is a function of its members, and the endpoint reuses
 an existing file with the same bytes, so a redelivered request writes nothing twice.
+``archive_with_retries`` is what the process does with a request: write it (in a thread),
+try again with backoff while the failure may clear, report. The stores and the way to
+send come as arguments: ``__main__`` wires them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
 from events.base import caused_by
 from events.catalog import ArchivedMember, MemberFailure
 from events.reports import AggregateArchived
+from events.topics import REPORTS
 from events.work import ArchivePutRequested
+from processors.app import Send
 from stores.tape.aggregate import AggregateIndex, Member, archive
-from stores.tape.cache_reading import CachedObjects
-from stores.tape.endpoint import TapeEndpoint
+from stores.tape.cache_reading import CachedObjects, CacheFailure
+from stores.tape.endpoint import TapeEndpoint, TapeFailure
+
+log = logging.getLogger("nearline.archive")
+RETRY_DELAYS = (2.0, 5.0, 15.0)
 
 
 def members_of(request: ArchivePutRequested) -> list[Member]:
@@ -83,3 +95,42 @@ def _report(request: ArchivePutRequested, **fields: object) -> AggregateArchived
         holding_id=request.holding_id,
         **fields,  # type: ignore[arg-type]
     )
+
+
+def attempt(
+    store: CachedObjects, tape: TapeEndpoint, request: ArchivePutRequested
+) -> AggregateArchived | Exception:
+    """The report, or the failure that kept the aggregate from being written."""
+    try:
+        return archive_put(store, tape, request)
+    except (TapeFailure, CacheFailure) as error:
+        return error
+
+
+def retryable(error: Exception) -> bool:
+    return bool(getattr(error, "retryable", False))
+
+
+async def archive_with_retries(
+    store: CachedObjects,
+    tape: TapeEndpoint,
+    request: ArchivePutRequested,
+    send: Send,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Write the aggregate, retried after ``RETRY_DELAYS`` while the failure may clear;
+    then report it, or every member failed with the reason."""
+    loop = asyncio.get_running_loop()
+    outcome = await loop.run_in_executor(None, attempt, store, tape, request)
+    for delay in RETRY_DELAYS:
+        if not isinstance(outcome, Exception) or not retryable(outcome):
+            break
+        log.warning(
+            "archiving %s failed (%s); retrying in %.0fs", request.aggregate, outcome, delay
+        )
+        await sleep(delay)
+        outcome = await loop.run_in_executor(None, attempt, store, tape, request)
+    if isinstance(outcome, Exception):
+        log.error("archiving %s failed: %s", request.aggregate, outcome)
+        outcome = all_failed(request, f"not archived: {outcome}", retryable(outcome))
+    await send([(REPORTS, request.user.encode(), outcome)])

@@ -20,6 +20,7 @@ LOGIC = [
     "processors.delete_objects.removal",
     "processors.archive_get.worker",
     "processors.evict.removal",
+    "processors.archive_put.put",
     "processors.sweeper.schedule",
 ]
 
