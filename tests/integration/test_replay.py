@@ -12,8 +12,12 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
-from admin import commands  # noqa: F401  (registers the admin commands)
+from admin import (
+    commands,  # noqa: F401  (registers the admin commands)
+    processes,
+)
 from admin.app import app
+from nearline.observe.lag import group_states
 from nearline.requests import RequestLog
 from projections import tables as t
 from projections.db import make_engine
@@ -45,17 +49,22 @@ def put_tree(settings, users, engine) -> str:
         shutil.rmtree(folder)
 
 
-def settled(settings, engine, quiet_s: float = 3.0, timeout: float = 120.0) -> None:
-    """Wait until the live projection has applied the whole catalog topic and nothing new
-    arrived for ``quiet_s``: earlier tests' requests (a DELETE still being decided, say)
-    may still add facts, which would move counts taken before them."""
+def settled(settings, engine, quiet_s: float = 3.0, timeout: float = 300.0) -> None:
+    """Wait until the live projection has applied the whole catalog topic, every running
+    processor has done all its work (no lag: an archive or a recall of an earlier test
+    adds facts only when it ends), and nothing new arrived for ``quiet_s``."""
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
         ends = high_watermarks(settings, ["nearline.catalog"])
         live = {k: v for k, v in stored_positions(engine, LIVE).items() if k in ends}
         caught_up = all(live.get(tp, 0) >= end for tp, end in ends.items())
-        if ends != last or not caught_up:
+        busy = [
+            g.group
+            for g in group_states(settings)
+            if g.processor in processes.KINDS and g.up and g.lag
+        ]
+        if ends != last or not caught_up or busy:
             last, since = ends, time.monotonic()
         elif time.monotonic() - since >= quiet_s:
             return
