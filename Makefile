@@ -47,7 +47,7 @@ test-unit: install schema-check
 	@$(PYTHON) -m pytest -q -m "not slow and not integration" $(PYTEST_ARGS)
 
 chaos: stack-up
-	@$(PYTHON) -m pytest -q -s -m slow tests/integration/test_broker_failover.py tests/integration/test_chaos.py tests/integration/test_replay.py $(PYTEST_ARGS)
+	@$(PYTHON) -m pytest -q -s -m slow tests/integration/test_broker_failover.py tests/integration/test_chaos.py $(PYTEST_ARGS)
 
 recall-scale: stack-up
 	@$(PYTHON) -m pytest -q -s -m slow tests/integration/archive/test_recall_acceptance.py $(PYTEST_ARGS)
