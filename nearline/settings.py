@@ -317,6 +317,35 @@ class ServeSettings(BaseModel):
     )
 
 
+class PacificaSettings(BaseModel):
+    """Pacifica's archive interface and cart service on their own wire (docs/pacifica.md).
+    Files are kept by id in one holding per namespace, owned by ``account`` (D145)."""
+
+    enabled: bool = False  # mounted into the API at the prefixes below
+    archive_prefix: str = "/pacifica/archive"
+    cart_prefix: str = "/pacifica/cart"
+    namespace: str = "default"
+    account: str = "pacifica"  # nearline user that owns the namespace's holding
+    # Pacifica's own services send no credentials: with this set, the surfaces accept
+    # unauthenticated calls as ``account``, and only when bound to ``trusted_host``.
+    trusted_network: bool = False
+    trusted_host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535, description="0: not run as its own process")
+    ingest_folder: Path | None = None  # PATCH moves files in only from below here
+
+
+class ScicatSettings(BaseModel):
+    """SciCat's archive system (docs/scicat.md): jobs arrive through SciCat's ``url``
+    action; the adapter works as SciCat's API user."""
+
+    enabled: bool = False
+    url: str = ""  # SciCat backend, e.g. https://scicat.example.org
+    username: str = ""  # SciCat's functional account for the archiver
+    password: SecretStr = SecretStr("")
+    job_api: Literal["v4", "v3"] = "v4"  # how jobs are finished
+    account: str = "scicat"  # nearline user that owns the datasets' holdings
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEARLINE_",
@@ -344,6 +373,8 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     limits: LimitSettings = LimitSettings()
     serve: ServeSettings = ServeSettings()
+    pacifica: PacificaSettings = PacificaSettings()
+    scicat: ScicatSettings = ScicatSettings()
 
     @model_validator(mode="after")
     def _local_stack_defaults(self) -> Settings:
