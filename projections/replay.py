@@ -40,7 +40,7 @@ from projections.runner import (
     decode_batch,
     stored_positions,
 )
-from projections.writes import upsert
+from projections.writes import FRESH, upsert
 
 SCHEMA = "nearline_replay"
 VOLATILE: Mapping[str, frozenset[str]] = {
@@ -102,7 +102,7 @@ def fresh_tables(engine: Engine, which: str, schema: str = SCHEMA) -> None:
 
 def in_replay(engine: Engine, schema: str = SCHEMA) -> Engine:
     """The same engine, writing the unqualified projected tables into the replay's."""
-    return engine.execution_options(schema_translate_map={None: schema})
+    return engine.execution_options(schema_translate_map={None: schema}, **{FRESH: True})
 
 
 def partitions_of(settings: Settings, topics: Iterable[str]) -> list[tuple[str, int]]:

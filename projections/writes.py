@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import ColumnElement, Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 COPY_FROM = 200
 """Rows from which PostgreSQL inserts go through COPY."""
+
+FRESH = "nearline_fresh_tables"
+"""Execution option of a connection writing tables that started empty (a replay): rows
+are COPYed straight in, and only a batch that meets a row already there (a fact the log
+holds twice) takes the idempotent path."""
 
 
 def insert_ignoring_duplicates(
@@ -21,10 +27,42 @@ def insert_ignoring_duplicates(
         return
     dialect = conn.dialect.name
     if dialect == "postgresql" and len(rows) >= COPY_FROM:
+        if conn.get_execution_options().get(FRESH) and _copy_straight(conn, table, rows):
+            return
         _copy_ignoring_duplicates(conn, table, rows)
         return
     module = postgresql if dialect == "postgresql" else sqlite
     conn.execute(module.insert(table).on_conflict_do_nothing(), list(rows))
+
+
+def _copy_straight(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> bool:
+    """PostgreSQL: COPY the rows into the table itself, each row written once. False,
+    with nothing written, if one of them is there already."""
+    target, _load = _names(conn, table)
+    names = list(rows[0])
+    columns = ", ".join(f'"{n}"' for n in names)
+    savepoint = conn.begin_nested()
+    cursor: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
+    except UniqueViolation:
+        savepoint.rollback()
+        return False
+    except Exception as error:
+        savepoint.rollback()
+        raise DBAPIError(f"COPY into {target}", None, error) from error
+    savepoint.commit()
+    return True
+
+
+def _names(conn: Connection, table: Table) -> tuple[str, str]:
+    """The table's qualified name on this connection, and its loading table's."""
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    schema = translate.get(table.schema, table.schema)
+    target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
+    return target, f'"nearline_load_{schema or "public"}_{table.name}"'
 
 
 def _copy_ignoring_duplicates(
@@ -32,10 +70,7 @@ def _copy_ignoring_duplicates(
 ) -> None:
     """PostgreSQL: COPY the rows into a temporary table of the same shape, then insert
     what is new. Several times faster than row-by-row inserts for big batches."""
-    translate = conn.get_execution_options().get("schema_translate_map") or {}
-    schema = translate.get(table.schema, table.schema)
-    target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
-    load = f'"nearline_load_{schema or "public"}_{table.name}"'
+    target, load = _names(conn, table)
     names = list(rows[0])
     columns = ", ".join(f'"{n}"' for n in names)
     cursor: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
