@@ -33,7 +33,8 @@ from typing import NamedTuple, Protocol
 
 from events.catalog import CatalogedFile, FileFailure, hard_link_of
 from processors.transfer_get.placement import UnsafePath, destination, normal_directory
-from stores.failures import target_full
+from stores.durability import OnePerFileSystem
+from stores.failures import download_failure, target_full
 from stores.outcomes import NO_TALLY, Failure, Stored, Tally
 from stores.posix.lookup import parent_of, printable
 from stores.posix.placing import ALREADY, EXISTS, IS_DIRECTORY
@@ -110,7 +111,7 @@ class Filler(Protocol):
     """What restoring needs of ``ObjectStore``: write an object into an open file."""
 
     def download_into(
-        self, key: str, fd: int, expected_sha256: str, expected_size: int
+        self, key: str, fd: int, expected_sha256: str, expected_size: int, durable: bool = True
     ) -> Stored | Failure: ...
 
 
@@ -301,6 +302,10 @@ def _restore_files(
         else:
             outcomes[index] = Refusal(placement.path, answer[1])
 
+    # Files are made durable together, one syncfs per file system, before any is moved
+    # into place: never reported restored before its bytes are on disk.
+    to_sync = OnePerFileSystem()
+
     def fill(item: tuple[int, int]) -> Stored | Failure:
         index, fd = item
         entry = chunk[index].entry
@@ -308,10 +313,11 @@ def _restore_files(
             if full:
                 return full[0]
             outcome = store.download_into(
-                entry["object_key"] or "", fd, entry["sha256"] or "", entry["size"]
+                entry["object_key"] or "", fd, entry["sha256"] or "", entry["size"], durable=False
             )
         finally:
-            os.close(fd)
+            if not to_sync.keep(fd):
+                os.close(fd)
         if isinstance(outcome, Failure) and target_full(outcome):
             full.append(outcome)
         if not (isinstance(outcome, Failure) and outcome.retryable):
@@ -321,6 +327,11 @@ def _restore_files(
     workers = max(1, min(concurrency, len(to_fill)))
     with ThreadPoolExecutor(workers, thread_name_prefix="nearline-get") as pool:
         filled = list(pool.map(fill, to_fill))
+    try:
+        to_sync.sync()
+    except OSError as error:
+        unsynced = download_failure(error)
+        filled = [unsynced if isinstance(f, Stored) else f for f in filled]
     commits: list[int] = []
     failed: list[bytes] = []
     for (index, _), result in zip(to_fill, filled, strict=True):

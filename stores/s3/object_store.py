@@ -362,11 +362,12 @@ class ObjectStore(Closing):
         return outcome
 
     def download_into(
-        self, key: str, fd: int, expected_sha256: str, expected_size: int
+        self, key: str, fd: int, expected_sha256: str, expected_size: int, durable: bool = True
     ) -> Stored | Failure:
         """Write the object at ``key`` into the open, empty regular file ``fd`` (made by
         the requester's worker, which moves it into place) if it is the expected content;
-        the file is durable when this returns ``Stored``."""
+        the file is durable when this returns ``Stored`` (unless ``durable=False``: then
+        the caller syncs it before it is moved into place)."""
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return Failure("the restore was not given a regular file to write", False)
@@ -377,7 +378,7 @@ class ObjectStore(Closing):
                 head, data = found
                 if len(data) != expected_size:
                     raise ContentMismatch
-                checksums = fill_verified([data], fd, expected_sha256, expected_size)
+                checksums = fill_verified([data], fd, expected_sha256, expected_size, durable)
                 return Stored(key, checksums.size, checksums.adler32, checksums.sha256, head.etag)
             part = slice_of(key)
             if part is None:
@@ -390,7 +391,7 @@ class ObjectStore(Closing):
                 if response["ContentLength"] != expected_size:
                     raise ContentMismatch
                 chunks = body.iter_chunks(DOWNLOAD_READ_SIZE)
-                checksums = fill_verified(chunks, fd, expected_sha256, expected_size)
+                checksums = fill_verified(chunks, fd, expected_sha256, expected_size, durable)
             finally:
                 body.close()
         except ContentMismatch:

@@ -66,11 +66,14 @@ def _write(
         os.close(fd)
 
 
-def fill_verified(chunks: Iterable[bytes], fd: int, sha256: str, size: int) -> Checksummer:
+def fill_verified(
+    chunks: Iterable[bytes], fd: int, sha256: str, size: int, durable: bool = True
+) -> Checksummer:
     """Write ``chunks`` to the open, empty file ``fd`` and make them durable, if they are
     ``size`` bytes with the hex ``sha256``; raises ``ContentMismatch`` (having written at
     most ``size`` bytes) or the ``OSError`` of a failed write. Whoever made the file
-    moves it into place, or removes it."""
+    moves it into place, or removes it. ``durable=False``: the caller syncs many files
+    at once (``stores.durability``) before moving any into place."""
     checksums = Checksummer()
     sha256 = sha256.lower()
     for chunk in chunks:
@@ -81,7 +84,8 @@ def fill_verified(chunks: Iterable[bytes], fd: int, sha256: str, size: int) -> C
     if checksums.size != size or checksums.sha256 != sha256:
         raise ContentMismatch
     os.ftruncate(fd, size)  # a file ending in holes gets its length
-    os.fsync(fd)  # the rename must never expose a file whose data is not on disk
+    if durable:
+        os.fsync(fd)  # the rename must never expose a file whose data is not on disk
     return checksums
 
 

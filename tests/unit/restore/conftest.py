@@ -190,7 +190,7 @@ class FakeStore:
         return entry
 
     def download_into(
-        self, key: str, fd: int, expected_sha256: str, expected_size: int
+        self, key: str, fd: int, expected_sha256: str, expected_size: int, durable: bool = True
     ) -> Stored | Failure:
         self.downloads.append(os.fsencode(os.readlink(f"/proc/self/fd/{fd}")))
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -200,7 +200,7 @@ class FakeStore:
         if key not in self.objects:
             return Failure(NOT_IN_STORE, False)
         try:
-            sums = fill_verified([self.objects[key]], fd, expected_sha256, expected_size)
+            sums = fill_verified([self.objects[key]], fd, expected_sha256, expected_size, durable)
         except ContentMismatch:
             return Failure(CORRUPT, False)
         except OSError as exc:

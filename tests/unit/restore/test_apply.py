@@ -194,9 +194,9 @@ def test_without_overwrite_a_file_that_appeared_while_downloading_is_kept(
     entry = store.put(file_entry(b"/a", b"mine"), b"mine")
     download = store.download_into
 
-    def slow_download(key: str, fd: int, sha256: str, size: int) -> Stored | Failure:
+    def slow_download(key: str, fd: int, sha256: str, size: int, **kw) -> Stored | Failure:
         made_file(target + b"/a", b"theirs", uid=ALICE_UID)  # appears meanwhile
-        return download(key, fd, sha256, size)
+        return download(key, fd, sha256, size, **kw)
 
     monkeypatch.setattr(store, "download_into", slow_download)
     assert restored(store, [entry], target).results == [Refusal(b"/a", EXISTS)]
@@ -284,7 +284,7 @@ def test_a_failed_download_keeps_the_existing_file(store, target):
 def test_a_file_that_cannot_be_finished_is_removed(store, target, monkeypatch):
     entry = store.put(file_entry(b"/a", b"full"), b"full")
 
-    def short_download(key: str, fd: int, sha256: str, size: int) -> Stored:
+    def short_download(key: str, fd: int, sha256: str, size: int, **_kw) -> Stored:
         os.write(fd, b"fu")  # a store that claims more than it wrote
         return Stored(key, size, "0", sha256, "etag")
 

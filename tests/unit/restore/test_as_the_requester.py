@@ -304,10 +304,10 @@ def test_a_folder_swapped_for_a_link_after_its_files_were_opened_keeps_them_insi
     planned = plan(files, target, ALICE, overwrite=True)
     download = store.download_into
 
-    def swap_then_download(*args):  # the partial file exists; its folder is swapped
+    def swap_then_download(*args, **kw):  # the partial file exists; its folder is swapped
         os.rename(target + b"/data", target + b"/data.old")
         os.symlink(root_owned, target + b"/data")
-        return download(*args)
+        return download(*args, **kw)
 
     monkeypatch.setattr(store, "download_into", swap_then_download)
     with session() as worker:
