@@ -91,7 +91,9 @@ def fill(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP INDEX IF EXISTS ix_files_path_text_trgm"))
         conn.execute(
-            text("TRUNCATE holdings, holding_tags, transactions, files, checksums, locations")
+            text(
+                "TRUNCATE holdings, holding_tags, transactions, files, checksums, locations CASCADE"
+            )
         )
     raw = engine.raw_connection()
     try:
