@@ -17,6 +17,8 @@ from api.auth.throttle import TokenThrottle
 from api.limits import BodyLimit
 from api.nlds import PREFIX as NLDS_PREFIX
 from api.nlds import nlds_app
+from api.pacifica.archive import archive_app
+from api.pacifica.caller import bind_host
 from api.services import Services
 from api.v1 import PREFIX as V1_PREFIX
 from api.v1 import v1_app
@@ -33,18 +35,14 @@ def create_app(
 ) -> ASGIApp:
     """The whole API. Tests pass their own authenticator or request log."""
     settings = settings or get_settings()
-    services = Services(
-        settings=settings,
-        engine=catalog_reader(settings),
-        authenticator=authenticator or make_authenticator(settings),
-        make_request_log=request_log or (lambda: RequestLog(settings)),
-        token_throttle=TokenThrottle(settings.auth.local),
-    )
+    services = make_services(settings, authenticator=authenticator, request_log=request_log)
+    closing: list[Callable[[], None]] = [services.close]
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        services.close()
+        for close in closing:
+            close()
 
     root = FastAPI(
         title="nearline API",
@@ -57,5 +55,30 @@ def create_app(
     root.include_router(system.router)
     root.mount(V1_PREFIX, v1_app(services))
     root.mount(NLDS_PREFIX, nlds_app(services))
-    root.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    unlimited: list[str] = []
+    if settings.pacifica.enabled:
+        bind_host(settings, "api")  # trusted-network mode: only on the trusted address
+        archive, state = archive_app(services)
+        root.mount(settings.pacifica.archive_prefix, archive)
+        closing.insert(0, state.close)
+        unlimited.append(settings.pacifica.archive_prefix)  # its PUTs are whole files
+    root.add_middleware(
+        BodyLimit, max_bytes=settings.limits.max_body_bytes, streamed_puts=tuple(unlimited)
+    )
     return AccessLog(root)
+
+
+def make_services(
+    settings: Settings,
+    *,
+    authenticator: Authenticator | None = None,
+    request_log: Callable[[], RequestLog] | None = None,
+) -> Services:
+    """What the routes share, for the API or a surface served alone."""
+    return Services(
+        settings=settings,
+        engine=catalog_reader(settings),
+        authenticator=authenticator or make_authenticator(settings),
+        make_request_log=request_log or (lambda: RequestLog(settings)),
+        token_throttle=TokenThrottle(settings.auth.local),
+    )

@@ -26,9 +26,10 @@ from events.requests import (
     MetaRequested,
     PutRequested,
     StageRequested,
+    UploadRequested,
 )
 from events.topics import CARTS
-from nearline.requests import RequestLog
+from nearline.requests import RequestLog, request_envelope
 from projections.queries.filters import HoldingSelector, checked_regex, is_plain_text
 
 MAX_LABEL = 1024
@@ -242,6 +243,42 @@ def meta(
         for h in holdings
     ]
     return event, changes
+
+
+def upload(
+    log: RequestLog,
+    scope: Scope,
+    label: str,
+    path: GivenPath,
+    stored: Uploaded,
+    transaction_id: str,
+) -> UploadRequested:
+    """Record bytes the API already stored in the cache (``stored``, under a key of
+    ``transaction_id``) as a file to catalog at ``path`` in the caller's holding
+    ``label``, made on first use. The decider refuses a path the holding has."""
+    return log.record(
+        UploadRequested(
+            **request_envelope(scope.user, _group(scope), transaction_id),
+            label=_label(label, "label") or "",
+            path=_paths([path], required=True)[0],
+            size=stored.size,
+            mtime_ns=stored.mtime_ns,
+            object_key=stored.object_key,
+            adler32=stored.adler32,
+            sha256=stored.sha256,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """Bytes stored in the cache by the API itself, with their checksums."""
+
+    object_key: str
+    size: int
+    mtime_ns: int
+    adler32: str
+    sha256: str
 
 
 def cart(

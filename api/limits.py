@@ -1,7 +1,9 @@
 """The body-size limit of every route: a body over ``limits.max_body_bytes`` is answered
 413 with the limit, before a route parses it, so that an oversized request never reaches
-Kafka and never costs more than the limit in memory. (The number of paths is checked where
-every request is recorded: ``nearline.requests``.)"""
+Kafka and never costs more than the limit in memory. (The number of paths is checked
+where every request is recorded: ``nearline.requests``.) The one exception: a ``PUT``
+below a prefix given as ``streamed_puts`` (the Pacifica archive interface's), whose body
+is a file of any size that its route streams to the cache, never holding it whole."""
 
 from __future__ import annotations
 
@@ -20,12 +22,13 @@ class BodyLimit:
     """ASGI middleware: a declared length over the limit is refused at once; a body sent
     in chunks is counted as it is read, and refused when it passes the limit."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, streamed_puts: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.streamed_puts = tuple(prefix.rstrip("/") + "/" for prefix in streamed_puts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._streamed(scope):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
@@ -57,6 +60,9 @@ class BodyLimit:
         except Exception:
             if not refused:
                 raise
+
+    def _streamed(self, scope: Scope) -> bool:
+        return scope["method"] == "PUT" and scope["path"].startswith(self.streamed_puts)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         message = (

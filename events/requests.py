@@ -102,3 +102,19 @@ class ArchiveRequested(Event):
 
     holding_id: int
     members: list[ArchiveMember]
+
+
+@event_type
+class UploadRequested(Event):
+    """Bytes that arrived over HTTP, already in the S3 cache, to be cataloged as a file."""
+
+    schema_name: ClassVar[str] = "nearline.requests.UploadRequested"
+
+    label: str
+    path: bytes
+    size: int
+    mtime_ns: int
+    object_key: str
+    adler32: str
+    sha256: str
+    job_label: str

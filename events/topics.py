@@ -68,6 +68,7 @@ _REQUEST_EVENTS = tuple(
         "DeleteRequested",
         "MetaRequested",
         "ArchiveRequested",
+        "UploadRequested",
     )
 )
 

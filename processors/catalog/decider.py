@@ -11,10 +11,11 @@ Every decision has one shape (decision D143): ``decide(ctx, event, emit)``, wher
 is the partition's fold with the limits and ports (``emitting.Context``) and ``emit``
 collects the facts, work and status it sends (``emitting.Emitter``). ``DECISIONS`` maps
 each event type to its decision, one module per verb: PUT in ``put`` and ``transfer``,
-DELETE in ``deleting``, META in ``relabeling``, GET and STAGE in ``get`` (planned in
-``planning``, moved on in ``settling``, finished in ``finishing``) and ``recalling``,
-archive in ``archive`` and eviction in ``eviction``. Here only what comes before any of
-them: a request that reuses another user's transaction id is refused.
+bytes uploaded over HTTP in ``upload``, DELETE in ``deleting``, META in ``relabeling``,
+GET and STAGE in ``get`` (planned in ``planning``, moved on in ``settling``, finished in
+``finishing``) and ``recalling``, archive in ``archive`` and eviction in ``eviction``.
+Here only what comes before any of them: a request that reuses another user's
+transaction id is refused.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from events.requests import (
     MetaRequested,
     PutRequested,
     StageRequested,
+    UploadRequested,
 )
 from events.status import TransactionStateChanged
 from events.topics import STATUS
@@ -53,6 +55,7 @@ from processors.catalog import (
     recalling,
     relabeling,
     transfer,
+    upload,
 )
 from processors.catalog.emitting import Context, Emitter, Limits
 from processors.catalog.outgoing import Outgoing
@@ -67,7 +70,14 @@ ID_TAKEN = (
     "and one is made for you."
 )
 
-USER_REQUESTS = (PutRequested, GetRequested, StageRequested, DeleteRequested, MetaRequested)
+USER_REQUESTS = (
+    PutRequested,
+    GetRequested,
+    StageRequested,
+    DeleteRequested,
+    MetaRequested,
+    UploadRequested,
+)
 
 Decide = Callable[[Context, Any, Emitter], None]
 """A decision: ``decide(ctx, event, emit)``, its event of the type it is registered for."""
@@ -76,6 +86,7 @@ DECISIONS: dict[type[Event], Decide] = {
     PutRequested: put.put,
     FilesIndexed: put.indexed,
     FilesTransferred: transfer.transferred,
+    UploadRequested: upload.upload,
     DeleteRequested: deleting.delete,
     ObjectsDeleted: deleting.objects_deleted,
     MetaRequested: relabeling.meta,

@@ -66,6 +66,7 @@ def test_requests_are_keyed_by_user_and_carry_the_request_events():
         "DeleteRequested",
         "MetaRequested",
         "ArchiveRequested",
+        "UploadRequested",
     }
     for topic in TOPICS:
         for name in topic.carries:
