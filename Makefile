@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python
 export NEARLINE_HOME ?= $(shell $(CURDIR)/scripts/home)
 PYTEST_ARGS ?=
 
-.PHONY: lock help install stack-up stack-down stack-status demo test test-unit chaos recall-scale lint schema-check bench clean
+.PHONY: lock help install stack-up stack-down stack-status demo test test-unit chaos recall-scale peers lint schema-check bench clean
 
 help:
 	@echo "make demo          set up everything and run the main job"
@@ -18,6 +18,7 @@ help:
 	@echo "make stack-status  health of each service"
 	@echo "make chaos         the long fault tests: broker failover, processors killed"
 	@echo "make recall-scale  recall at acceptance scale: 2,000 small + 5 large files, 3 GETs"
+	@echo "make peers         long runs with real peer clients: Pacifica 1 GiB, 1,000 files, cartd"
 	@echo "make lint          ruff, mypy and the import walls (lint-imports)"
 	@echo "make bench         run every benchmark in bench/"
 	@echo "make lock          refresh requirements.lock (the versions make install takes)"
@@ -41,16 +42,27 @@ schema-check:
 	@$(PYTHON) -m events.compat
 
 test: stack-up schema-check
-	@$(PYTHON) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	@$(PYTHON) -m pytest -q -m "not slow and not peers" $(PYTEST_ARGS)
 
 test-unit: install schema-check
-	@$(PYTHON) -m pytest -q -m "not slow and not integration" $(PYTEST_ARGS)
+	@$(PYTHON) -m pytest -q -m "not slow and not peers and not integration" $(PYTEST_ARGS)
 
 chaos: stack-up
 	@$(PYTHON) -m pytest -q -s -m slow tests/integration/test_broker_failover.py tests/integration/test_chaos.py $(PYTEST_ARGS)
 
 recall-scale: stack-up
 	@$(PYTHON) -m pytest -q -s -m slow tests/integration/archive/test_recall_acceptance.py $(PYTEST_ARGS)
+
+# pacifica-cartd pins versions nearline does not take: it lives in a virtualenv of its own.
+CARTD_VENV ?= $(NEARLINE_HOME)/cartd-venv
+export NEARLINE_CARTD_VENV := $(CARTD_VENV)
+
+$(CARTD_VENV)/bin/pacifica-cartd:
+	@$(BOOTSTRAP_PYTHON) -m venv $(CARTD_VENV)
+	@$(CARTD_VENV)/bin/pip install -q pacifica-cartd==0.7.0 SQLAlchemy==2.1.9
+
+peers: stack-up $(CARTD_VENV)/bin/pacifica-cartd
+	@$(PYTHON) -m pytest -q -s -m peers tests/integration $(PYTEST_ARGS)
 
 lint: install
 	@$(VENV)/bin/ruff check .

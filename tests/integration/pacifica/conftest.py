@@ -8,7 +8,10 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ from api.auth.users import add_user
 from nearline.settings import Settings
 from tests.integration.accounts import ensure_account
 from tests.integration.api.client import password_grant
-from tests.integration.api.conftest import running_api
+from tests.integration.api.conftest import REPO, running_api
 from tests.integration.conftest import TEST_QUOTAS
 
 ACCOUNT = ("nl-pacifica", "nl-pacifica")
@@ -100,3 +103,89 @@ def archive(api_with_archive: str, pacifica_env: dict[str, str]) -> Archive:
 def new_id() -> str:
     """A fresh id, decimal as Pacifica's own services make them."""
     return str(uuid.uuid4().int % 10**15)
+
+
+@pytest.fixture(scope="session")
+def trusted_archive(
+    settings: Settings,
+    pacifica_env: dict[str, str],
+    processors: dict[str, str],
+    namespace: str,
+    tmp_path_factory,
+) -> Iterator[Archive]:
+    """``python -m api.pacifica`` alone, in the trusted-network mode Pacifica's own
+    services expect (no credentials), with a namespace of its own."""
+    port = settings.ports.api + 2
+    env = pacifica_env | {
+        "NEARLINE_PACIFICA__TRUSTED_NETWORK": "true",
+        "NEARLINE_PACIFICA__TRUSTED_HOST": "127.0.0.1",
+        "NEARLINE_PACIFICA__PORT": str(port),
+        "NEARLINE_PACIFICA__NAMESPACE": f"{namespace}-trusted",
+    }
+    log_file = tmp_path_factory.mktemp("pacifica-alone") / "pacifica.log"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.pacifica"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}{PREFIX}/"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"api.pacifica did not start: {log_file.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield Archive(url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def producer(settings: Settings):
+    from nearline import bus
+
+    return bus.producer(settings)
+
+
+@pytest.fixture
+def tape(settings: Settings):
+    from stores.tape.endpoint import TapeEndpoint
+
+    return TapeEndpoint(settings.tape.url, settings.tape.root)
+
+
+def holding_of(engine, file_id: str) -> int:
+    """The holding a file id was cataloged in."""
+    from sqlalchemy import select
+
+    from projections import tables as t
+
+    query = select(t.files.c.holding_id).where(t.files.c.path == f"/{file_id}".encode())
+    with engine.connect() as conn:
+        return conn.execute(query).scalars().first()
+
+
+def wait_for_media(client: httpx.Client, file_id: str, media: str, timeout: float = 180) -> None:
+    """HEAD until the file's storage media is ``media``, as cartd does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        head = client.head(file_id)
+        if head.headers.get("x-pacifica-file-storage-media") == media:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{file_id} is not on {media}: {dict(head.headers)}")
+        time.sleep(1)

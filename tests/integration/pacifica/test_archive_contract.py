@@ -196,3 +196,53 @@ def _holding_of(engine, file_id: str) -> int:
     query = select(t.files.c.holding_id).where(t.files.c.path == f"/{file_id}".encode())
     with engine.connect() as conn:
         return conn.execute(query).scalars().first()
+
+
+def test_a_client_gone_mid_upload_leaves_no_file_and_no_upload(
+    archive: Archive, settings: Settings, engine
+) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    from tests.integration.pacifica.conftest import holding_of
+
+    known = new_id()  # the namespace's holding exists once one file is in
+    with archive.client() as client:
+        assert client.put(known, content=b"k").status_code == 201
+    holding_id = holding_of(engine, known)
+    file_id = new_id()
+    url = urlsplit(archive.url)
+    sent = 40 * 1024 * 1024  # past the first parts: a multipart upload is under way
+    with socket.create_connection((url.hostname, url.port)) as raw:
+        head = (
+            f"PUT {url.path}{file_id} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            f"Authorization: {archive.headers['Authorization']}\r\n"
+            f"Content-Length: {sent * 2}\r\n\r\n"
+        )
+        raw.sendall(head.encode())
+        chunk = os.urandom(1024 * 1024)
+        for _ in range(sent // len(chunk)):
+            raw.sendall(chunk)
+        time.sleep(1)
+    store = ObjectStore(settings, direct=False)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            uploads = [
+                u["Key"]
+                for prefix in (f"h{holding_id}/", "h0/")
+                for u in store.client.list_multipart_uploads(
+                    Bucket=store.bucket, Prefix=prefix
+                ).get("Uploads", [])
+                if u["Key"].endswith(f"%2F{file_id}")
+            ]
+            if not uploads or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert uploads == []
+        assert _objects_named(store, holding_id, f"%2F{file_id}") == []
+    finally:
+        store.close()
+    with archive.client() as client:
+        assert client.head(file_id).status_code == 404
+        assert client.put(file_id, content=b"after all").status_code == 201
