@@ -19,7 +19,13 @@ from api.paths import path_from_text
 from api.queries.holdings import Holding, list_holdings
 from domain.access import Scope
 from events.base import event_id_for
-from events.carts import CartDeleteRequested, CartDownloaded, CartRequested
+from events.carts import (
+    CartDeleteRequested,
+    CartDownloaded,
+    CartEntry,
+    CartOfFilesRequested,
+    CartRequested,
+)
 from events.requests import (
     DeleteRequested,
     GetRequested,
@@ -313,6 +319,47 @@ def cart(
         holding_id=_holding_id(selector.holding_id),
         tags=_tags(selector.tags, "tags"),
         groupall=scope.groupall,
+        max_files=max_files,
+    )
+    log.record(event, CARTS)
+    return event
+
+
+@dataclass(frozen=True)
+class NamedCart:
+    """A cart whose client names its files: its own name for the cart, and where the
+    files are kept (the owner's holding with this label)."""
+
+    client_uid: str
+    owner: str
+    label: str
+    bundle: bool
+
+
+def cart_of_files(
+    log: RequestLog,
+    user: str,
+    group: str,
+    cart: NamedCart,
+    files: Sequence[CartEntry],
+    max_files: int,
+) -> CartOfFilesRequested:
+    """Record a request for a cart of the files a client named, each with its name in the
+    tar and its expected hash (checked by the caller), on the carts topic."""
+    cart_id = str(uuid.uuid4())
+    event = CartOfFilesRequested(
+        event_id=event_id_for(cart_id, "cart", "requested"),
+        transaction_id=cart_id,
+        user=user,
+        group=group,
+        cause_id=None,
+        occurred_at=int(time.time() * 1000),
+        cart_id=cart_id,
+        client_uid=cart.client_uid,
+        owner=cart.owner,
+        label=cart.label,
+        files=list(files),
+        bundle=cart.bundle,
         max_files=max_files,
     )
     log.record(event, CARTS)

@@ -4,7 +4,7 @@ downloaded, deleted) and the cart processor's state facts. Fields are documented
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from events.base import Event, event_type
 
@@ -25,6 +25,31 @@ class CartRequested(Event):
     holding_id: int | None
     tags: dict[str, str]
     groupall: bool
+    max_files: int
+
+
+class CartEntry(TypedDict):
+    """One file a client named for a cart: where it is kept, its name in the tar, and
+    the hash the client expects of its content."""
+
+    path: bytes
+    member: bytes
+    hashtype: str
+    hashsum: str
+
+
+@event_type
+class CartOfFilesRequested(Event):
+    """A client asked for a cart of files it names one by one (Pacifica's cart wire)."""
+
+    schema_name: ClassVar[str] = "nearline.carts.CartOfFilesRequested"
+
+    cart_id: str
+    client_uid: str
+    owner: str
+    label: str
+    files: list[CartEntry]
+    bundle: bool
     max_files: int
 
 

@@ -74,7 +74,13 @@ _REQUEST_EVENTS = tuple(
 
 _CART_EVENTS = tuple(
     f"nearline.carts.{name}"
-    for name in ("CartRequested", "CartDeleteRequested", "CartDownloaded", "CartStateChanged")
+    for name in (
+        "CartRequested",
+        "CartOfFilesRequested",
+        "CartDeleteRequested",
+        "CartDownloaded",
+        "CartStateChanged",
+    )
 )
 
 _TOKEN_EVENTS = ("nearline.auth.RefreshTokenUsed", "nearline.auth.TokenFamilyRevoked")

@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, delete, select, update
 
 from events.base import Event
-from events.carts import CartDeleteRequested, CartDownloaded, CartRequested, CartStateChanged
+from events.carts import (
+    CartDeleteRequested,
+    CartDownloaded,
+    CartOfFilesRequested,
+    CartRequested,
+    CartStateChanged,
+)
 from projections import tables as t
 from projections.writes import insert_ignoring_duplicates
 
@@ -24,6 +30,8 @@ def apply(conn: Connection, events: Sequence[Event]) -> None:
     for event in events:
         match event:
             case CartRequested():
+                _requested(conn, event)
+            case CartOfFilesRequested():
                 _requested(conn, event)
             case CartStateChanged():
                 _state_changed(conn, event)
@@ -37,7 +45,8 @@ def apply(conn: Connection, events: Sequence[Event]) -> None:
                 _gone(conn, event.cart_id, "deleted", "deleted by its owner", event.occurred_at)
 
 
-def _requested(conn: Connection, event: CartRequested) -> None:
+def _requested(conn: Connection, event: CartRequested | CartOfFilesRequested) -> None:
+    named = event if isinstance(event, CartOfFilesRequested) else None
     row = {
         "cart_id": event.cart_id,
         "user": event.user,
@@ -49,8 +58,20 @@ def _requested(conn: Connection, event: CartRequested) -> None:
         "created_at": event.occurred_at,
         "updated_at": event.occurred_at,
         "last_access": None,
+        "client_uid": named.client_uid if named else None,
+        "bundle": named.bundle if named else None,
     }
     insert_ignoring_duplicates(conn, t.carts, [row])
+    if named and _state(conn, event.cart_id) not in GONE:  # a redelivery revives nothing
+        entries = [
+            {"cart_id": event.cart_id, "position": i, "member": f["member"]}
+            for i, f in enumerate(named.files)
+        ]
+        insert_ignoring_duplicates(conn, t.cart_entries, entries)
+
+
+def _state(conn: Connection, cart_id: str) -> str | None:
+    return conn.execute(select(t.carts.c.state).where(t.carts.c.cart_id == cart_id)).scalar()
 
 
 def _state_changed(conn: Connection, event: CartStateChanged) -> None:
@@ -82,6 +103,7 @@ def _state_changed(conn: Connection, event: CartStateChanged) -> None:
 
 def _gone(conn: Connection, cart_id: str, state: str, message: str, when: int) -> None:
     conn.execute(delete(t.cart_files).where(t.cart_files.c.cart_id == cart_id))
+    conn.execute(delete(t.cart_entries).where(t.cart_entries.c.cart_id == cart_id))
     conn.execute(
         update(t.carts)
         .where(t.carts.c.cart_id == cart_id, t.carts.c.state.not_in(GONE))

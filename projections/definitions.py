@@ -33,7 +33,7 @@ STATUS_TABLES: tuple[Table, ...] = (
     t.status_sub_records,
     t.status_failed_files,
 )
-CART_TABLES: tuple[Table, ...] = (t.carts, t.cart_files)
+CART_TABLES: tuple[Table, ...] = (t.carts, t.cart_files, t.cart_entries)
 
 
 def projection(which: str, bucket: str) -> Projection:

@@ -218,8 +218,12 @@ carts = Table(
     Column("created_at", BigInteger, nullable=False),  # epoch milliseconds
     Column("updated_at", BigInteger, nullable=False),
     Column("last_access", BigInteger, nullable=True),  # last download began
+    # Carts asked for on Pacifica's wire: the client's name for the cart, its bundle flag.
+    Column("client_uid", String(128), nullable=True),
+    Column("bundle", Boolean, nullable=True),
 )
 Index("ix_carts_user", carts.c.user, carts.c.state)
+Index("ix_carts_client_uid", carts.c.user, carts.c.client_uid)
 
 cart_files = Table(
     "cart_files",
@@ -227,4 +231,13 @@ cart_files = Table(
     Column("cart_id", String(64), primary_key=True),
     Column("position", Integer, primary_key=True),  # order in the tar
     Column("file_id", BigInteger, nullable=False),
+)
+
+# The name of each file of a client's cart in its tar, by position (as cart_files).
+cart_entries = Table(
+    "cart_entries",
+    metadata,
+    Column("cart_id", String(64), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("member", LargeBinary, nullable=False),
 )

@@ -17,6 +17,20 @@ from stores.tape.aggregate import Member
 GONE = ("deleted", "purged")
 
 
+CART_COLUMNS = (
+    "cart_id",
+    "user",
+    "group",
+    "state",
+    "message",
+    "file_count",
+    "total_size",
+    "created_at",
+    "updated_at",
+    "last_access",
+)
+
+
 @dataclass(frozen=True)
 class CartRow:
     cart_id: str
@@ -34,11 +48,35 @@ class CartRow:
 def find_carts(conn: Connection, user: str, cart_id: str | None = None) -> list[CartRow]:
     """The user's carts (one, with ``cart_id``), newest first; deleted ones are gone."""
     c = t.carts
-    query = select(c).where(c.c.user == user, c.c.state.not_in(GONE))
+    query = select(*(c.c[name] for name in CART_COLUMNS))
+    query = query.where(c.c.user == user, c.c.state.not_in(GONE))
     if cart_id is not None:
         query = query.where(c.c.cart_id == cart_id)
     rows = conn.execute(query.order_by(c.c.created_at.desc(), c.c.cart_id)).all()
     return [CartRow(**row._asdict()) for row in rows]
+
+
+def client_carts(conn: Connection, user: str, client_uid: str) -> list[CartRow]:
+    """The user's live carts that their client named ``client_uid``, newest first: the
+    first is the one the name reaches (Pacifica's cart uid), never another user's."""
+    c = t.carts
+    query = select(*(c.c[name] for name in CART_COLUMNS)).where(
+        c.c.user == user, c.c.client_uid == client_uid, c.c.state.not_in(GONE)
+    )
+    rows = conn.execute(query.order_by(c.c.created_at.desc(), c.c.cart_id)).all()
+    return [CartRow(**row._asdict()) for row in rows]
+
+
+def cart_entry_names(conn: Connection, cart_id: str) -> list[bytes]:
+    """The names a client gave a cart's files in the tar, in the cart's order."""
+    e = t.cart_entries
+    query = select(e.c.member).where(e.c.cart_id == cart_id).order_by(e.c.position)
+    return [row.member for row in conn.execute(query)]
+
+
+def cart_bundled(conn: Connection, cart_id: str) -> bool:
+    """Whether a client asked for the cart with Pacifica's bundle flag."""
+    return bool(conn.execute(select(t.carts.c.bundle).where(t.carts.c.cart_id == cart_id)).scalar())
 
 
 def cart_owner(conn: Connection, cart_id: str) -> str | None:

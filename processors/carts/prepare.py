@@ -15,16 +15,19 @@ from dataclasses import dataclass, field
 
 from domain.queries import InvalidQuery, QueryTooSlow
 from events.base import event_id_for
-from events.carts import CartRequested, CartStateChanged
+from events.carts import CartOfFilesRequested, CartRequested, CartStateChanged
 from processors.app import now_ms
 from processors.carts.ports import CartFile, CatalogReads
 from stores.tape.aggregate import Member
 
 CACHE = "OBJECT_STORAGE"
 
+CartRequest = CartRequested | CartOfFilesRequested
+"""A cart asked for by filters (nearline's own API) or by naming its files (Pacifica's)."""
+
 
 def state(
-    request: CartRequested,
+    request: CartRequest,
     name: str,
     message: str = "",
     file_ids: Sequence[int] = (),
@@ -110,7 +113,7 @@ def _tar_member_name_ok(f: CartFile) -> bool:
     return True
 
 
-def purge(reads: CatalogReads, request: CartRequested, keep: int) -> list[CartStateChanged]:
+def purge(reads: CatalogReads, request: CartRequest, keep: int) -> list[CartStateChanged]:
     """Purge the owner's least recently used finished carts beyond ``keep`` (the new cart
     counts as one); carts in progress are never purged."""
     finished = reads.finished_carts(request.user, but=request.cart_id)

@@ -17,15 +17,23 @@ from events.carts import CartRequested
 from events.requests import StageRequested
 from processors.app import now_ms
 from processors.carts.ports import CartFile, CatalogReads, StageOutcome
+from processors.carts.prepare import CartRequest
 
 PATHS_PER_STAGE = 1000  # one request stays far below Kafka's record size limit
 
 
-def stages_for_cart(request: CartRequested, on_tape: Sequence[CartFile]) -> list[StageRequested]:
-    """The STAGE requests that bring the cart's tape-only files into the cache."""
+def stages_for_cart(request: CartRequest, on_tape: Sequence[CartFile]) -> list[StageRequested]:
+    """The STAGE requests that bring the cart's tape-only files into the cache (as a
+    member of the group when the files are another user's)."""
+    if isinstance(request, CartRequested):
+        groupall = request.groupall
+    else:
+        groupall = request.user != request.owner
     by_holding: dict[int, list[bytes]] = defaultdict(list)
+    groups: dict[int, str] = {}
     for f in on_tape:
         by_holding[f.holding_id].append(f.path)
+        groups[f.holding_id] = f.group  # a stage reaches a holding in its own group
     stages = []
     for holding_id, paths in sorted(by_holding.items()):
         paths = sorted(set(paths))
@@ -36,7 +44,7 @@ def stages_for_cart(request: CartRequested, on_tape: Sequence[CartFile]) -> list
                     event_id=event_id_for(transaction_id, "requested"),
                     transaction_id=transaction_id,
                     user=request.user,
-                    group=request.group,
+                    group=groups[holding_id],
                     cause_id=request.event_id,
                     occurred_at=now_ms(),
                     paths=paths[start : start + PATHS_PER_STAGE],
@@ -45,7 +53,7 @@ def stages_for_cart(request: CartRequested, on_tape: Sequence[CartFile]) -> list
                     holding_id=holding_id,
                     tags={},
                     job_label=f"cart {request.cart_id[:8]}",
-                    groupall=request.groupall,
+                    groupall=groupall,
                 )
             )
     return stages

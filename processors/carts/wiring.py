@@ -3,15 +3,18 @@ module of the cart processor that imports ``projections`` (decision D140)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Engine
 
-from events.carts import CartRequested
+from events.carts import CartOfFilesRequested, CartRequested
 from nearline.settings import Settings
 from processors.carts.ports import CartFile, StageOutcome
 from projections.queries import carts
 from projections.queries.reader import catalog_reader
+from stores.s3.object_store import ObjectStore
+from stores.tape.aggregate import Member
+from stores.tape.cache_reading import fetch_in_order
 
 
 def catalog_reads(settings: Settings) -> ProjectionReads:
@@ -29,6 +32,10 @@ class ProjectionReads:
         with self.engine.connect() as conn:
             return carts.cart_files(conn, request)
 
+    def named_cart_files(self, request: CartOfFilesRequested) -> dict[bytes, CartFile]:
+        with self.engine.connect() as conn:
+            return dict(carts.named_cart_files(conn, request))
+
     def finished_carts(self, user: str, but: str) -> list[str]:
         with self.engine.connect() as conn:
             return carts.finished_carts(conn, user, but)
@@ -37,3 +44,27 @@ class ProjectionReads:
         with self.engine.connect() as conn:
             done = carts.finished(conn, transaction_ids, user)
         return {i: StageOutcome(f.state, f.failures) for i, f in done.items()}
+
+
+class CachedContents:
+    """``CacheContents`` on the S3 cache of ``settings``: objects and pack slices read as
+    archive-put reads them (``stores.tape.cache_reading``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def contents(self, files: Sequence[Member]) -> Iterator[Iterable[bytes | memoryview] | str]:
+        store = ObjectStore(self.settings, direct=False)
+        try:
+            objects = fetch_in_order(store, files)
+            try:
+                for _file in files:
+                    fetched = next(objects)
+                    try:
+                        yield fetched.failure if fetched.failure is not None else fetched.pieces()
+                    finally:
+                        fetched.close()
+            finally:
+                objects.close()
+        finally:
+            store.close()
