@@ -34,6 +34,8 @@ PROCESSES: dict[str, list[str]] = {
     "transfer-get-2": faust_worker("processors.transfer_get"),
     "delete-objects": faust_worker("processors.delete_objects"),
     "carts": faust_worker("processors.carts"),
+    # SciCat's archive and retrieve jobs (idle unless scicat.enabled sends any).
+    "scicat": faust_worker("processors.scicat"),
     "archive-put": faust_worker("processors.archive_put"),
     # Recalls from tape (archive-get), keyed by aggregate: each is staged once.
     "archive-get": faust_worker("processors.archive_get"),

@@ -20,6 +20,8 @@ from api.nlds import nlds_app
 from api.pacifica.archive import archive_app
 from api.pacifica.caller import bind_host
 from api.pacifica.cart import cart_app
+from api.scicat import PREFIX as SCICAT_PREFIX
+from api.scicat import scicat_app
 from api.services import Services
 from api.v1 import PREFIX as V1_PREFIX
 from api.v1 import v1_app
@@ -56,6 +58,8 @@ def create_app(
     root.include_router(system.router)
     root.mount(V1_PREFIX, v1_app(services))
     root.mount(NLDS_PREFIX, nlds_app(services))
+    if settings.scicat.enabled:
+        root.mount(SCICAT_PREFIX, scicat_app(services))
     if settings.pacifica.enabled:  # Pacifica's cartd wire (docs/pacifica.md)
         root.mount(settings.pacifica.cart_prefix, cart_app(services))
     unlimited: list[str] = []

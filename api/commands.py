@@ -34,7 +34,9 @@ from events.requests import (
     StageRequested,
     UploadRequested,
 )
-from events.topics import CARTS
+from events.scicat import JOB_TYPES as SCICAT_JOB_TYPES
+from events.scicat import ScicatJobReceived
+from events.topics import CARTS, SCICAT
 from nearline.requests import RequestLog, request_envelope
 from projections.queries.filters import HoldingSelector, checked_regex, is_plain_text
 
@@ -506,3 +508,35 @@ def _options(options: Options) -> dict[str, str | None]:
                 "transaction_id",
             ) from None
     return {"job_label": options.job_label or None, "transaction_id": options.transaction_id}
+
+
+MAX_SCICAT_JOB_ID = 256
+
+
+def scicat_job(
+    log: RequestLog, account: str, group: str, job_id: str, job_type: str, via: str
+) -> ScicatJobReceived:
+    """Record a job SciCat handed over (archive or retrieve), keyed by its id on the
+    SciCat topic; the same job handed over twice is one event (its id follows)."""
+    if not job_id or len(job_id) > MAX_SCICAT_JOB_ID or not is_plain_text(job_id):
+        raise CommandRejected(
+            f"A SciCat job id is text of 1 to {MAX_SCICAT_JOB_ID} characters.", "id"
+        )
+    if job_type not in SCICAT_JOB_TYPES:
+        raise CommandRejected(
+            f"nearline does SciCat jobs of type {' or '.join(SCICAT_JOB_TYPES)}, not {job_type!r}.",
+            "type",
+        )
+    event = ScicatJobReceived(
+        event_id=event_id_for(job_id, "scicat", "received"),
+        transaction_id=job_id,
+        user=account,
+        group=group,
+        cause_id=None,
+        occurred_at=int(time.time() * 1000),
+        job_id=job_id,
+        job_type=job_type,
+        via=via,
+    )
+    log.record(event, SCICAT, key=job_id)
+    return event

@@ -23,6 +23,7 @@ ARCHIVE_GET = "nearline.archive-get"
 EVICT = "nearline.evict"
 STATUS = "nearline.status"
 CARTS = "nearline.carts"
+SCICAT = "nearline.scicat"
 TOKENS = "nearline.tokens"
 RETRY = "nearline.retry"
 DEAD_LETTER = "nearline.dead-letter"
@@ -83,6 +84,8 @@ _CART_EVENTS = tuple(
     )
 )
 
+_SCICAT_EVENTS = ("nearline.scicat.ScicatJobReceived", "nearline.scicat.ScicatStepRecorded")
+
 _TOKEN_EVENTS = ("nearline.auth.RefreshTokenUsed", "nearline.auth.TokenFamilyRevoked")
 
 # name, key, carries: the event topics, which share partitioning and retention.
@@ -99,6 +102,7 @@ _EVENT_TOPICS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (EVICT, "holding", ()),
     (STATUS, "transaction", ()),
     (CARTS, "user", _CART_EVENTS),
+    (SCICAT, "SciCat job", _SCICAT_EVENTS),
     (TOKENS, "token family", _TOKEN_EVENTS),
     (RETRY, "key of the source record", ()),
     (DEAD_LETTER, "source topic", ()),

@@ -43,6 +43,7 @@ from events.topics import (
     REQUESTS,
     RETRY,
     SCHEMAS_TOPIC,
+    SCICAT,
     STATUS,
     TOKENS,
     TRANSFER_GET,
@@ -84,7 +85,7 @@ _ACCESS: dict[str, Access] = {
     "api": Access(
         # history; the status page; token families (D113), which API processes share
         reads=(REQUESTS, CATALOG, STATUS, DEAD_LETTER, TOKENS),
-        writes=(REQUESTS, CARTS, TOKENS),
+        writes=(REQUESTS, CARTS, TOKENS, SCICAT),
         groups=("nearline-history",),
         group_prefixes=("nearline-tail-",),
         describes_groups=True,
@@ -110,6 +111,13 @@ _ACCESS: dict[str, Access] = {
     "delete-objects": _worker(DELETE_OBJECTS, "nearline-delete-objects", REPORTS),
     # A cart of files on tape asks for their stages (StageRequested) itself.
     "carts": _worker(CARTS, "nearline-carts", CARTS, REQUESTS),
+    # SciCat's jobs: steps on its own topic (read back to resume a job), and the PUTs,
+    # GETs and archive requests of the datasets.
+    "scicat": Access(
+        reads=(SCICAT,),
+        writes=(SCICAT, REQUESTS, DEAD_LETTER),
+        groups=("nearline-scicat", "nearline-scicat-fold"),
+    ),
     "archive-put": _worker(ARCHIVE_PUT, "nearline-archive-put", REPORTS),
     "archive-get": _worker(ARCHIVE_GET, "nearline-archive-get", REPORTS, STATUS),
     "evict": _worker(EVICT, "nearline-evict", REPORTS),

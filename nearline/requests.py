@@ -76,10 +76,10 @@ class RequestLog:
         log.check = check
         return log
 
-    def record(self, event: E, topic: str = REQUESTS) -> E:
+    def record(self, event: E, topic: str = REQUESTS, key: str | None = None) -> E:
         """Append ``event`` to ``topic`` (the requests topic unless another, such as the
-        carts topic, takes it), keyed by user, and wait until the broker has it; returns
-        it."""
+        carts topic, takes it), keyed by user (or ``key``, on a topic keyed otherwise),
+        and wait until the broker has it; returns it."""
         logs.note_transaction(event.transaction_id)
         paths = getattr(event, "paths", ())
         if len(paths) > self.limits.max_paths:
@@ -99,11 +99,14 @@ class RequestLog:
                 "several requests.",
                 "paths",
             )
-        self._send(event, topic, value)
+        if key is None:
+            self._send(event, topic, value)
+        else:
+            self._send(event, topic, value, key)
         log.info("recorded %s", event.schema_name.rsplit(".", 1)[-1])
         return event
 
-    def _send(self, event: Event, topic: str, value: bytes) -> None:
+    def _send(self, event: Event, topic: str, value: bytes, key: str | None = None) -> None:
         done = threading.Event()
         errors: list[KafkaError] = []
 
@@ -115,7 +118,10 @@ class RequestLog:
         try:
             with self._lock:
                 self.producer.produce(
-                    topic, key=event.user.encode(), value=value, on_delivery=delivered
+                    topic,
+                    key=(key if key is not None else event.user).encode(),
+                    value=value,
+                    on_delivery=delivered,
                 )
         except (KafkaException, BufferError) as error:
             raise RequestNotRecorded(f"the request could not be recorded: {error}") from None

@@ -344,6 +344,15 @@ class ScicatSettings(BaseModel):
     password: SecretStr = SecretStr("")
     job_api: Literal["v4", "v3"] = "v4"  # how jobs are finished
     account: str = "scicat"  # nearline user that owns the datasets' holdings
+    group: str = "scicat"  # that account's group, which owns the holdings
+    # The bearer token SciCat's url action sends to /scicat/jobs (docs/scicat.md, D171).
+    job_token: SecretStr = SecretStr("")
+    # Where retrieve jobs restore datasets, one folder per dataset, as ``account`` (D175).
+    retrieve_root: str = ""
+    wait_timeout_s: float = Field(
+        24 * 3600, gt=0, description="how long a job waits for a PUT, an archive or a GET"
+    )
+    poll_s: float = Field(2.0, gt=0, description="seconds between looks at a job's progress")
 
 
 class Settings(BaseSettings):

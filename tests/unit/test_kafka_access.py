@@ -29,6 +29,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "transfer-get": ("processors/transfer_get",),
     "delete-objects": ("processors/delete_objects",),
     "carts": ("processors/carts",),
+    "scicat": ("processors/scicat",),
     "archive-put": ("processors/archive_put",),
     "archive-get": ("processors/archive_get",),
     "evict": ("processors/evict",),
@@ -86,8 +87,8 @@ def test_the_retry_forwarder_writes_back_only_where_retries_come_from():
     assert REQUESTS not in ACCESS["retry"].writes
 
 
-def test_requests_are_written_by_the_api_and_the_two_processes_that_make_requests():
-    assert kafka_access.writers_of(REQUESTS) == ["api", "carts", "sweeper"]
+def test_requests_are_written_by_the_api_and_the_processes_that_make_requests():
+    assert kafka_access.writers_of(REQUESTS) == ["api", "carts", "scicat", "sweeper"]
 
 
 def test_a_principal_without_a_consumer_group_reads_nothing():

@@ -1,0 +1,1 @@
+"""The SciCat archive system adapter (docs/scicat.md)."""
