@@ -1,6 +1,6 @@
 """Pacifica's cart wire served by a real ``python -m api`` over the stack, in a namespace
-of its own per session. The namespace's files are put by nearline's ordinary PUT, as the
-namespace's account, from files at ``/<id>`` (D145: the id is the path in the holding)."""
+of its own per session, its files put by id through the archive interface mounted
+beside it (D145: the id is the path in the namespace's holding)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,13 +19,14 @@ import pytest
 from api.auth.users import add_user
 from domain.pacifica import holding_label
 from nearline.settings import Settings
-from tests.integration.accounts import chown, ensure_account
+from tests.integration.accounts import ensure_account
 from tests.integration.api.client import password_grant
 from tests.integration.api.conftest import running_api
 from tests.integration.conftest import TEST_QUOTAS
 
 ACCOUNT = ("nl-pacifica", "nl-pacifica")
 PREFIX = "/pacifica/cart"
+ARCHIVE = "/pacifica/archive"
 
 
 @dataclass
@@ -117,7 +117,8 @@ class ArchivedFile:
 
 
 class Namespace:
-    """Puts files into the namespace's holding by id, with nearline's PUT as its account."""
+    """Puts files into the namespace by id, through the archive interface (mounted beside
+    the cart wire), as the namespace's account."""
 
     def __init__(self, api: str, token: str, label: str) -> None:
         self.api = api
@@ -126,31 +127,11 @@ class Namespace:
 
     def put(self, contents: list[bytes]) -> list[ArchivedFile]:
         files = [ArchivedFile(str(uuid.uuid4().int % 10**15), data) for data in contents]
-        paths = [Path("/") / f.id for f in files]
-        try:
-            for path, f in zip(paths, files, strict=True):
-                path.write_bytes(f.data)
-                chown(str(path), *ACCOUNT)
-            body = {"paths": [str(p) for p in paths], "label": self.label}
-            reply = httpx.post(f"{self.api}/api/v1/puts", json=body, headers=self.headers)
-            assert reply.status_code == 202, reply.text
-            self._wait(reply.json()["transaction_id"])
-        finally:
-            for path in paths:
-                path.unlink(missing_ok=True)
+        with httpx.Client(base_url=self.api + ARCHIVE, headers=self.headers, timeout=120) as ai:
+            for f in files:
+                stored = ai.put(f"/{f.id}", content=f.data)  # 201 once cataloged
+                assert stored.status_code == 201, stored.text
         return files
-
-    def _wait(self, transaction_id: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            shown = httpx.get(
-                f"{self.api}/api/v1/transactions/{transaction_id}", headers=self.headers
-            )
-            if shown.status_code == 200 and shown.json()["state"] in ("COMPLETE", "FAILED"):
-                assert shown.json()["state"] == "COMPLETE", shown.text
-                return
-            time.sleep(0.3)
-        raise TimeoutError(f"PUT {transaction_id} did not finish")
 
     def holding_id(self) -> int:
         listed = httpx.get(
