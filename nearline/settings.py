@@ -332,6 +332,9 @@ class PacificaSettings(BaseModel):
     trusted_host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535, description="0: not run as its own process")
     ingest_folder: Path | None = None  # PATCH moves files in only from below here
+    # Small files (below s3.pack_below) arriving within this window share one pack
+    # (api/pacifica/archive/packing.py, D152): longer packs more, each PUT waits longer.
+    pack_window_s: float = Field(0.1, ge=0, le=5)
 
 
 class ScicatSettings(BaseModel):

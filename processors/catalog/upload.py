@@ -3,13 +3,15 @@ that the API already stored in the cache become one cataloged file, through the 
 facts as a PUT (``HoldingCreated``, ``TransactionAccepted``, ``FilesReserved``,
 ``FilesCataloged``, ``TransactionFinished``), so archive, eviction, recall, replay and
 history treat the file as any other. A path the holding has is refused, and the object
-the API stored for it is sent to the object deleter: a refused upload leaves nothing.
+the API stored for it is sent to the object deleter: a refused upload leaves nothing
+(a small file's pack excepted: see ``_remove_object``).
 """
 
 from __future__ import annotations
 
 import stat
 
+from domain.pack_keys import slice_of
 from events.catalog import (
     FileFailure,
     FilesReserved,
@@ -125,7 +127,11 @@ def _failure(path: bytes, reason: str) -> FileFailure:
 
 def _remove_object(request: UploadRequested, holding_id: int, emit: Emitter) -> None:
     """The object of a refused upload is no file's: the object deleter removes it (its
-    report settles nothing, as the transaction has finished)."""
+    report settles nothing, as the transaction has finished). A slice of a pack is no
+    object: the API that gathered the pack deletes it if none of its files was
+    cataloged, and otherwise it goes with its last cataloged slice (D152)."""
+    if slice_of(request.object_key) is not None:
+        return
     emit.send(
         DELETE_OBJECTS,
         request.transaction_id.encode(),

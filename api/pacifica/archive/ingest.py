@@ -1,6 +1,7 @@
 """Bytes arriving over HTTP streamed into the S3 cache, checksummed as they pass.
 
-A body smaller than one part is kept in memory and stored with one PUT whose sha256 the
+A small body (below ``s3.pack_below``) is read whole, to join a pack (``packing``). A
+body smaller than one part is kept in memory and stored with one PUT whose sha256 the
 server verifies; a larger one becomes a multipart upload of ``PART_BYTES`` parts (each
 with a CRC32 the server verifies), so an upload of any size costs about one part of
 memory. Anything that stops the stream (the client went away, fewer or more bytes than
@@ -74,6 +75,20 @@ async def stream_to_store(
             await asyncio.shield(asyncio.to_thread(upload.abort))
         raise
     return Streamed(checksums.size, checksums.adler32, checksums.sha256)
+
+
+async def read_whole(chunks: AsyncIterator[bytes], size: int) -> tuple[bytes, Streamed]:
+    """The ``size`` bytes ``chunks`` yields, and their checksums."""
+    checksums = Checksummer()
+    data = bytearray()
+    async for chunk in chunks:
+        checksums.update(chunk)
+        if checksums.size > size:
+            raise WrongLength(f"more than the {size} bytes announced")
+        data += chunk
+    if checksums.size != size:
+        raise WrongLength(f"{checksums.size} bytes of the {size} announced")
+    return bytes(data), Streamed(checksums.size, checksums.adler32, checksums.sha256)
 
 
 class _Multipart:

@@ -28,7 +28,7 @@ FILES = 1000
 GIB = 1024**3
 
 
-def test_eight_clients_write_and_read_a_thousand_files(archive: Archive) -> None:
+def test_eight_clients_write_and_read_a_thousand_files(archive: Archive, engine) -> None:
     files = {new_id(): os.urandom(random.randrange(1, 200_000)) for _ in range(FILES)}
     ids = list(files)
 
@@ -50,10 +50,12 @@ def test_eight_clients_write_and_read_a_thousand_files(archive: Archive) -> None
         written = time.monotonic()
         random.shuffle(ids)
         assert all(pool.map(read, ids))
+    objects = _cache_objects(engine, ids)
     print(
         f"\n{FILES} files by {CLIENTS} clients: written in {written - started:.1f}s, "
-        f"read back in {time.monotonic() - written:.1f}s"
+        f"read back in {time.monotonic() - written:.1f}s, in {len(objects)} objects"
     )
+    assert len(objects) < FILES * 0.8  # small files arriving together share packs
 
 
 def test_a_one_gib_file_round_trips(archive: Archive) -> None:
@@ -129,3 +131,21 @@ def test_pacifica_cartd_builds_a_cart_of_files_only_on_tape(
     assert members == {f"run/run/{n}.dat": data for n, data in enumerate(files.values())}, sorted(
         members
     )
+
+
+def _cache_objects(engine, ids: list[str]) -> set[str]:
+    """The cache objects holding these files (a pack counts once)."""
+    from sqlalchemy import select
+
+    from domain.pack_keys import pack_of
+    from projections import tables as t
+
+    f, loc = t.files, t.locations
+    paths = [f"/{i}".encode() for i in ids]
+    query = (
+        select(loc.c.path)
+        .select_from(f.join(loc, loc.c.file_id == f.c.id))
+        .where(f.c.path.in_(paths) & (loc.c.storage_type == "OBJECT_STORAGE"))
+    )
+    with engine.connect() as conn:
+        return {pack_of(key) or key for key in conn.execute(query).scalars()}

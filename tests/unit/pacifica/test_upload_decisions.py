@@ -82,3 +82,12 @@ def test_the_state_rebuilt_from_the_facts_refuses_the_same():
         rebuilt.state.apply(fact)
     out = rebuilt.handle(upload("t2"))
     assert of_type(out, TransactionFinished)[0].state == "FAILED"
+
+
+def test_a_refused_slice_of_a_pack_sends_no_deletion():
+    decider = new_decider()
+    decider.handle(upload("t1"))
+    pack = "h0/pack-x/pack=" + "c" * 64
+    out = decider.handle(upload("t2", key=f"{pack}#0+5"))
+    assert of_type(out, TransactionFinished)[0].state == "FAILED"
+    assert not of_type(out, DeleteObjectsRequested)  # the API deletes a pack nobody uses
