@@ -87,7 +87,7 @@ def api_with_carts(
 ) -> Iterator[str]:
     """A running ``python -m api`` with the cart wire mounted, on a port of its own."""
     log = tmp_path_factory.mktemp("pacifica-cart-api") / "api.log"
-    with running_api(cart_env, settings.ports.api + 2, log) as url:
+    with running_api(cart_env, settings.ports.api + 12, log) as url:
         yield url
 
 

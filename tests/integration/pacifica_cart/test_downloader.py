@@ -86,7 +86,7 @@ def trusted_carts(
         "NEARLINE_PACIFICA__TRUSTED_HOST": "127.0.0.1",
         "NEARLINE_API__HOST": "127.0.0.1",
     }
-    with running_api(env, settings.ports.api + 3, log) as url:
+    with running_api(env, settings.ports.api + 13, log) as url:
         yield url + PREFIX
 
 
