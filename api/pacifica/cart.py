@@ -6,6 +6,7 @@ caller's own carts; asking again under a uid replaces the cart that had it, as i
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from http import HTTPStatus
@@ -36,6 +37,7 @@ PACIFICA_STATUS = {
     "error": "error",
 }
 NOT_READY = "The cart is not ready for download."
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 PAUSE_S = 0.05
 
 router = APIRouter()
@@ -98,7 +100,7 @@ def status(uid: str, caller: CartCaller, conn: SessionDep) -> Response:
         return Response(status_code=404, headers=headers)
     headers = {
         "X-Pacifica-Status": PACIFICA_STATUS.get(cart.state, "error"),
-        "X-Pacifica-Message": cart.message.encode("ascii", "backslashreplace").decode(),
+        "X-Pacifica-Message": _header_text(cart.message),
         "X-Nearline-Cart-State": cart.state,
     }
     return Response(status_code=500 if cart.state == "error" else 204, headers=headers)
@@ -134,6 +136,11 @@ def delete(uid: str, caller: CartCaller, conn: SessionDep, services: ServicesDep
         conn, services.settings.api.read_your_writes_s, caller.user, uid, lambda c: c is None
     )
     return {"message": "Cart Deleted Successfully"}
+
+
+def _header_text(message: str) -> str:
+    """A message as a header value: ASCII on one line (a reason may quote anything)."""
+    return CONTROL.sub(" ", message.encode("ascii", "backslashreplace").decode())
 
 
 def _latest(conn: Connection, user: str, uid: str) -> CartRow | None:
