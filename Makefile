@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python
 export NEARLINE_HOME ?= $(shell $(CURDIR)/scripts/home)
 PYTEST_ARGS ?=
 
-.PHONY: lock help install stack-up stack-down stack-status demo test test-unit chaos recall-scale peers lint schema-check bench clean
+.PHONY: lock help install stack-up stack-down stack-status demo test test-unit chaos recall-scale peers scicat demo-scicat lint schema-check bench clean
 
 help:
 	@echo "make demo          set up everything and run the main job"
@@ -18,7 +18,9 @@ help:
 	@echo "make stack-status  health of each service"
 	@echo "make chaos         the long fault tests: broker failover, processors killed"
 	@echo "make recall-scale  recall at acceptance scale: 2,000 small + 5 large files, 3 GETs"
-	@echo "make peers         long runs with real peer clients: Pacifica 1 GiB, 1,000 files, cartd"
+	@echo "make peers         long runs with real peer clients: Pacifica 1 GiB, 1,000 files, cartd, SciCat"
+	@echo "make scicat        build (once) and start a real SciCat on FerretDB beside the stack"
+	@echo "make demo-scicat   one SciCat archive job and one retrieve job, end to end"
 	@echo "make lint          ruff, mypy and the import walls (lint-imports)"
 	@echo "make bench         run every benchmark in bench/"
 	@echo "make lock          refresh requirements.lock (the versions make install takes)"
@@ -37,6 +39,14 @@ stack-status:
 
 demo: stack-up
 	@$(PYTHON) -m stack.demo
+
+# SciCat (scicat-backend-next from source, on FerretDB): docs/scicat.md.
+scicat: stack-up
+	@$(PYTHON) -m stack.scicat install
+	@$(PYTHON) -m stack.scicat up
+
+demo-scicat: scicat
+	@$(PYTHON) -m stack.scicat_demo
 
 schema-check:
 	@$(PYTHON) -m events.compat
@@ -61,7 +71,7 @@ $(CARTD_VENV)/bin/pacifica-cartd:
 	@$(BOOTSTRAP_PYTHON) -m venv $(CARTD_VENV)
 	@$(CARTD_VENV)/bin/pip install -q pacifica-cartd==0.7.0 SQLAlchemy==2.1.9
 
-peers: stack-up $(CARTD_VENV)/bin/pacifica-cartd
+peers: stack-up scicat $(CARTD_VENV)/bin/pacifica-cartd
 	@$(PYTHON) -m pytest -q -s -m peers tests/integration $(PYTEST_ARGS)
 
 lint: install

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from events.base import Event, event_id_for
 from events.codec import UndecodableRecord, decode, encode
@@ -104,16 +104,17 @@ class KafkaSteps:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.producer = bus.producer(settings)
+        self._consumer: Consumer | None = None
 
     def fold(self, job_id: str) -> dict[tuple[str, str], ScicatStepRecorded]:
         partition = partition_for(job_id.encode(), self.settings.kafka.partitions)
-        consumer = bus.consumer(self.settings, group="nearline-scicat-fold")
         found: dict[tuple[str, str], ScicatStepRecorded] = {}
+        consumer = self._reader()
+        low, high = consumer.get_watermark_offsets(TopicPartition(SCICAT, partition), 30)
+        if high <= low:
+            return found
+        consumer.assign([TopicPartition(SCICAT, partition, low)])
         try:
-            low, high = consumer.get_watermark_offsets(TopicPartition(SCICAT, partition), 30)
-            if high <= low:
-                return found
-            consumer.assign([TopicPartition(SCICAT, partition, low)])
             position = low
             while position < high:
                 message = consumer.poll(5.0)
@@ -129,8 +130,14 @@ class KafkaSteps:
                 if isinstance(event, ScicatStepRecorded) and event.job_id == job_id:
                     found.setdefault((event.dataset_pid, event.step), event)
         finally:
-            consumer.close()
+            consumer.unassign()
         return found
+
+    def _reader(self) -> Consumer:
+        """One consumer for every fold (it commits nothing; its group is never joined)."""
+        if self._consumer is None:
+            self._consumer = bus.consumer(self.settings, group="nearline-scicat-fold")
+        return self._consumer
 
     def record(self, step: ScicatStepRecorded) -> None:
         self._send(SCICAT, step.job_id, step)

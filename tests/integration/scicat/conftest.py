@@ -7,20 +7,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
-import httpx
 import pytest
 
 from admin import processes
 from nearline.settings import Settings
 from stack import scicat as scicat_stack
+from stack.scicat_user import ScicatUser
 from tests.integration.accounts import chown, ensure_account
 from tests.integration.api import conftest as api_suite
 from tests.integration.api.conftest import running_api
@@ -30,7 +26,6 @@ accounts = api_suite.accounts
 api_users_file = api_suite.api_users_file
 api_env = api_suite.api_env
 
-FINISHED = {"finishedSuccessful", "finishedWithDatasetErrors", "finishedUnsuccessful"}
 WAIT_TIMEOUT_S = 120  # the adapter's wait for a PUT, an archive or a GET
 
 
@@ -97,89 +92,9 @@ def nearline_api(
         yield url
 
 
-class Scicat:
-    """SciCat as its users and its archive account see it."""
-
-    def __init__(self, settings: Settings) -> None:
-        values = scicat_stack.secret_values(settings)
-        self.http = httpx.Client(base_url=f"{scicat_stack.url(settings)}/api", timeout=60)
-        self.ingestor = self._login(scicat_stack.INGESTOR_ACCOUNT, values["ingestor_password"])
-
-    def _login(self, user: str, password: str) -> dict[str, str]:
-        response = self.http.post("/v3/auth/login", json={"username": user, "password": password})
-        response.raise_for_status()
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-    def dataset(self, source_folder: Path, files: dict[str, bytes], group: str) -> str:
-        """A raw dataset of ``files`` (relative to ``source_folder``), with its origdatablock."""
-        body = {
-            "type": "raw",
-            "ownerGroup": group,
-            "accessGroups": [],
-            "owner": "scientist",
-            "contactEmail": "scientist@example.org",
-            "sourceFolder": str(source_folder),
-            "creationTime": "2026-01-01T00:00:00Z",
-            "principalInvestigator": "pi",
-            "creationLocation": "beamline",
-            "datasetName": f"nearline test {uuid.uuid4().hex[:6]}",
-            "isPublished": False,
-            "datasetlifecycle": {"archivable": True, "retrievable": False},
-        }
-        response = self.http.post("/v3/datasets", json=body, headers=self.ingestor)
-        assert response.status_code == 201, response.text
-        pid = response.json()["pid"]
-        block = {
-            "size": sum(len(d) for d in files.values()),
-            "dataFileList": [
-                {"path": name, "size": len(data), "time": "2026-01-01T00:00:00Z"}
-                for name, data in files.items()
-            ],
-        }
-        response = self.http.post(
-            f"/v3/datasets/{quote(pid, safe='')}/origdatablocks", json=block, headers=self.ingestor
-        )
-        assert response.status_code == 201, response.text
-        return pid
-
-    def job(self, job_type: str, pids: list[str], group: str) -> httpx.Response:
-        body = {
-            "type": job_type,
-            "ownerGroup": group,
-            "jobParams": {"datasetList": [{"pid": pid, "files": []} for pid in pids]},
-        }
-        return self.http.post("/v4/jobs", json=body, headers=self.ingestor)
-
-    def get_job(self, job_id: str) -> dict[str, Any]:
-        response = self.http.get(f"/v4/jobs/{job_id}", headers=self.ingestor)
-        response.raise_for_status()
-        return response.json()
-
-    def wait_job(self, job_id: str, timeout: float = 600) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            job = self.get_job(job_id)
-            if job.get("statusCode") in FINISHED:
-                return job
-            time.sleep(1)
-        raise TimeoutError(f"SciCat job {job_id} did not finish: {self.get_job(job_id)}")
-
-    def get_dataset(self, pid: str) -> dict[str, Any]:
-        response = self.http.get(f"/v3/datasets/{quote(pid, safe='')}", headers=self.ingestor)
-        response.raise_for_status()
-        return response.json()
-
-    def datablocks(self, pid: str) -> list[dict[str, Any]]:
-        response = self.http.get(
-            f"/v3/datasets/{quote(pid, safe='')}/datablocks", headers=self.ingestor
-        )
-        response.raise_for_status()
-        return response.json()
-
-
 @pytest.fixture(scope="session")
-def scicat(settings: Settings, scicat_url: str) -> Scicat:
-    return Scicat(settings)
+def scicat(settings: Settings, scicat_url: str) -> ScicatUser:
+    return ScicatUser(settings)
 
 
 @dataclass

@@ -27,9 +27,10 @@ from nearline.partitioning import partition_for
 from nearline.settings import Settings
 from projections.queries.files import find_files
 from projections.queries.filters import HoldingSelector
+from stack.scicat_user import ScicatUser
 from stores.tape.endpoint import TapeEndpoint
 from tests.integration.archive.recall_helpers import archive_evict_and_purge
-from tests.integration.scicat.conftest import Scicat, start_adapter
+from tests.integration.scicat.conftest import start_adapter
 
 pytestmark = [pytest.mark.slow, pytest.mark.peers]
 
@@ -62,7 +63,7 @@ def steps_of(settings: Settings, job_id: str) -> list[ScicatStepRecorded]:
         consumer.close()
 
 
-def archived(scicat: Scicat, nearline_api: str, adapter, source, group: str) -> str:
+def archived(scicat: ScicatUser, nearline_api: str, adapter, source, group: str) -> str:
     """A dataset of ``source`` archived by a SciCat archive job; its pid."""
     pid = scicat.dataset(source.path, source.files, group)
     created = scicat.job("archive", [pid], group)

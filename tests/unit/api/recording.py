@@ -15,13 +15,15 @@ class RecordingLog(RequestLog):
 
     def __init__(self, limits: LimitSettings | None = None) -> None:
         self.events: list[Event] = []
+        self.keys: list[str] = []
         self.timeout = 0
         self.limits = limits or LimitSettings()
         self.check = None
         self._lock = threading.Lock()
 
-    def _send(self, event: Event, topic: str, value: bytes) -> None:
+    def _send(self, event: Event, topic: str, value: bytes, key: str | None = None) -> None:
         self.events.append(event)
+        self.keys.append(key if key is not None else event.user)
 
     def close(self) -> None:
         pass
