@@ -1,6 +1,7 @@
-"""``python -m api.pacifica``: the Pacifica surfaces as a process of their own, on
-``pacifica.port``, each at its prefix as in the API. In the trusted-network mode it binds
-``pacifica.trusted_host`` and nothing else."""
+"""``python -m api.pacifica``: the Pacifica surfaces (archive interface and cart wire) as
+a process of their own, on ``pacifica.port``, each at its prefix as in the API, with the
+API's Kafka principal. In the trusted-network mode it binds ``pacifica.trusted_host`` and
+nothing else."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from api.app import make_services
 from api.limits import BodyLimit
 from api.pacifica.archive import archive_app
 from api.pacifica.caller import bind_host
+from api.pacifica.cart import cart_app
 from nearline.observe import logs
 from nearline.settings import Settings, get_settings
 
@@ -24,6 +26,7 @@ def pacifica_app(settings: Settings) -> ASGIApp:
     archive, state = archive_app(services)
     root = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     root.mount(settings.pacifica.archive_prefix, archive)
+    root.mount(settings.pacifica.cart_prefix, cart_app(services))
     root.router.add_event_handler("shutdown", state.close)
     root.router.add_event_handler("shutdown", services.close)
     prefix = settings.pacifica.archive_prefix

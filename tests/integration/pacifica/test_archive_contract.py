@@ -247,3 +247,15 @@ def test_a_client_gone_mid_upload_leaves_no_file_and_no_upload(
     with archive.client() as client:
         assert client.head(file_id).status_code == 404
         assert client.put(file_id, content=b"after all").status_code == 201
+
+
+def test_served_alone_on_a_trusted_network_it_needs_no_credentials(
+    trusted_archive: Archive,
+) -> None:
+    file_id = new_id()
+    with trusted_archive.client() as client:  # no Authorization header at all
+        assert client.put(file_id, content=b"from ingest").status_code == 201
+        assert client.head(file_id).headers["x-pacifica-file-storage-media"] == "disk"
+        assert client.get(file_id).content == b"from ingest"
+    cart_root = trusted_archive.url.replace("/pacifica/archive/", "/pacifica/cart/")
+    assert httpx.get(cart_root).status_code == 200  # the cart wire beside it
