@@ -93,7 +93,8 @@ def create(
 @router.head("/{uid}", status_code=204)
 def status(uid: str, caller: CartCaller, conn: SessionDep) -> Response:
     """The cart's state in ``X-Pacifica-Status`` and ``X-Pacifica-Message`` (nearline's own
-    in ``X-Nearline-Cart-State``); 404 for no such cart, 500 for one in error."""
+    in ``X-Nearline-Cart-State``, its id in ``X-Nearline-Cart-Id``); 404 for no such
+    cart, 500 for one in error."""
     cart = _latest(conn, caller.user, uid)
     if cart is None:
         headers = {"X-Pacifica-Status": "error", "X-Pacifica-Message": f"No cart with uid {uid}"}
@@ -102,6 +103,7 @@ def status(uid: str, caller: CartCaller, conn: SessionDep) -> Response:
         "X-Pacifica-Status": PACIFICA_STATUS.get(cart.state, "error"),
         "X-Pacifica-Message": _header_text(cart.message),
         "X-Nearline-Cart-State": cart.state,
+        "X-Nearline-Cart-Id": cart.cart_id,  # the same cart on /api/v1/carts
     }
     return Response(status_code=500 if cart.state == "error" else 204, headers=headers)
 

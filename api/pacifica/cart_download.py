@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from api import commands
 from api.errors import ApiError
 from api.paths import path_text
-from api.queries.carts import CartRow, cart_bundled, cart_entry_names, cart_members
+from api.queries.carts import CartRow, cart_bundled, cart_members
 from api.services import Services
 from stores.s3.object_store import ObjectStore
 from stores.tape.aggregate import Member, stream_aggregate
@@ -83,13 +83,4 @@ def _named_members(conn: Connection, cart: CartRow, folder: bytes) -> list[Membe
             f"it was ready (first: {path_text(found.missing[0])}): ask for the cart again.",
             ["path", "uid"],
         )
-    names = cart_entry_names(conn, cart.cart_id)
-    if len(names) != len(found.members):
-        raise ApiError(
-            409,
-            "The cart's files and their names disagree: ask for the cart again.",
-            ["path", "uid"],
-        )
-    return [
-        replace(m, path=b"/" + folder + b"/" + n) for m, n in zip(found.members, names, strict=True)
-    ]
+    return [replace(m, path=b"/" + folder + m.path) for m in found.members]

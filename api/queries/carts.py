@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, select
 
@@ -91,7 +91,8 @@ class CartMembers:
 
 
 def cart_members(conn: Connection, cart_id: str) -> CartMembers:
-    """The files of a cart, each with its object in the S3 cache and its checksums."""
+    """The files of a cart, each with its object in the S3 cache and its checksums, and
+    named as its client named it in a cart of named files (Pacifica's)."""
     f, cf = t.files, t.cart_files
     rows = conn.execute(
         select(f.c.id, f.c.path, f.c.size, f.c.mode, f.c.mtime_ns)
@@ -130,6 +131,10 @@ def cart_members(conn: Connection, cart_id: str) -> CartMembers:
                 adler32=sums[r.id].get("ADLER32", ""),
             )
         )
+    names = cart_entry_names(conn, cart_id)
+    if names and not missing and len(names) == len(members):
+        # a cart of named files: each is called in the tar what its client named it
+        members = [replace(m, path=b"/" + name) for m, name in zip(members, names, strict=True)]
     return CartMembers(members, missing)
 
 

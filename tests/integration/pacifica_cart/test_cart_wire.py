@@ -13,7 +13,7 @@ import uuid
 
 import httpx
 
-from tests.integration.pacifica_cart.conftest import Caller, Namespace, wait_for_status
+from tests.integration.pacifica_cart.conftest import PREFIX, Caller, Namespace, wait_for_status
 
 
 def members(tar_bytes: bytes) -> dict[str, bytes]:
@@ -75,6 +75,17 @@ def test_a_cart_becomes_ready_and_downloads_as_cartd_names_it(pacifica: Caller, 
             f"{match.group(1)}/a/b/foo.txt",
             f"{match.group(1)}/a/b/\u00e9/bar\u00e9.txt",
             f"{match.group(1)}/big.bin",
+        }
+
+        # nearline's own cart API serves the same cart, its files named as the client did
+        cart_id = ready.headers["X-Nearline-Cart-Id"]
+        api = pacifica.url.removesuffix(PREFIX)
+        own = httpx.get(f"{api}/api/v1/carts/{cart_id}/download", headers=pacifica.auth)
+        assert own.status_code == 200, own.text
+        assert members(own.content) == {
+            "a/b/foo.txt": one.data,
+            "a/b/\u00e9/bar\u00e9.txt": two.data,
+            "big.bin": three.data,
         }
 
         # a name that would climb out of the folder gets cartd's default folder instead
