@@ -36,6 +36,8 @@ PROCESSES: dict[str, list[str]] = {
     "carts": faust_worker("processors.carts"),
     # SciCat's archive and retrieve jobs (idle unless scicat.enabled sends any).
     "scicat": faust_worker("processors.scicat"),
+    # Jobs from SciCat's rabbitmq action (idle unless scicat.rabbitmq_url is set).
+    "scicat-rabbitmq": ["-m", "processors.scicat_rabbitmq"],
     "archive-put": faust_worker("processors.archive_put"),
     # Recalls from tape (archive-get), keyed by aggregate: each is staged once.
     "archive-get": faust_worker("processors.archive_get"),

@@ -118,6 +118,8 @@ _ACCESS: dict[str, Access] = {
         writes=(SCICAT, REQUESTS, DEAD_LETTER),
         groups=("nearline-scicat", "nearline-scicat-fold"),
     ),
+    # SciCat's rabbitmq action's jobs, recorded as the url action's are.
+    "scicat-rabbitmq": Access(writes=(SCICAT,)),
     "archive-put": _worker(ARCHIVE_PUT, "nearline-archive-put", REPORTS),
     "archive-get": _worker(ARCHIVE_GET, "nearline-archive-get", REPORTS, STATUS),
     "evict": _worker(EVICT, "nearline-evict", REPORTS),

@@ -356,6 +356,10 @@ class ScicatSettings(BaseModel):
         24 * 3600, gt=0, description="how long a job waits for a PUT, an archive or a GET"
     )
     poll_s: float = Field(2.0, gt=0, description="seconds between looks at a job's progress")
+    # Jobs from SciCat's rabbitmq action instead (or as well): the broker and the queue
+    # the action names (D177). Empty: the scicat-rabbitmq process idles.
+    rabbitmq_url: SecretStr = SecretStr("")  # amqp://user:password@host:5672/%2F
+    rabbitmq_queue: str = "nearline-scicat-jobs"
 
 
 class Settings(BaseSettings):

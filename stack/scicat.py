@@ -3,12 +3,15 @@ npm, on FerretDB (a MongoDB wire-compatible server built with Go, on SQLite), so
 nearline's SciCat archive system is tested against SciCat itself (decision D170).
 
 ``python -m stack.scicat install`` fetches and builds both (once; needs git, Node 20 with
-npm, and Go), ``up`` starts them with a job configuration whose ``url`` action calls
-nearline's ``/scicat/jobs``, ``down`` stops them, ``status`` says whether SciCat answers.
+npm, and Go), ``up`` starts them and a RabbitMQ broker (Debian's ``rabbitmq-server``) with
+a job configuration whose ``url`` action calls nearline's ``/scicat/jobs`` (``up
+rabbitmq``: whose ``rabbitmq`` action publishes the jobs instead), ``down`` stops them,
+``status`` says whether SciCat answers.
 
 Everything lives under ``$NEARLINE_HOME/scicat``: the sources, the builds, the data, the
 generated passwords (``secrets.json``, 0600) and the logs. Ports follow the stack's:
-SciCat on the S3 port + 96, FerretDB on + 97.
+SciCat on the S3 port + 96, FerretDB on + 97, RabbitMQ on + 98 (its Erlang ports + 95
+and + 99), all on the loopback.
 """
 
 from __future__ import annotations
@@ -47,19 +50,37 @@ JOB_ACTION = {
 }
 
 
-def job_configuration() -> dict:
+RABBITMQ_EXCHANGE = "scicat.jobs"
+RABBITMQ_QUEUE = "nearline-scicat-jobs"
+RABBITMQ_ACTION = {
+    "actionType": "rabbitmq",
+    "exchange": RABBITMQ_EXCHANGE,
+    "queue": RABBITMQ_QUEUE,
+    "key": "jobs.write",
+}
+RABBITMQ_USER = "guest"  # RabbitMQ's own account, which it takes from the loopback only
+
+
+def job_configuration(action: str = "url") -> dict:
     """SciCat's jobs v4 configuration: archive and retrieve jobs validated as SciCat's
-    recommended configuration does, then handed to nearline by the ``url`` action."""
+    recommended configuration does, then handed to nearline by the ``url`` action (or
+    published by the ``rabbitmq`` action, on create and on update)."""
 
     def job(job_type: str, create_auth: str, flag: str) -> dict:
         validate = {
             "actionType": "validate",
             "datasets": {f"datasetlifecycle.{flag}": {"const": True}},
         }
+        if action == "url":
+            return {
+                "jobType": job_type,
+                "create": {"auth": create_auth, "actions": [validate, JOB_ACTION]},
+                "update": {"auth": ARCHIVE_GROUP},
+            }
         return {
             "jobType": job_type,
-            "create": {"auth": create_auth, "actions": [validate, JOB_ACTION]},
-            "update": {"auth": ARCHIVE_GROUP},
+            "create": {"auth": create_auth, "actions": [validate, RABBITMQ_ACTION]},
+            "update": {"auth": ARCHIVE_GROUP, "actions": [RABBITMQ_ACTION]},
         }
 
     return {
@@ -81,6 +102,18 @@ def scicat_port(settings: Settings) -> int:
 
 def ferretdb_port(settings: Settings) -> int:
     return settings.ports.s3 + 97
+
+
+def rabbitmq_port(settings: Settings) -> int:
+    return settings.ports.s3 + 98
+
+
+def epmd_port(settings: Settings) -> int:
+    return settings.ports.s3 + 95
+
+
+def rabbitmq_url(settings: Settings) -> str:
+    return f"amqp://{RABBITMQ_USER}:{RABBITMQ_USER}@127.0.0.1:{rabbitmq_port(settings)}/%2F"
 
 
 def url(settings: Settings) -> str:
@@ -158,7 +191,7 @@ def _run(command: list[str], cwd: Path | None = None, env: dict[str, str] | None
     subprocess.run(command, cwd=cwd, env={**os.environ, **(env or {})}, check=True)
 
 
-def write_configuration(settings: Settings) -> Path:
+def write_configuration(settings: Settings, action: str = "url") -> Path:
     """SciCat's functional accounts, job configuration and a frontend configuration."""
     conf = root(settings) / "conf"
     conf.mkdir(parents=True, exist_ok=True)
@@ -188,7 +221,9 @@ def write_configuration(settings: Settings) -> Path:
     ]
     (conf / "functionalAccounts.json").touch(mode=0o600)
     (conf / "functionalAccounts.json").write_text(json.dumps(accounts, indent=1))
-    (conf / "jobConfig.yaml").write_text(json.dumps(job_configuration(), indent=1))  # JSON is YAML
+    (conf / "jobConfig.yaml").write_text(
+        json.dumps(job_configuration(action), indent=1)
+    )  # JSON is YAML
     # SciCat stores its frontend configuration in its database at start; its example
     # has keys with dots, which FerretDB refuses (MongoDB 5+ takes them). nearline needs none.
     (conf / "frontend.config.json").write_text("{}\n")
@@ -214,6 +249,13 @@ def daemons(settings: Settings) -> list[Daemon]:
         ],
         run_dir=run_dir,
     )
+    broker = base / "rabbitmq"
+    rabbitmq = Daemon(
+        name="rabbitmq",
+        command=["/usr/lib/rabbitmq/bin/rabbitmq-server"],
+        run_dir=run_dir,
+        env=_rabbitmq_env(settings, broker),
+    )
     env = {
         "MONGODB_URI": f"mongodb://127.0.0.1:{ferretdb_port(settings)}/scicat",
         "PORT": str(scicat_port(settings)),
@@ -231,7 +273,11 @@ def daemons(settings: Settings) -> list[Daemon]:
         "PID_PREFIX": "nearline-test",
         "SITE": "LOCAL",
         "ELASTICSEARCH_ENABLED": "no",
-        "RABBITMQ_ENABLED": "no",
+        "RABBITMQ_ENABLED": "yes",
+        "RABBITMQ_HOSTNAME": "127.0.0.1",
+        "RABBITMQ_PORT": str(rabbitmq_port(settings)),
+        "RABBITMQ_USERNAME": RABBITMQ_USER,
+        "RABBITMQ_PASSWORD": RABBITMQ_USER,
         "JOB_DEFAULT_STATUS_CODE": "jobSubmitted",
         "JOB_DEFAULT_STATUS_MESSAGE": "Job submitted.",
         # What the job action templates use: where nearline's API is, and its token.
@@ -245,7 +291,27 @@ def daemons(settings: Settings) -> list[Daemon]:
         env=env,
         cwd=base / "backend",
     )
-    return [ferretdb, scicat]
+    return [ferretdb, rabbitmq, scicat]
+
+
+def _rabbitmq_env(settings: Settings, broker: Path) -> dict[str, str]:
+    (broker / "log").mkdir(parents=True, exist_ok=True)
+    (broker / "enabled_plugins").write_text("[].\n")
+    return {
+        "HOME": str(broker),  # its Erlang cookie
+        "RABBITMQ_NODENAME": "nearline@localhost",
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(rabbitmq_port(settings)),
+        "RABBITMQ_DIST_PORT": str(settings.ports.s3 + 99),
+        "ERL_EPMD_PORT": str(epmd_port(settings)),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        "RABBITMQ_MNESIA_BASE": str(broker / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(broker / "log"),
+        "RABBITMQ_CONFIG_FILE": str(broker / "rabbitmq"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(broker / "enabled_plugins"),
+        "RABBITMQ_PID_FILE": str(broker / "pid"),
+    }
 
 
 def healthy(settings: Settings) -> bool:
@@ -256,13 +322,21 @@ def healthy(settings: Settings) -> bool:
     return response.status_code == 200
 
 
-def up(settings: Settings) -> None:
+def up(settings: Settings, action: str = "url") -> None:
+    """Start FerretDB, RabbitMQ and SciCat unless they run; SciCat with the job
+    configuration of ``action`` (``url`` or ``rabbitmq``), restarted if it had another."""
     if not (root(settings) / "ferretdb").exists():
         raise StackError("SciCat is not installed here: run `python -m stack.scicat install`")
-    write_configuration(settings)
-    ferretdb, scicat = daemons(settings)
+    conf = root(settings) / "conf" / "jobConfig.yaml"
+    before = conf.read_text() if conf.exists() else None
+    write_configuration(settings, action)
+    ferretdb, rabbitmq, scicat = daemons(settings)
+    if before is not None and before != conf.read_text():
+        scicat.stop()  # SciCat reads its job configuration at start only
     ferretdb.start()
     wait_until(lambda: port_open(ferretdb_port(settings)), 30, "FerretDB", ferretdb.log_file)
+    rabbitmq.start()
+    wait_until(lambda: port_open(rabbitmq_port(settings)), 90, "RabbitMQ", rabbitmq.log_file)
     scicat.start()
     wait_until(lambda: healthy(settings), 180, "SciCat", scicat.log_file)
 
@@ -270,6 +344,13 @@ def up(settings: Settings) -> None:
 def down(settings: Settings) -> None:
     for daemon in reversed(daemons(settings)):
         daemon.stop()
+    # Erlang's port mapper outlives the broker it served.
+    subprocess.run(
+        ["epmd", "-kill"],
+        env={**os.environ, "ERL_EPMD_PORT": str(epmd_port(settings))},
+        capture_output=True,
+        check=False,
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -278,7 +359,7 @@ def main(argv: list[str]) -> int:
     if command == "install":
         install(settings)
     elif command == "up":
-        up(settings)
+        up(settings, argv[1] if len(argv) > 1 else "url")
         print(f"SciCat {url(settings)} (FerretDB on {ferretdb_port(settings)})")
     elif command == "down":
         down(settings)
@@ -287,7 +368,9 @@ def main(argv: list[str]) -> int:
         print(f"SciCat {url(settings)}: {'up' if ok else 'down'}")
         return 0 if ok else 1
     else:
-        print("usage: python -m stack.scicat install|up|down|status", file=sys.stderr)
+        print(
+            "usage: python -m stack.scicat install|up [url|rabbitmq]|down|status", file=sys.stderr
+        )
         return 2
     return 0
 

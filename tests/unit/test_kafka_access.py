@@ -30,6 +30,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "delete-objects": ("processors/delete_objects",),
     "carts": ("processors/carts",),
     "scicat": ("processors/scicat",),
+    "scicat-rabbitmq": ("processors/scicat_rabbitmq",),
     "archive-put": ("processors/archive_put",),
     "archive-get": ("processors/archive_get",),
     "evict": ("processors/evict",),

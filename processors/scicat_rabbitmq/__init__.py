@@ -1,0 +1,1 @@
+"""Jobs from SciCat's rabbitmq job action (docs/scicat.md)."""
