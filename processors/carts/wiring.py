@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from events.carts import CartOfFilesRequested, CartRequested
 from nearline.settings import Settings
 from processors.carts.ports import CartFile, StageOutcome
-from projections.queries import carts
+from projections.queries import carts, named_carts
 from projections.queries.reader import catalog_reader
 from stores.s3.object_store import ObjectStore
 from stores.tape.aggregate import Member
@@ -34,7 +34,7 @@ class ProjectionReads:
 
     def named_cart_files(self, request: CartOfFilesRequested) -> dict[bytes, CartFile]:
         with self.engine.connect() as conn:
-            return dict(carts.named_cart_files(conn, request))
+            return dict(named_carts.named_cart_files(conn, request))
 
     def finished_carts(self, user: str, but: str) -> list[str]:
         with self.engine.connect() as conn:

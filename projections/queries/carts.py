@@ -11,7 +11,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, func, select
 
 from domain.access import Scope
-from events.carts import CartOfFilesRequested, CartRequested
+from events.carts import CartRequested
 from projections import tables as t
 from projections.queries.files import FoundFile, find_files
 from projections.queries.filters import HoldingSelector
@@ -31,21 +31,6 @@ def cart_files(conn: Connection, request: CartRequested) -> list[FoundFile]:
         for f in find_files(conn, scope, selector, path, request.regex, limit, path_type="FILE"):
             found[f.id] = f
     return list(found.values())
-
-
-def named_cart_files(conn: Connection, request: CartOfFilesRequested) -> dict[bytes, FoundFile]:
-    """The regular files a client named for a cart, by path, in the owner's holding with
-    the request's label; read as the requester, so another user than the owner reaches
-    them only as a member of the group the request was made in (FIND with groupall)."""
-    own = request.user == request.owner
-    scope = Scope(request.user, None if own else request.group, groupall=not own)
-    selector = HoldingSelector(request.label)
-    found: dict[bytes, FoundFile] = {}
-    for path in dict.fromkeys(f["path"] for f in request.files):
-        for f in find_files(conn, scope, selector, path, None, path_type="FILE"):
-            if f.user == request.owner and f.path == path:
-                found[path] = f
-    return found
 
 
 def finished_carts(conn: Connection, user: str, but: str) -> list[str]:

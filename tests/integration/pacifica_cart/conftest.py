@@ -11,6 +11,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -125,12 +126,18 @@ class Namespace:
         self.headers = {"Authorization": f"Bearer {token}"}
         self.label = label
 
-    def put(self, contents: list[bytes]) -> list[ArchivedFile]:
+    def put(self, contents: list[bytes], clients: int = 4) -> list[ArchivedFile]:
         files = [ArchivedFile(str(uuid.uuid4().int % 10**15), data) for data in contents]
-        with httpx.Client(base_url=self.api + ARCHIVE, headers=self.headers, timeout=120) as ai:
-            for f in files:
+        with (
+            httpx.Client(base_url=self.api + ARCHIVE, headers=self.headers, timeout=120) as ai,
+            ThreadPoolExecutor(clients) as pool,
+        ):
+
+            def put(f: ArchivedFile) -> None:
                 stored = ai.put(f"/{f.id}", content=f.data)  # 201 once cataloged
                 assert stored.status_code == 201, stored.text
+
+            list(pool.map(put, files))
         return files
 
     def holding_id(self) -> int:

@@ -15,6 +15,8 @@ import httpx
 
 from tests.integration.pacifica_cart.conftest import PREFIX, Caller, Namespace, wait_for_status
 
+MANY = 150
+
 
 def members(tar_bytes: bytes) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:") as tar:
@@ -95,6 +97,19 @@ def test_a_cart_becomes_ready_and_downloads_as_cartd_names_it(pacifica: Caller, 
             "data/a/b/\u00e9/bar\u00e9.txt",
             "data/big.bin",
         }
+
+
+def test_a_cart_of_many_files_keeps_each_name(pacifica: Caller, archive: Namespace):
+    files = archive.put([f"file {n}\n".encode() for n in range(MANY)])
+    uid = new_uid()
+    fileids = [f.entry(f"run/{n % 7}/f{n}.txt") for n, f in enumerate(files)]
+    with pacifica.client() as client:
+        assert client.post(f"/{uid}", json={"fileids": fileids}).status_code == 201
+        assert wait_for_status(pacifica, uid).headers["X-Pacifica-Status"] == "ready"
+        tar = client.get(f"/{uid}", params={"filename": "many.tar"})
+    assert members(tar.content) == {
+        f"many/run/{n % 7}/f{n}.txt": f"file {n}\n".encode() for n in range(MANY)
+    }
 
 
 def test_bundled_carts_name_their_folder_after_the_uid(pacifica: Caller, archive: Namespace):
