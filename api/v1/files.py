@@ -1,11 +1,19 @@
 """``GET /files``: find files in the holdings you can see, with their locations and
-checksums."""
+checksums. A page of JSON (``limit``, then ``after`` the page's ``next``), or, asked for
+with ``Accept: application/x-ndjson``, every match streamed one per line: memory stays
+bounded in the API and the client however many files match (D146)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from itertools import chain
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
 from api.deps import ReadScopeDep, ServicesDep, SessionDep
 from api.inputs import DbInt
@@ -14,14 +22,24 @@ from api.v1 import render
 from api.v1.models import ErrorOut, FileList
 from api.v1.params import Limit, TagsQuery
 from domain.queries import InvalidQuery
-from projections.queries.files import find_files
+from projections.queries.files import FoundFile, Position, each_file, find_files
 from projections.queries.filters import HoldingSelector, parse_tag
 
 router = APIRouter(tags=["files"])
+NDJSON = "application/x-ndjson"
+PAGE_SIZE = 1000  # a JSON page when no limit is given
 
 
-@router.get("/files", responses={400: {"model": ErrorOut}})
+@router.get(
+    "/files",
+    response_model=FileList,
+    responses={
+        400: {"model": ErrorOut},
+        200: {"content": {NDJSON: {"schema": {"type": "string"}}}},
+    },
+)
 def find(
+    request: Request,
     conn: SessionDep,
     scope: ReadScopeDep,
     services: ServicesDep,
@@ -33,9 +51,10 @@ def find(
     holding_id: DbInt | None = None,
     transaction_id: str | None = None,
     tag: TagsQuery = [],  # noqa: B006 (FastAPI copies defaults)
-    limit: Limit = 1000,
+    limit: Limit | None = None,
     descending: bool = False,
-) -> FileList:
+    after: Annotated[str | None, Query(description="the `next` of the page before")] = None,
+) -> FileList | StreamingResponse:
     """Cataloged files, ordered by holding and path."""
     exact = None
     if path is not None and path_b64 is not None:
@@ -49,6 +68,42 @@ def find(
             raise InvalidQuery(str(error)) from None
     tags = dict(parse_tag(t) for t in tag)
     selector = HoldingSelector(label, label_regex, holding_id, transaction_id, tags)
-    found = find_files(conn, scope, selector, exact, regex, limit, descending)
     object_store = services.settings.s3.endpoint_url
-    return FileList(files=[render.found_file(f, object_store) for f in found])
+    start = position(after) if after is not None else None
+    if NDJSON in request.headers.get("accept", ""):
+        if start is not None:
+            raise InvalidQuery("A stream starts at the first file: leave after out.")
+        found = each_file(services.engine, scope, selector, exact, regex, limit, descending)
+        first = next(found, None)  # a bad query is a 400 before anything is sent
+        files = chain([first], found) if first is not None else iter(())
+        return StreamingResponse(ndjson(files, object_store), media_type=NDJSON)
+    size = limit or PAGE_SIZE
+    page = find_files(conn, scope, selector, exact, regex, size, descending, after=start)
+    more = len(page) == size
+    return FileList(
+        files=[render.found_file(f, object_store) for f in page],
+        next=cursor(page[-1]) if more else None,
+    )
+
+
+def ndjson(files: Iterator[FoundFile], object_store: str) -> Iterator[bytes]:
+    try:
+        for f in files:
+            yield render.found_file(f, object_store).model_dump_json().encode() + b"\n"
+    except Exception as error:  # the client must know the listing is not whole
+        yield json.dumps({"error": f"the listing stopped: {type(error).__name__}"}).encode()
+        raise
+
+
+def cursor(last: FoundFile) -> str:
+    return base64.urlsafe_b64encode(b"%d:" % last.holding_id + last.path).decode()
+
+
+def position(text: str) -> Position:
+    try:
+        holding, _, path = base64.urlsafe_b64decode(text.encode()).partition(b":")
+        return Position(int(holding), path)
+    except (binascii.Error, ValueError):
+        raise InvalidQuery(
+            "after is not the next of a page: ask for the first page again."
+        ) from None

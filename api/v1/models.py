@@ -150,6 +150,8 @@ class FileOut(BaseModel):
 
 class FileList(BaseModel):
     files: list[FileOut]
+    # Given when more files match than this page holds: pass it as ``after``.
+    next: str | None = None
 
 
 class FailedFileOut(BaseModel):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import chain, islice
 from typing import Annotated
 
 import typer
 
 from client.cli import app
 from client.cli.common import (
+    TABLE_ROWS,
     Group,
     GroupAll,
     HoldingId,
@@ -25,10 +27,12 @@ from client.cli.common import (
     out,
     parse_tags,
     print_json,
+    print_json_stream,
+    print_lines,
     print_table,
 )
 from client.library import NotFound
-from client.library.models import Location
+from client.library.models import FileEntry, Location
 
 
 @app.command("list")
@@ -100,9 +104,10 @@ def find(
     server: Server = None,
     as_json: Json = False,
 ) -> None:
-    """Find files in your holdings, with their size, checksums and where they are."""
+    """Find files in your holdings, with their size, checksums and where they are. Lists
+    every match unless --limit says otherwise, printed as the server sends them."""
     with client(server) as nearline:
-        files = nearline.files(
+        files = nearline.each_file(
             regex=regex,
             path=path,
             label=label,
@@ -114,24 +119,29 @@ def find(
             limit=limit,
             descending=descending(order),
         )
-    if as_json:
-        print_json(files)
-        return
-    print_table(
-        "Files",
-        ["holding", "path", "type", "size", "adler32", "where"],
-        (
-            [
-                f"{f['holding_id']} {f['label']}",
-                f["path"],
-                f["path_type"].lower(),
-                human_size(f["size"]) if f["path_type"] == "FILE" else "",
-                f["checksums"].get("ADLER32", ""),
-                ", ".join(_where(loc) for loc in f["locations"]),
-            ]
-            for f in files
-        ),
-    )
+        if as_json:
+            print_json_stream(files)
+            return
+        columns = ["holding", "path", "type", "size", "adler32", "where"]
+        rows = (_file_row(f) for f in files)
+        first = list(islice(rows, TABLE_ROWS + 1))
+        if len(first) <= TABLE_ROWS:
+            print_table("Files", columns, first)
+            return
+        # Too many for a table, whose width needs every row first: one line per file,
+        # tab-separated, as they arrive.
+        print_lines(columns, chain(first, rows))
+
+
+def _file_row(f: FileEntry) -> list[str]:
+    return [
+        f"{f['holding_id']} {f['label']}",
+        f["path"],
+        f["path_type"].lower(),
+        human_size(f["size"]) if f["path_type"] == "FILE" else "",
+        f["checksums"].get("ADLER32", ""),
+        ", ".join(_where(loc) for loc in f["locations"]),
+    ]
 
 
 def _where(location: Location) -> str:

@@ -113,6 +113,27 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+TABLE_ROWS = 1000
+"""Listings longer than this are printed as lines, as they arrive."""
+
+
+def print_json_stream(values: Iterable[Any]) -> None:
+    """A JSON array written element by element: memory stays flat however long it is."""
+    sys.stdout.write("[")
+    for number, value in enumerate(values):
+        sys.stdout.write(("," if number else "") + "\n  " + json.dumps(value, ensure_ascii=False))
+    sys.stdout.write("\n]\n")
+    sys.stdout.flush()
+
+
+def print_lines(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A header, then one tab-separated line per row."""
+    sys.stdout.write("\t".join(columns) + "\n")
+    for row in rows:
+        sys.stdout.write("\t".join("" if v is None else str(v) for v in row) + "\n")
+    sys.stdout.flush()
+
+
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:

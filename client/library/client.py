@@ -10,6 +10,7 @@ looks for would be spread over files for no gain.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -36,6 +37,7 @@ API = "/api/v1"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 # A cart's first byte waits for the server to check every object in the cache.
 DOWNLOAD_TIMEOUT = httpx.Timeout(900.0, connect=10.0)
+NDJSON = "application/x-ndjson"  # a listing streamed one entry per line
 Params = dict[str, Any]
 
 
@@ -228,14 +230,23 @@ class Client:
         )
 
     def files(self, **filters: Any) -> list[FileEntry]:
-        """Files: the holdings filters, plus path (str or bytes) and regex."""
-        path = filters.pop("path", None)
-        if path is not None:
-            wire = wire_path(path)
-            filters["path_b64" if isinstance(wire, dict) else "path"] = (
-                wire["path_b64"] if isinstance(wire, dict) else wire
-            )
-        return cast(list[FileEntry], self._call("GET", "/files", params=_query(filters))["files"])
+        """Files: the holdings filters, plus path (str or bytes) and regex; at most
+        ``limit`` (1,000 if not given). ``each_file`` lists them all."""
+        params = _query(_file_filters(filters))
+        return cast(list[FileEntry], self._call("GET", "/files", params=params)["files"])
+
+    def each_file(self, **filters: Any) -> Iterator[FileEntry]:
+        """Every file ``files`` would list, without its limit, streamed from the server as
+        it reads them: memory stays the same however many there are."""
+        params = _query(_file_filters(filters))
+        with self._stream("GET", "/files", params, accept=NDJSON) as response:
+            for line in response.iter_lines():
+                if not line:
+                    continue
+                entry = json.loads(line)
+                if "error" in entry:
+                    raise errors.ServerError(entry["error"], "Try again later.", 500)
+                yield cast(FileEntry, entry)
 
     def transactions(self, **filters: Any) -> list[Transaction]:
         """Transactions: id, transaction_id, job_label, job_label_regex, api_action,
@@ -359,13 +370,18 @@ class Client:
             ) from None
 
     @contextmanager
-    def _stream(self, method: str, route: str, params: Any = None) -> Iterator[httpx.Response]:
+    def _stream(
+        self, method: str, route: str, params: Any = None, accept: str | None = None
+    ) -> Iterator[httpx.Response]:
         """A response whose body is read as it arrives; error replies raise first."""
+        headers = self._headers()
+        if accept is not None:
+            headers["Accept"] = accept
         request = self.http.build_request(
             method,
             self.server + API + route,
             params=params,
-            headers=self._headers(),
+            headers=headers,
             timeout=DOWNLOAD_TIMEOUT,
         )
         try:
@@ -436,6 +452,17 @@ def _command(body: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]
 
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _file_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """FIND's filters with the path as the wire takes it (text, or base64 of its bytes)."""
+    path = filters.pop("path", None)
+    if path is not None:
+        wire = wire_path(path)
+        filters["path_b64" if isinstance(wire, dict) else "path"] = (
+            wire["path_b64"] if isinstance(wire, dict) else wire
+        )
+    return filters
 
 
 def _query(filters: Mapping[str, Any]) -> list[tuple[str, str]]:

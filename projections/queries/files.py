@@ -4,11 +4,11 @@ locations, by exact path or by a regular expression on the path's text."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, Engine, and_, func, literal, select, tuple_
 
 from domain.access import Scope
 from domain.pack_keys import slice_of
@@ -16,6 +16,14 @@ from domain.states import OBJECT_STORAGE
 from projections import tables as t
 from projections.queries import chunked, database_errors
 from projections.queries.filters import HoldingSelector, checked_regex, holding_conditions
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a listing stopped: the last file it gave."""
+
+    holding_id: int
+    path: bytes
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,11 @@ def find_files(
     limit: int | None = None,
     descending: bool = False,
     path_type: str | None = None,
+    after: Position | None = None,
 ) -> list[FoundFile]:
-    """Files ordered by holding and path (reversed with ``descending``), at most ``limit``.
+    """Files ordered by holding and path (reversed with ``descending``), at most ``limit``,
+    starting after the file at ``after`` (keyset pagination: every page costs the same,
+    however far into the listing).
 
     The order follows the index on (holding_id, path), so a search that matches many
     files stops as soon as ``limit`` are found, and one that matches few uses the
@@ -77,6 +88,12 @@ def find_files(
     """
     f, h, tx = t.files, t.holdings, t.transactions
     conditions = [*holding_conditions(scope, selector), f.c.state == "CATALOGED"]
+    if after is not None:
+        key = tuple_(f.c.holding_id, f.c.path)
+        last = tuple_(
+            literal(after.holding_id, f.c.holding_id.type), literal(after.path, f.c.path.type)
+        )
+        conditions.append(key < last if descending else key > last)
     if path is not None:
         conditions.append(f.c.path == path)
     if path_type is not None:  # FILE, DIRECTORY or LINK only
@@ -125,6 +142,35 @@ def find_files(
         )
         for r in rows
     ]
+
+
+PAGE = 2000
+"""Files read per query by ``each_file``: the memory a listing holds at once."""
+
+
+def each_file(
+    engine: Engine,
+    scope: Scope,
+    selector: HoldingSelector,
+    path: bytes | None = None,
+    regex: str | None = None,
+    limit: int | None = None,
+    descending: bool = False,
+    page: int = PAGE,
+) -> Iterator[FoundFile]:
+    """Every file ``find_files`` would list, page by page, each page on a connection of
+    its own: memory and locks stay bounded however many files match."""
+    after: Position | None = None
+    left = limit
+    while left is None or left > 0:
+        size = page if left is None else min(page, left)
+        with engine.connect() as conn:
+            found = find_files(conn, scope, selector, path, regex, size, descending, after=after)
+        yield from found
+        if len(found) < size:
+            return
+        after = Position(found[-1].holding_id, found[-1].path)
+        left = None if left is None else left - len(found)
 
 
 def _checksums(conn: Connection, file_ids: Sequence[int]) -> dict[int, dict[str, str]]:

@@ -160,6 +160,15 @@ def test_a_cart_of_1000_files_downloads_as_one_tar(alice, api_url, accounts, sha
     assert watched.exit_code == 0, watched.output
     put_s = time.monotonic() - started
 
+    # find lists every entry, past one page, streamed: 1,002 files and 11 folders
+    assert len(alice.json("find", "--label", label)) == 1013
+    listed = alice("find", "--label", label)
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert lines[0].split("\t") == ["holding", "path", "type", "size", "adler32", "where"]
+    assert len(lines) == 1 + 1013 and all(line.count("\t") == 5 for line in lines)
+    assert len(alice.json("find", "--label", label, "--limit", "10")) == 10
+
     # a cart of the holding's files: waiting, then ready
     started = time.monotonic()
     cart = alice.json("cart", "create", "--label", label)
