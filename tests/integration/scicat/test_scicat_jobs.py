@@ -218,3 +218,31 @@ def test_the_job_route_takes_only_scicats_token(settings, nearline_api, adapter)
     refused = httpx.post(url, json=body | {"type": "publish"}, headers=right)
     assert refused.status_code == 400 and "archive or retrieve" in refused.json()["detail"]
     assert httpx.post(url, json={"type": "archive"}, headers=right).status_code == 422
+
+
+def test_v3_sites_see_the_job_finished_through_jobstatusmessage(
+    settings, scicat, nearline_api, adapter, processors, make_source, scicat_account
+):
+    """Production archivers still finish jobs on SciCat's v3 route (scicat.job_api=v3)."""
+    _, group = scicat_account
+    source = make_source(1)
+    pid = scicat.dataset(source.path, source.files, group)
+    start_adapter(settings, processors, adapter | {"NEARLINE_SCICAT__JOB_API": "v3"})
+    try:
+        job_id = scicat.job("archive", [pid], group).json()["id"]
+        deadline = time.monotonic() + 300
+        while True:
+            v3 = scicat.http.get(f"/v3/jobs/{job_id}", headers=scicat.headers).json()
+            if v3.get("jobStatusMessage", "").startswith("finished"):
+                break
+            assert time.monotonic() < deadline, v3
+            time.sleep(1)
+    finally:
+        start_adapter(settings, processors, adapter)
+
+    assert v3["jobStatusMessage"] == "finishedSuccessful", v3
+    # SciCat's v3 route sets both v4 fields from jobStatusMessage; nearline's v4 PATCH
+    # would have left its own statusMessage ("archive done by nearline").
+    v4 = scicat.get_job(job_id)
+    assert (v4["statusCode"], v4["statusMessage"]) == ("finishedSuccessful",) * 2, v4
+    assert scicat.get_dataset(pid)["datasetlifecycle"]["retrievable"] is True
