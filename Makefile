@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python
 export NEARLINE_HOME ?= $(shell $(CURDIR)/scripts/home)
 PYTEST_ARGS ?=
 
-.PHONY: lock help install stack-up stack-down stack-status demo test test-unit chaos recall-scale peers scicat demo-scicat lint schema-check bench clean
+.PHONY: lock help install stack-up stack-down stack-status demo test test-unit chaos recall-scale peers scicat demo-scicat lint schema-check bench bench-smoke clean
 
 help:
 	@echo "make demo          set up everything and run the main job"
@@ -23,6 +23,7 @@ help:
 	@echo "make demo-scicat   one SciCat archive job and one retrieve job, end to end"
 	@echo "make lint          ruff, mypy and the import walls (lint-imports)"
 	@echo "make bench         run every benchmark in bench/"
+	@echo "make bench-smoke   every benchmark at a tiny size (CI: they must still run)"
 	@echo "make lock          refresh requirements.lock (the versions make install takes)"
 
 install:
@@ -82,6 +83,17 @@ lint: install
 
 bench: stack-up
 	@for script in bench/*.py; do echo "== $$script"; $(PYTHON) $$script || exit 1; done
+
+# Every bench at a tiny size, so none can rot unseen (.ci/run runs it); the figures of
+# such small runs mean nothing.
+bench-smoke: stack-up
+	@$(PYTHON) bench/codec.py --count 50 --rounds 3
+	@$(PYTHON) bench/put.py --files 200 --big-gib 0.01
+	@$(PYTHON) -m bench.get --files 100 --big-mib 4
+	@$(PYTHON) bench/tape.py --small 100 --large-mib 4 --large-count 1
+	@$(PYTHON) bench/replay.py --events 2000
+	@$(PYTHON) bench/delete.py --files 1000 --holdings 10
+	@$(PYTHON) bench/catalog.py --users 4 --runs 3
 
 clean: stack-down
 	rm -rf $(NEARLINE_HOME) $(VENV)

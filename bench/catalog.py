@@ -10,7 +10,10 @@ figures include serialisation. Each case runs against many different users or pa
 Targets: LIST and an exact-path FIND under 50 ms median; a regex FIND limited to 1,000
 results under 500 ms median.
 
-    python bench/catalog.py [--runs 60]
+    python bench/catalog.py [--runs 60] [--users 200]
+
+``--users`` scales the catalog (50 holdings of 100 files each); a size other than the
+default gets a scratch database of its own, so a smoke run never empties the big one.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.auth.directory import Directory
+from api.auth.families import MemoryFamilies
 from api.auth.local import LocalTokens
+from api.auth.users import add_user
 from api.queries.holdings import list_holdings
 from domain.access import Scope
 from nearline.settings import Settings
@@ -64,6 +69,15 @@ def file_path(holding: int, i: int) -> bytes:
         f"/gws/nopw/j04/proj{user % 20:02d}/user{user:03d}/run{holding:05d}/{variable}/"
         f"{variable}_{1850 + i % 250}_{i:03d}.nc"
     ).encode()
+
+
+def scale(users: int) -> None:
+    """Set the catalog's size: ``users`` users of 50 holdings of 100 files."""
+    global USERS, HOLDINGS, FILES, DATABASE
+    USERS, HOLDINGS = users, users * HOLDINGS_PER_USER
+    FILES = HOLDINGS * FILES_PER_HOLDING
+    if users != 200:
+        DATABASE = f"nearline_bench_catalog_{users}"
 
 
 def scratch_database(settings: Settings) -> str:
@@ -138,8 +152,9 @@ def fill(engine: Engine) -> None:
             for h in holdings:
                 for i in range(FILES_PER_HOLDING):
                     key = f"h{h}/t{h}/{i}"
-                    row = (h * FILES_PER_HOLDING + i, "OBJECT_STORAGE", "cache", key, CREATED)
-                    copy.write_row(row)
+                    copy.write_row(
+                        (h * FILES_PER_HOLDING + i, "OBJECT_STORAGE", "cache", key, CREATED)
+                    )
         raw.commit()
     finally:
         raw.close()
@@ -171,18 +186,26 @@ def timed(case: Callable[[int], int], runs: int) -> tuple[float, float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=60)
-    runs = parser.parse_args().runs
+    parser.add_argument("--users", type=int, default=200, help="catalog size: 5,000 files each")
+    args = parser.parse_args()
+    runs = args.runs
+    scale(args.users)
     settings = Settings()
     if not settings.postgres_url:
         print("the local stack's PostgreSQL is not known: run `make stack-up`", file=sys.stderr)
         return 1
     url = scratch_database(settings)
     home = Path(tempfile.mkdtemp(prefix="nearline-bench-"))
-    bench_settings = Settings(
-        home=home, catalog={"url": url}, auth={"local": {"token_secret": SECRET.decode()}}
-    )
     pick = random.Random(7)
     users = [pick.randrange(USERS) for _ in range(runs + 1)]
+    users_file = home / "users.toml"  # the users whose tokens the HTTP cases send
+    for number in sorted(set(users)):
+        add_user(users_file, f"user{number:03d}", "bench-password", [group_of(number)])
+    bench_settings = Settings(
+        home=home,
+        catalog={"url": url},
+        auth={"local": {"token_secret": SECRET.decode(), "users_file": users_file}},
+    )
     holdings = [u * HOLDINGS_PER_USER + pick.randrange(HOLDINGS_PER_USER) + 1 for u in users]
     files = [pick.randrange(FILES_PER_HOLDING) for _ in range(runs + 1)]
 
@@ -235,13 +258,15 @@ def main() -> int:
             rows.append((name, target, *timed(case, runs)))
     engine.dispose()
 
-    tokens = LocalTokens(bench_settings.auth.local, Directory(home / "users"), SECRET)
+    # Token families in memory: the bench's users log in nowhere else.
+    local = bench_settings.auth.local
+    tokens = LocalTokens(local, Directory(users_file), SECRET, MemoryFamilies())
 
     def headers(n: int) -> dict[str, str]:
         token = tokens.issue(f"user{users[n]:03d}", (group_of(users[n]),))["access_token"]
         return {"Authorization": f"Bearer {token}"}
 
-    with TestClient(create_app(bench_settings)) as client:
+    with TestClient(create_app(bench_settings, authenticator=tokens)) as client:
 
         def http(route: str, params: Callable[[int], dict]) -> Callable[[int], int]:
             def call(n: int) -> int:

@@ -38,7 +38,7 @@ from nearline.settings import Settings
 from projections import catalog
 from projections.definitions import CATALOG_TABLES
 from projections.replay import fresh_tables, replay_tables, replay_until
-from projections.runner import Projection
+from projections.runner import Part, Projection
 
 REPLAY_SCHEMA = "nearline_bench_replay"
 COPY_SCHEMA = "nearline_bench_copy"
@@ -208,7 +208,7 @@ def main() -> None:
         fresh_tables(engine, "catalog", REPLAY_SCHEMA)
         bucket = settings.s3.bucket
         replayed = Projection(
-            "bench", (topic,), lambda conn, events: catalog.apply(conn, events, bucket)
+            "bench", (Part((topic,), lambda conn, events: catalog.apply(conn, events, bucket)),)
         )
         from projections.replay import high_watermarks
 
