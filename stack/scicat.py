@@ -245,6 +245,7 @@ def daemons(settings: Settings) -> list[Daemon]:
             f"--sqlite-url=file:{data}/",
             f"--listen-addr=127.0.0.1:{ferretdb_port(settings)}",
             "--telemetry=disable",
+            f"--state-dir={data}",  # its state.json, not in the current folder
             "--debug-addr=-",
         ],
         run_dir=run_dir,
