@@ -54,8 +54,14 @@ def install() -> None:
         )
 
 
-def java_command(main_class: str, *args: str, heap: str = "1g") -> list[str]:
-    return ["java", f"-Xmx{heap}", "-Xms256m", "-cp", classpath(), main_class, *args]
+# The embedded broker serves one machine's few dozen partitions: half a gigabyte of heap
+# is plenty (the chaos tests' three-node cluster runs on as much per node), and a gigabyte
+# made Kafka the largest process of the default install.
+BROKER_HEAP = "512m"
+
+
+def java_command(main_class: str, *args: str, heap: str = BROKER_HEAP) -> list[str]:
+    return ["java", f"-Xmx{heap}", "-Xms128m", "-cp", classpath(), main_class, *args]
 
 
 def write_config(settings: Settings, data: Path, run: Path, passwords: dict[str, str]) -> Path:
