@@ -91,6 +91,7 @@ bench-smoke: stack-up
 	@$(PYTHON) bench/put.py --files 200 --big-gib 0.01
 	@$(PYTHON) -m bench.get --files 100 --big-mib 4
 	@$(PYTHON) bench/tape.py --small 100 --large-mib 4 --large-count 1
+	@$(PYTHON) -m bench.recall --small 50 --large-mib 2 --large-count 1
 	@$(PYTHON) bench/replay.py --events 2000
 	@$(PYTHON) bench/delete.py --files 1000 --holdings 10
 	@$(PYTHON) bench/catalog.py --users 4 --runs 3
