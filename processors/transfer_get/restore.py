@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
+from domain.pack_keys import Slice, slice_of
 from events.catalog import CatalogedFile, FileFailure, hard_link_of
 from processors.transfer_get.placement import UnsafePath, destination, normal_directory
 from stores.durability import OnePerFileSystem
@@ -41,6 +42,8 @@ from stores.posix.placing import ALREADY, EXISTS, IS_DIRECTORY
 from stores.posix.requesters import Requester
 from stores.posix.session import UserFiles
 from stores.posix.walking import DIRECTORY, FILE, LINK
+from stores.s3.object_store import RunTarget
+from stores.tape.cache_reading import RUN_BYTES, RUN_GAP
 
 __all__ = ["EXISTS", "plan", "restore"]
 
@@ -108,11 +111,16 @@ class RestorePlan(NamedTuple):
 
 
 class Filler(Protocol):
-    """What restoring needs of ``ObjectStore``: write an object into an open file."""
+    """What restoring needs of ``ObjectStore``: write an object, or a run of slices of a
+    pack, into open files."""
 
     def download_into(
         self, key: str, fd: int, expected_sha256: str, expected_size: int, durable: bool = True
     ) -> Stored | Failure: ...
+
+    def download_run_into(
+        self, pack: str, into: Sequence[RunTarget], durable: bool = True
+    ) -> list[Stored | Failure]: ...
 
 
 @dataclass
@@ -306,27 +314,48 @@ def _restore_files(
     # into place: never reported restored before its bytes are on disk.
     to_sync = OnePerFileSystem()
 
-    def fill(item: tuple[int, int]) -> Stored | Failure:
-        index, fd = item
-        entry = chunk[index].entry
-        try:
-            if full:
-                return full[0]
-            outcome = store.download_into(
-                entry["object_key"] or "", fd, entry["sha256"] or "", entry["size"], durable=False
-            )
-        finally:
-            if not to_sync.keep(fd):
-                os.close(fd)
+    def finished(index: int, fd: int, outcome: Stored | Failure) -> Stored | Failure:
+        if not to_sync.keep(fd):
+            os.close(fd)
         if isinstance(outcome, Failure) and target_full(outcome):
             full.append(outcome)
         if not (isinstance(outcome, Failure) and outcome.retryable):
-            tally.done(chunk[index].path, entry["size"])
+            tally.done(chunk[index].path, chunk[index].entry["size"])
         return outcome
 
-    workers = max(1, min(concurrency, len(to_fill)))
+    def fill(job: list[tuple[int, int]]) -> list[Stored | Failure]:
+        """One file, or a run of slices of one pack read with one request."""
+        if full:
+            return [finished(index, fd, full[0]) for index, fd in job]
+        entries = [chunk[index].entry for index, _fd in job]
+        try:
+            if len(job) == 1:
+                entry, (_, fd) = entries[0], job[0]
+                key, sha256 = entry["object_key"] or "", entry["sha256"] or ""
+                got = [store.download_into(key, fd, sha256, entry["size"], durable=False)]
+            else:
+                slices = [slice_of(e["object_key"] or "") for e in entries]
+                targets = [
+                    RunTarget(part, fd, e["sha256"] or "")
+                    for part, (_, fd), e in zip(slices, job, entries, strict=True)
+                    if part is not None
+                ]
+                got = store.download_run_into(targets[0].slice.pack, targets, durable=False)
+        except BaseException:
+            for _index, fd in job:
+                os.close(fd)
+            raise
+        return [finished(index, fd, outcome) for (index, fd), outcome in zip(job, got, strict=True)]
+
+    jobs = pack_runs(to_fill, [chunk[index].entry for index, _fd in to_fill])
+    workers = max(1, min(concurrency, len(jobs)))
     with ThreadPoolExecutor(workers, thread_name_prefix="nearline-get") as pool:
-        filled = list(pool.map(fill, to_fill))
+        by_index = {
+            index: outcome
+            for job, outcomes in zip(jobs, pool.map(fill, jobs), strict=True)
+            for (index, _fd), outcome in zip(job, outcomes, strict=True)
+        }
+    filled = [by_index[index] for index, _fd in to_fill]
     try:
         to_sync.sync()
     except OSError as error:
@@ -439,6 +468,42 @@ def finish_directories(created: Sequence[Placement], files: UserFiles) -> list[R
             reason = f"could not finish the directory: {error.strerror or error}"
             outcomes.append(Refusal(placement.path, reason))
     return outcomes
+
+
+def pack_runs(
+    items: Sequence[tuple[int, int]], entries: Sequence[CatalogedFile]
+) -> list[list[tuple[int, int]]]:
+    """The files to fill, grouped: the slices of one pack that lie close together form a
+    run read with one request (up to ``RUN_BYTES``, skipping at most ``RUN_GAP`` between
+    two); every other file is a group of its own."""
+    runs: list[list[tuple[int, int]]] = []
+    slices: list[tuple[Slice, tuple[int, int]]] = []
+    for item, entry in zip(items, entries, strict=True):
+        part = slice_of(entry["object_key"] or "")
+        if part is None:
+            runs.append([item])
+        else:
+            slices.append((part, item))
+    slices.sort(key=lambda found: (found[0].pack, found[0].offset))
+    run: list[tuple[int, int]] = []
+    start = end = 0
+    pack = ""
+    for part, item in slices:
+        joins = (
+            run
+            and part.pack == pack
+            and part.offset - end <= RUN_GAP
+            and part.offset + part.size - start <= RUN_BYTES
+        )
+        if not joins:
+            if run:
+                runs.append(run)
+            run, pack, start = [], part.pack, part.offset
+        run.append(item)
+        end = max(end if joins else 0, part.offset + part.size)
+    if run:
+        runs.append(run)
+    return runs
 
 
 def deepest_first(placements: Sequence[Placement]) -> list[Placement]:

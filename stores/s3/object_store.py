@@ -28,12 +28,13 @@ import stat
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from domain.pack_keys import slice_of
+from domain.pack_keys import Slice, slice_of
 from nearline.settings import Settings
 from stores.checksums import Checksummer
 from stores.closing import Closing
@@ -69,6 +70,17 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16  # files in flight in upload_many: small files are latency-bound
 DOWNLOAD_READ_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """A slice of a pack to write into the open file ``fd``, if it has ``sha256``."""
+
+    slice: Slice
+    fd: int
+    sha256: str
+
+
 SMALL_DOWNLOAD = 1024 * 1024  # objects below this are downloaded in one direct request
 # upload_many lists the keys' common folder instead of probing each key, unless the
 # listing would be much longer than the batch (a folder shared with many other objects).
@@ -401,6 +413,41 @@ class ObjectStore(Closing):
         return Stored(
             key, checksums.size, checksums.adler32, checksums.sha256, _etag(response["ETag"])
         )
+
+    def download_run_into(
+        self, pack: str, into: Sequence[RunTarget], durable: bool = True
+    ) -> list[Stored | Failure]:
+        """Write consecutive slices of ``pack`` into their open, empty files, read with
+        one range request: the small files of a GET come from a pack as a run, not one
+        request each. Each is checked against its own sha256, as ``download_into``."""
+        first = min(t.slice.offset for t in into)
+        last = max(t.slice.last for t in into)
+        try:
+            data = self.get_range(pack, first, last)
+        except Exception as error:
+            failed = download_failure(error)
+            return [failed for _ in into]
+        outcomes: list[Stored | Failure] = []
+        for target in into:
+            start = target.slice.offset - first
+            piece = b"" if data is None else data[start : start + target.slice.size]
+            if data is None or len(piece) != target.slice.size:
+                outcomes.append(Failure(NOT_IN_STORE, False))
+                continue
+            try:
+                checksums = fill_verified(
+                    [piece], target.fd, target.sha256, target.slice.size, durable
+                )
+            except ContentMismatch:
+                outcomes.append(Failure(CORRUPT, False))
+                continue
+            except OSError as error:
+                outcomes.append(download_failure(error))
+                continue
+            outcomes.append(
+                Stored(target.slice.key, checksums.size, checksums.adler32, checksums.sha256, "")
+            )
+        return outcomes
 
     # -- objects ---------------------------------------------------------------------
 

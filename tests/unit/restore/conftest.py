@@ -25,6 +25,7 @@ from stores.failures import CORRUPT, NOT_IN_STORE, download_failure
 from stores.outcomes import Failure, Stored
 from stores.posix.requesters import Requester
 from stores.posix.session import UserFiles
+from stores.s3.object_store import RunTarget
 from stores.s3.verified_files import ContentMismatch, fill_verified
 
 # Ids no account on a test host is expected to have.
@@ -183,11 +184,21 @@ class FakeStore:
         self.objects: dict[str, bytes] = {}
         self.failures: dict[str, Failure] = {}  # keys the store fails to serve
         self.downloads: list[bytes] = []  # where each download wrote, as the kernel saw it
+        self.runs: list[list[str]] = []  # the slice keys of each run read in one request
 
     def put(self, entry: CatalogedFile, data: bytes) -> CatalogedFile:
         assert entry["object_key"] is not None
         self.objects[entry["object_key"]] = data
         return entry
+
+    def download_run_into(
+        self, pack: str, into: Sequence[RunTarget], durable: bool = True
+    ) -> list[Stored | Failure]:
+        assert all(t.slice.pack == pack for t in into)
+        self.runs.append([t.slice.key for t in into])
+        return [
+            self.download_into(t.slice.key, t.fd, t.sha256, t.slice.size, durable) for t in into
+        ]
 
     def download_into(
         self, key: str, fd: int, expected_sha256: str, expected_size: int, durable: bool = True
