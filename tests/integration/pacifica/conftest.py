@@ -87,7 +87,7 @@ def api_with_archive(
     """A running ``python -m api`` with the archive interface mounted (its own port, so
     that the API suites' server may run in the same session)."""
     log = tmp_path_factory.mktemp("pacifica-api") / "api.log"
-    with running_api(pacifica_env, settings.ports.api + 1, log) as url:
+    with running_api(pacifica_env, settings.ports.api + 21, log) as url:
         yield url
 
 
@@ -115,7 +115,7 @@ def trusted_archive(
 ) -> Iterator[Archive]:
     """``python -m api.pacifica`` alone, in the trusted-network mode Pacifica's own
     services expect (no credentials), with a namespace of its own."""
-    port = settings.ports.api + 2
+    port = settings.ports.api + 22
     env = pacifica_env | {
         "NEARLINE_PACIFICA__TRUSTED_NETWORK": "true",
         "NEARLINE_PACIFICA__TRUSTED_HOST": "127.0.0.1",

@@ -101,7 +101,7 @@ def test_pacifica_cartd_builds_a_cart_of_files_only_on_tape(
         )
         assert {client.head(i).headers["x-pacifica-file-storage-media"] for i in files} == {"tape"}
     folder = tmp_path / "cartd"
-    with running_cartd(venv, trusted_archive.url, folder, settings.ports.api + 3) as cartd:
+    with running_cartd(venv, trusted_archive.url, folder, settings.ports.api + 23) as cartd:
         cart = uuid.uuid4().hex
         fileids = [
             {
