@@ -25,11 +25,13 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -70,6 +72,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16  # files in flight in upload_many: small files are latency-bound
 DOWNLOAD_READ_SIZE = 1024 * 1024
+PARALLEL_FROM = 64 * 1024 * 1024  # objects this large are read in ranged parts at once
+PART_BYTES = 16 * 1024 * 1024
+PARTS_AHEAD = 4  # range requests in flight: 64 MiB held at most
 
 
 @dataclass(frozen=True)
@@ -393,6 +398,11 @@ class ObjectStore(Closing):
                 checksums = fill_verified([data], fd, expected_sha256, expected_size, durable)
                 return Stored(key, checksums.size, checksums.adler32, checksums.sha256, head.etag)
             part = slice_of(key)
+            if part is None and expected_size >= PARALLEL_FROM:
+                etags: list[str] = []
+                parts = self._ranged_parts(key, expected_size, etags)
+                checksums = fill_verified(parts, fd, expected_sha256, expected_size, durable)
+                return Stored(key, checksums.size, checksums.adler32, checksums.sha256, etags[0])
             if part is None:
                 response = self.client.get_object(Bucket=self.bucket, Key=key)
             else:
@@ -413,6 +423,37 @@ class ObjectStore(Closing):
         return Stored(
             key, checksums.size, checksums.adler32, checksums.sha256, _etag(response["ETag"])
         )
+
+    def _ranged_parts(self, key: str, size: int, etags: list[str]) -> Iterator[bytes]:
+        """The object's bytes in order, ``PART_BYTES`` at a time, with up to
+        ``PARTS_AHEAD`` range requests in flight while the caller writes and checksums
+        the part before: download, checksum and write overlap, as parallel clients do.
+        Every part must come from the same version of the object (one ETag)."""
+
+        def fetch(first: int) -> tuple[bytes, str]:
+            last = min(first + PART_BYTES, size) - 1
+            answer = self.client.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}"
+            )
+            with closing(answer["Body"]) as body:
+                return body.read(), _etag(answer["ETag"])
+
+        offsets = iter(range(0, size, PART_BYTES))
+        with ThreadPoolExecutor(PARTS_AHEAD, thread_name_prefix="nearline-part") as pool:
+            ahead = deque(pool.submit(fetch, first) for first in islice(offsets, PARTS_AHEAD))
+            try:
+                while ahead:
+                    data, etag = ahead.popleft().result()
+                    following = next(offsets, None)
+                    if following is not None:
+                        ahead.append(pool.submit(fetch, following))
+                    if etags and etag != etags[0]:
+                        raise ContentMismatch  # the object changed while it was read
+                    etags.append(etag)
+                    yield data
+            finally:
+                for pending in ahead:
+                    pending.cancel()
 
     def download_run_into(
         self, pack: str, into: Sequence[RunTarget], durable: bool = True
