@@ -181,12 +181,19 @@ class RecallSettings(BaseModel):
     stage_timeout_s: float = Field(
         6 * 3600, gt=0, description="a stage not online by then expires: its files fail"
     )
-    poll_interval_s: float = Field(1.0, gt=0, description="seconds between stage queries")
+    poll_first_s: float = Field(
+        0.05, gt=0, description="first wait for a stage; each next one is 1.5 times longer"
+    )
+    poll_interval_s: float = Field(
+        5.0, gt=0, description="the longest wait between two queries of a stage (D181)"
+    )
     retry_delays_s: list[float] = Field(
         default_factory=lambda: [2.0, 5.0, 15.0, 30.0, 60.0],
         description="waits before retrying a failed stage or an unreachable store",
     )
-    concurrency: int = Field(4, ge=1, description="aggregates one worker recalls at once")
+    concurrency: int = Field(
+        8, ge=1, description="recall requests one worker handles at once (sub-batches too)"
+    )
 
 
 class EvictionSettings(BaseModel):

@@ -1,70 +1,71 @@
-"""What archive-get does with one ``RecallRequested``: recall the aggregate's members into
-the S3 cache (``recall``), retried with backoff while that may help, telling progress on
-the way, then report to the decider. The requests of one aggregate are handled one after
-the other (``Recaller``'s lock per aggregate), so an aggregate wanted by several GETs at
-once is staged once. Settings, stores and the way to send come as arguments: ``__main__``
-wires them, tests give fakes."""
+"""What archive-get does with one ``RecallRequested``: put the aggregate's members back
+into the S3 cache, retried with backoff while that may help, telling progress on the way,
+then report to the decider. The requests of one aggregate share its stage and split its
+members (``sharing``, D182): they proceed at the same time, and an aggregate wanted by
+several GETs at once is staged once. Settings, stores and the way to send come as
+arguments: ``__main__`` wires them, tests give fakes."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from functools import partial
 from typing import Protocol
 
+from events.catalog import RecallMember
 from events.reports import AggregateRecalled
 from events.status import SubBatchProgress
 from events.topics import REPORTS, STATUS
 from events.work import RecallRequested
 from nearline.settings import RecallSettings
 from processors.app import Send
-from processors.archive_get.recall import all_failed, recall, retryable
+from processors.archive_get.recall import (
+    all_failed,
+    put_back,
+    report,
+    retryable,
+    stage_if_offline,
+)
+from processors.archive_get.sharing import PutBack, Shared, SharedAggregates
 from processors.progress import Progress, progress_event, reporting
 from stores.outcomes import NO_TALLY, Tally
 from stores.s3.object_store import ObjectStore
 from stores.tape.cache_reading import CacheFailure
 from stores.tape.endpoint import TapeEndpoint, TapeFailure
+from stores.tape.packed_restore import PackedRestore
 
 log = logging.getLogger("nearline.recall")
 
-Locks = dict[str, tuple[asyncio.Lock, int]]
-"""Per aggregate: its lock, and how many requests hold or wait for it."""
 
-
-class Recall(Protocol):
+class PutBackMembers(Protocol):
     def __call__(
         self,
         store: ObjectStore,
         tape: TapeEndpoint,
         request: RecallRequested,
+        members: list[RecallMember],
+        pack_below: int,
+        pack_bytes: int,
+        tally: Tally = NO_TALLY,
+    ) -> PackedRestore: ...
+
+
+class Stage(Protocol):
+    def __call__(
+        self,
+        tape: TapeEndpoint,
+        aggregate: str,
         timeout_s: float,
-        poll_s: float,
-        *,
-        tally: Tally,
-    ) -> AggregateRecalled: ...
-
-
-def attempt(
-    settings: RecallSettings,
-    store: ObjectStore,
-    tape: TapeEndpoint,
-    request: RecallRequested,
-    tally: Tally = NO_TALLY,
-    recall_: Recall = recall,
-) -> AggregateRecalled | Exception:
-    """The report, or the failure that kept the members from the cache."""
-    try:
-        return recall_(
-            store, tape, request, settings.stage_timeout_s, settings.poll_interval_s, tally=tally
-        )
-    except (TapeFailure, CacheFailure) as error:
-        return error
+        first_poll_s: float,
+        max_poll_s: float,
+    ) -> bool: ...
 
 
 class Recaller:
-    """Recalls aggregates for one of the agent's concurrent streams: one at a time per
-    aggregate across the streams that share ``locks``, different aggregates at once."""
+    """Recalls aggregates for the agent's concurrent streams, which share ``aggregates``:
+    the requests of one aggregate share its stage and split its members."""
 
     def __init__(
         self,
@@ -72,49 +73,52 @@ class Recaller:
         store: ObjectStore,
         tape: TapeEndpoint,
         send: Send,
-        locks: Locks | None = None,
-        recall_: Recall = recall,
+        aggregates: SharedAggregates | None = None,
+        *,
+        pack_below: int = 0,
+        pack_bytes: int = 64 * 1024 * 1024,
+        put_back_: PutBackMembers = put_back,
+        stage_: Stage = stage_if_offline,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        executor: Executor | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.tape = tape
         self.send = send
-        self.recall = recall_
+        self.aggregates = aggregates or SharedAggregates()
+        self.pack_below = pack_below
+        self.pack_bytes = pack_bytes
+        self.put_back = put_back_
+        self.stage = stage_
         self.sleep = sleep
-        self.locks: Locks = {} if locks is None else locks
+        self.executor = executor  # blocking work: stage waits and reads (None: the loop's)
 
     async def handle(self, request: RecallRequested) -> None:
-        """Recall behind any other request of the same aggregate, then report."""
-        lock, users = self.locks.get(request.aggregate, (asyncio.Lock(), 0))
-        self.locks[request.aggregate] = (lock, users + 1)
+        """Recall beside the other requests of the same aggregate, then report."""
+        shared = self.aggregates.enter(request.aggregate)
         try:
-            async with lock:
-                progress = progress_of(request)
-                report = await reporting(
-                    self.recalled(request, progress), progress, partial(self._tell, request)
-                )
+            progress = progress_of(request)
+            done = await reporting(
+                self.recalled(request, progress, shared), progress, partial(self._tell, request)
+            )
         finally:
-            lock, users = self.locks[request.aggregate]
-            if users == 1:
-                del self.locks[request.aggregate]
-            else:
-                self.locks[request.aggregate] = (lock, users - 1)
-        await self.send([(REPORTS, request.user.encode(), report)])
+            self.aggregates.leave(request.aggregate, shared)
+        await self.send([(REPORTS, request.user.encode(), done)])
 
-    async def recalled(self, request: RecallRequested, progress: Progress) -> AggregateRecalled:
+    async def recalled(
+        self, request: RecallRequested, progress: Progress, shared: Shared
+    ) -> AggregateRecalled:
         """The recall, retried while that may help; then every member is done."""
-        report = await self.with_retries(request, progress)
+        outcome = await self.with_retries(request, shared, progress)
         for member in request.members:
             progress.done(member["file_id"], member["size"])
-        return report
+        return outcome
 
     async def with_retries(
-        self, request: RecallRequested, tally: Tally = NO_TALLY
+        self, request: RecallRequested, shared: Shared, tally: Tally = NO_TALLY
     ) -> AggregateRecalled:
-        loop = asyncio.get_running_loop()
-        once = partial(attempt, self.settings, self.store, self.tape, request, tally, self.recall)
-        outcome = await loop.run_in_executor(None, once)
+        outcome = await self.attempt(request, shared, tally)
         for delay in self.settings.retry_delays_s:
             if not isinstance(outcome, Exception) or not retryable(outcome):
                 break
@@ -122,7 +126,7 @@ class Recaller:
                 "recalling %s failed (%s); retrying in %.0fs", request.aggregate, outcome, delay
             )
             await self.sleep(delay)
-            outcome = await loop.run_in_executor(None, once)
+            outcome = await self.attempt(request, shared, tally)
         if isinstance(outcome, Exception):
             log.error("recalling %s failed: %s", request.aggregate, outcome)
             reason = str(outcome) if not retryable(outcome) else f"not recalled: {outcome}"
@@ -135,6 +139,76 @@ class Recaller:
             len(outcome.failed),
         )
         return outcome
+
+    async def attempt(
+        self, request: RecallRequested, shared: Shared, tally: Tally = NO_TALLY
+    ) -> AggregateRecalled | Exception:
+        """The report, or the failure that kept the members from the cache: the members
+        this request claimed are read (after the shared stage), the others awaited."""
+        mine: dict[int, asyncio.Future[PutBack]] = {}
+        theirs: dict[int, asyncio.Future[PutBack]] = {}
+        for member in request.members:
+            file_id = member["file_id"]
+            claim = shared.claim(file_id)
+            if claim is not None:
+                mine[file_id] = claim
+            else:
+                theirs[file_id] = shared.claims[file_id]
+        staged = False
+        if mine:
+            try:
+                staged = await self._staged(request, shared)
+                members = [m for m in request.members if m["file_id"] in mine]
+                loop = asyncio.get_running_loop()
+                put = partial(
+                    self.put_back,
+                    self.store,
+                    self.tape,
+                    request,
+                    members,
+                    self.pack_below,
+                    self.pack_bytes,
+                    tally,
+                )
+                done = await loop.run_in_executor(self.executor, put)
+            except (TapeFailure, CacheFailure) as error:
+                if shared.stage is not None and shared.stage.done():
+                    shared.stage = None  # the aggregate may have gone offline: check again
+                for claim in mine.values():
+                    if not claim.done():
+                        claim.set_exception(error)
+                        claim.exception()  # (seen: waiters take it from the claim)
+                return error
+            failures = dict(done.failed)
+            for file_id, claim in mine.items():
+                claim.set_result(PutBack(done.keys.get(file_id), failures.get(file_id)))
+        outcomes = {file_id: claim.result() for file_id, claim in mine.items()}
+        for file_id, claim in theirs.items():
+            try:
+                outcomes[file_id] = await asyncio.shield(claim)
+            except (TapeFailure, CacheFailure) as error:
+                return error
+        keys = {i: o.key for i, o in outcomes.items() if o.key is not None}
+        failed = [(i, o.failure or "not recalled") for i, o in outcomes.items() if o.key is None]
+        return report(request, keys, failed, staged=staged)
+
+    async def _staged(self, request: RecallRequested, shared: Shared) -> bool:
+        """Wait for the aggregate to be online; whether this request staged it."""
+        if shared.stage is not None:
+            await asyncio.shield(shared.stage)
+            return False
+        loop = asyncio.get_running_loop()
+        settings = self.settings
+        stage = partial(
+            self.stage,
+            self.tape,
+            request.aggregate,
+            settings.stage_timeout_s,
+            settings.poll_first_s,
+            settings.poll_interval_s,
+        )
+        shared.stage = loop.run_in_executor(self.executor, stage)
+        return await asyncio.shield(shared.stage)
 
     async def _tell(self, request: RecallRequested, figures: SubBatchProgress) -> None:
         told = progress_event(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from events.base import Event
 from events.catalog import (
     FileFailure,
+    FilesRecalled,
     FilesRetrieved,
     FilesSelected,
     MemberFailure,
@@ -22,8 +23,8 @@ from events.catalog import (
 )
 from events.reports import AggregateRecalled, FilesRestored
 from events.requests import GetRequested
-from events.topics import ARCHIVE_GET, TRANSFER_GET
-from events.work import RecallRequested, TransferGetRequested
+from events.topics import ARCHIVE_GET, DELETE_OBJECTS, TRANSFER_GET
+from events.work import DeleteObjectsRequested, RecallRequested, TransferGetRequested
 from processors.catalog.emitting import Emitter
 from processors.catalog.state import CatalogState, Transaction
 from processors.progress import starting
@@ -160,12 +161,37 @@ def settle(
             created=created or [],
         ),
     )
+    if recall is not None:
+        _free_spare_packs(state, cause, recall, emit)
     failures = list(selected.unavailable) + failed
     if failures and not done:
         outcome = "FAILED"
     else:
         outcome = "COMPLETE_WITH_ERRORS" if failures else "COMPLETE"
     emit.status(cause, outcome, batch, failures=failures)
+
+
+def _free_spare_packs(
+    state: CatalogState, cause: Event, recall: FilesRecalled, emit: Emitter
+) -> None:
+    """Remove the packs the recall put back that no cached file uses (D180): its files
+    were cached already, from another recall's pack, when its fact came, so the fold
+    counted none of its slices; the sub-batch has read them by now. Only where the fold
+    holds the holding: another owner's files are counted by no fold here (D81)."""
+    if recall.holding_id not in state.holdings:
+        return
+    packs = state.unused_packs(r["object_key"] for r in recall.recalled)
+    if packs:
+        emit.send(
+            DELETE_OBJECTS,
+            recall.transaction_id.encode(),
+            DeleteObjectsRequested(
+                **emit.envelope(cause, f"delete-spare-packs/{recall.sub_batch}"),
+                holding_id=recall.holding_id,
+                sub_batch=recall.sub_batch,
+                object_keys=packs,
+            ),
+        )
 
 
 def _link_lost(path: bytes, leader: bytes, failure: MemberFailure) -> FileFailure:

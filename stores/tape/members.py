@@ -30,10 +30,14 @@ from stores.tape.endpoint import ByteRange, TapeEndpoint, TapeError
 __all__ = [
     "TAPE_CORRUPT",
     "CacheRestore",
+    "CacheUpload",
+    "MemberCheck",
     "MemberCorrupt",
     "holds_copy",
+    "member_ranges",
     "read_member",
     "restore_members_to_cache",
+    "take",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,7 +58,7 @@ class CacheRestore:
     failed: tuple[MemberFailure, ...]
 
 
-class _MemberCheck:
+class MemberCheck:
     """A member's bytes as they are read, compared with its copy's record at the end."""
 
     def __init__(self, aggregate_path: str, copy: MemberCopy) -> None:
@@ -78,9 +82,9 @@ class _MemberCheck:
 def read_member(tape: TapeEndpoint, aggregate_path: str, copy: MemberCopy) -> Iterator[bytes]:
     """A member's bytes, read by offset from its (online) aggregate; ``MemberCorrupt``
     instead of the last chunk if they are not the archived ones. Tape errors as they are."""
-    check = _MemberCheck(aggregate_path, copy)
+    check = MemberCheck(aggregate_path, copy)
     held: bytes | None = None
-    ranges = _read_ranges(tape, aggregate_path, [copy])
+    ranges = member_ranges(tape, aggregate_path, [copy])
     with closing(ranges):
         for _, chunk in ranges:
             if held is not None:
@@ -126,13 +130,13 @@ def restore_members_to_cache(
             tally.done(copy.file_id, copy.size)
         else:
             wanted.append(copy)
-    ranges = _read_ranges(tape, aggregate_path, wanted)
+    ranges = member_ranges(tape, aggregate_path, wanted)
     with closing(ranges):
         for copy in wanted:
-            check = _MemberCheck(aggregate_path, copy)
-            upload = _CacheUpload(store, keys[copy.file_id], copy, part_size)
+            check = MemberCheck(aggregate_path, copy)
+            upload = CacheUpload(store, keys[copy.file_id], copy, part_size)
             try:
-                for chunk in _take(ranges, copy.size, aggregate_path):
+                for chunk in take(ranges, copy.size, aggregate_path):
                     check.update(chunk)
                     upload.write(chunk)
                     tally.moved(copy.file_id, len(chunk))
@@ -158,14 +162,14 @@ def holds_copy(size: int, metadata: Mapping[str, str], copy: MemberCopy) -> bool
     return recorded == (copy.size, copy.sha256, copy.adler32)
 
 
-def _read_ranges(
+def member_ranges(
     tape: TapeEndpoint, aggregate_path: str, copies: Sequence[MemberCopy]
 ) -> Generator[tuple[ByteRange, bytes]]:
     """The members' ranges of the aggregate, opened once; closing this closes the file."""
     yield from tape.read_ranges(aggregate_path, [ByteRange(c.offset, c.size) for c in copies])
 
 
-def _take(
+def take(
     ranges: Iterator[tuple[ByteRange, bytes]], length: int, aggregate_path: str
 ) -> Iterator[bytes]:
     """The next ``length`` bytes of a ``read_ranges`` stream (chunks never span ranges)."""
@@ -181,7 +185,7 @@ def _take(
         yield chunk
 
 
-class _CacheUpload:
+class CacheUpload:
     """One member's object, written as the member is read: put whole when small, else
     sent in parts. It exists in the cache only after ``complete``."""
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.pack_keys import slice_of
 from nearline.requests import RequestLog
 from stack import s3, xrootd
 from stores.tape.members import TAPE_CORRUPT
@@ -106,6 +107,12 @@ def test_three_gets_of_tape_only_files_stage_each_aggregate_once_and_restore_eve
     assert sorted(staged) == sorted(names), facts
     assert {f.aggregate for f in facts} == names
     assert all(not f.failed for f in facts)
+    # The small files came back in one pack per recall: one PUT, not one per file (D180).
+    for fact in facts:
+        small = [r for r in fact.recalled if 0 < r["size"] < settings.s3.pack_below]
+        parts = [slice_of(r["object_key"]) for r in small]
+        assert len(small) == 6 and all(parts), fact.recalled
+        assert len({p.pack for p in parts if p}) == 1
     # The catalog shows the cache copies again, beside the tape copies.
     wait_until(
         lambda: all(
@@ -114,6 +121,24 @@ def test_three_gets_of_tape_only_files_stage_each_aggregate_once_and_restore_eve
         ),
         what="cache locations after the recall",
     )
+    # Every pack a recall made is some cached file's, or removed (D90's lifetime).
+    client = s3.client(settings)
+    wait_until(
+        lambda: packs_under(client, settings, holding_id) <= packs_in_catalog(engine, holding_id),
+        what="spare packs removed",
+    )
+
+
+def packs_under(client, settings, holding_id: int) -> set[str]:
+    listed = client.list_objects_v2(Bucket=settings.s3.bucket, Prefix=f"h{holding_id}/")
+    return {o["Key"] for o in listed.get("Contents", []) if "/pack=" in o["Key"]}
+
+
+def packs_in_catalog(engine, holding_id: int) -> set[str]:
+    keys = [
+        f["locations"].get("OBJECT_STORAGE") for f in regular_files(engine, holding_id).values()
+    ]
+    return {p.pack for key in keys if key and (p := slice_of(key[1]))}
 
 
 def test_stage_brings_files_into_the_cache_and_a_get_mixing_cached_and_tape_files_works(
@@ -145,10 +170,17 @@ def test_stage_brings_files_into_the_cache_and_a_get_mixing_cached_and_tape_file
         ),
         what="cache locations after STAGE",
     )
+    # Both small files came back as slices of one pack: one PUT for the two (D180).
     bucket, client = settings.s3.bucket, s3.client(settings)
-    for row in regular_files(engine, archived).values():
-        key = row["locations"]["OBJECT_STORAGE"][1]
-        assert client.head_object(Bucket=bucket, Key=key)["ContentLength"] == row["size"]
+    rows = regular_files(engine, archived).values()
+    slices = [slice_of(row["locations"]["OBJECT_STORAGE"][1]) for row in rows]
+    assert all(slices) and len({part.pack for part in slices if part}) == 1
+    for row, part in zip(rows, slices, strict=True):
+        assert part is not None and part.size == row["size"]
+        pack = client.get_object(
+            Bucket=bucket, Key=part.pack, Range=f"bytes={part.offset}-{part.last}"
+        )
+        assert hashlib.sha256(pack["Body"].read()).hexdigest() == row["checksums"]["SHA256"]
 
 
 def test_tape_endpoint_down_during_a_recall_is_retried_and_completes_when_back(

@@ -1,6 +1,9 @@
-"""Waiting for a stage: online, expired after the deadline, failed (retryable) or corrupt."""
+"""Waiting for a stage: online, expired after the deadline, failed (retryable) or corrupt;
+queried at growing intervals, from a short first one up to a longest one."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 
@@ -42,21 +45,36 @@ class Clock:
 
 def test_a_stage_waits_until_the_aggregate_is_online():
     tape, clock = FakeTape([state(), state(), state(online=True)]), Clock()
-    stage(tape, "h1/a.tar", 60, 1.0, clock.sleep, clock)  # type: ignore[arg-type]
+    stage(tape, "h1/a.tar", 60, 1.0, 1.0, clock.sleep, clock)  # type: ignore[arg-type]
     assert tape.staged == [["h1/a.tar"]] and clock.now == 2.0
+
+
+def test_a_stage_is_queried_soon_then_less_and_less_often_up_to_the_longest_wait():
+    waits: list[float] = []
+    tape, clock = FakeTape([state()] * 12 + [state(online=True)]), Clock()
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.sleep(seconds)
+
+    stage(tape, "h1/a.tar", 3600, 0.05, 2.0, sleep, clock)  # type: ignore[arg-type]
+    assert waits[0] == 0.05 and len(waits) == 12
+    growing = waits[:8]
+    assert all(later > earlier for earlier, later in itertools.pairwise(growing))
+    assert max(waits) == 2.0 and waits[-1] == 2.0
 
 
 def test_a_stage_not_online_by_the_deadline_expires_and_says_after_how_long():
     tape, clock = FakeTape([state()]), Clock()
     with pytest.raises(StageExpired, match=r"^stage expired after 5 s$") as error:
-        stage(tape, "h1/a.tar", 5, 1.0, clock.sleep, clock)  # type: ignore[arg-type]
+        stage(tape, "h1/a.tar", 5, 1.0, 1.0, clock.sleep, clock)  # type: ignore[arg-type]
     assert not retryable(error.value)
 
 
 def test_a_failed_recall_is_retryable_but_a_corrupt_tape_copy_is_not():
     with pytest.raises(StageFailed) as failed:
-        stage(FakeTape([state(error="drive error")]), "a", 5, 1.0, lambda s: None)  # type: ignore[arg-type]
+        stage(FakeTape([state(error="drive error")]), "a", 5, 1.0, 1.0, lambda s: None)  # type: ignore[arg-type]
     assert retryable(failed.value)
     with pytest.raises(TapeFailure, match=TAPE_CORRUPT) as corrupt:
-        stage(FakeTape([state(error="checksum mismatch")]), "a", 5, 1.0, lambda s: None)  # type: ignore[arg-type]
+        stage(FakeTape([state(error="checksum mismatch")]), "a", 5, 1.0, 1.0, lambda s: None)  # type: ignore[arg-type]
     assert not retryable(corrupt.value)

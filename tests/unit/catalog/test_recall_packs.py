@@ -1,0 +1,96 @@
+"""Packs a recall put back (D180): a pack whose slices the fold counted stays; a pack
+none of whose slices it counted (its files were cached already, from another recall) is
+removed once its sub-batch has been read; another owner's are left to their fold (D81)."""
+
+from __future__ import annotations
+
+from domain.ids import file_id
+from events.catalog import RecalledFile
+from events.reports import AggregateRecalled
+from events.work import DeleteObjectsRequested
+from processors.catalog.ports import Selection, TapeCopy
+from processors.catalog.state import FileEntry, Holding
+from tests.unit.catalog.test_get_decisions import (
+    decider_with,
+    envelope,
+    get_request,
+    of,
+    restored_report,
+    selected,
+)
+
+PUT = "put-1"
+OLD = "h1/get-0/pack=" + "a" * 64  # where an earlier recall put the files
+NEW = "h1/tx-get/pack=" + "b" * 64  # where this one put them
+PATHS = (b"/t1", b"/t2")
+IDS = tuple(file_id(1, PUT, path) for path in PATHS)
+
+
+def tape_only() -> Selection:
+    files = [
+        {**selected(i, path, key=None), "file_id": i} for i, path in zip(IDS, PATHS, strict=True)
+    ]
+    copies = {i: TapeCopy("h1/agg-a.tar", 512 * (n + 1), f"key-{n}") for n, i in enumerate(IDS)}
+    return Selection(files, on_tape=frozenset(IDS), tape_copies=copies)  # type: ignore[arg-type]
+
+
+def decider(cached_in: str | None, owned: bool = True):
+    made = decider_with(tape_only())
+    state = made.state
+    if owned:
+        state.holdings[1] = Holding(1, "alice", "climate", "label", {})
+    for n, (i, path) in enumerate(zip(IDS, PATHS, strict=True)):
+        state.files[(1, path)] = FileEntry(
+            PUT,
+            0,
+            10,
+            stored=True,
+            object_key=f"{cached_in}#{10 * n}+10" if cached_in else f"{OLD}#{10 * n}+10",
+            cached=cached_in is not None,
+            tape="h1/agg-a.tar",
+        )
+        state.by_id[i] = (1, path)
+    if cached_in:
+        state.pack_slices[cached_in] = 2
+    return made
+
+
+def recalled_into(pack: str) -> AggregateRecalled:
+    return AggregateRecalled(
+        **envelope("aggregate-recalled/0"),
+        sub_batch=0,
+        holding_id=1,
+        aggregate="h1/agg-a.tar",
+        recalled=[
+            RecalledFile(file_id=i, path=path, object_key=f"{pack}#{10 * n}+10", size=10)
+            for n, (i, path) in enumerate(zip(IDS, PATHS, strict=True))
+        ],
+        failed=[],
+        staged=True,
+    )
+
+
+def run(made) -> list[DeleteObjectsRequested]:
+    made.handle(get_request(list(PATHS)))
+    out = made.handle(recalled_into(NEW))
+    assert not of(out, DeleteObjectsRequested)  # transfer-get reads the pack first
+    files = [{**selected(i, p), "file_id": i} for i, p in zip(IDS, PATHS, strict=True)]
+    out = made.handle(restored_report(0, files))  # type: ignore[arg-type]
+    return of(out, DeleteObjectsRequested)
+
+
+def test_a_pack_the_fold_counts_stays():
+    made = decider(None)  # evicted: the recall's slices are counted
+    assert run(made) == []
+    assert made.state.pack_slices == {NEW: 2}
+
+
+def test_a_pack_of_files_cached_already_is_removed_once_read():
+    made = decider(OLD)
+    (removal,) = run(made)
+    assert removal.object_keys == [NEW]
+    assert made.state.pack_slices == {OLD: 2}
+
+
+def test_another_owners_recalled_pack_is_left_alone():
+    assert run(decider(OLD, owned=False)) == []
