@@ -117,8 +117,17 @@ def nearline_recall(
         reports.extend(event for _, _, event in messages if isinstance(event, AggregateRecalled))
 
     async def all_at_once() -> None:
-        recaller = Recaller(settings.recall, store, tape, send)
-        await asyncio.gather(*(recaller.handle(r) for r in requests))
+        with ThreadPoolExecutor(2 * settings.recall.concurrency) as pool:  # as __main__
+            recaller = Recaller(
+                settings.recall,
+                store,
+                tape,
+                send,
+                pack_below=settings.s3.pack_below,
+                pack_bytes=settings.s3.pack_bytes,
+                executor=pool,
+            )
+            await asyncio.gather(*(recaller.handle(r) for r in requests))
 
     asyncio.run(all_at_once())
     for report in reports:

@@ -39,7 +39,7 @@ import zlib
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
-from typing import NamedTuple, cast
+from typing import NamedTuple, TypeVar, cast
 
 from domain import aggregate_names as names
 from stores.checksums import Checksummer, adler32_concat
@@ -231,7 +231,7 @@ class AggregateStream:
         if self._started:
             raise RuntimeError(f"{self.name}: an aggregate stream is read once")
         self._started = True
-        return self._until_the_end(_read_ahead(self._produce(), READ_AHEAD))
+        return self._until_the_end(read_ahead(self._produce(), READ_AHEAD))
 
     def result(self) -> AggregateIndex:
         """The aggregate's index; only once ``chunks()`` ran to the end."""
@@ -317,9 +317,10 @@ class AggregateStream:
 
 
 _DONE = object()
+T = TypeVar("T")
 
 
-def _read_ahead(produce: Iterator[bytes], depth: int) -> Generator[bytes]:
+def read_ahead(produce: Iterator[T], depth: int) -> Generator[T]:
     """``produce``'s items, made by a thread up to ``depth`` items ahead of the consumer.
     Its exceptions are raised to the consumer; a consumer that stops early stops it."""
     items: queue.Queue[object] = queue.Queue(maxsize=depth)
@@ -354,7 +355,7 @@ def _read_ahead(produce: Iterator[bytes], depth: int) -> Generator[bytes]:
         while (item := items.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
-            yield cast(bytes, item)
+            yield cast(T, item)
     finally:
         stop.set()
         worker.join()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Generator, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from contextlib import closing, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from stores.checksums import Checksummer
 from stores.failures import store_failure
 from stores.outcomes import NO_TALLY, Tally
-from stores.tape.aggregate import MemberCopy, MemberFailure
+from stores.tape.aggregate import MemberCopy, MemberFailure, read_ahead
 from stores.tape.cache_reading import CachedObjects, CacheFailure, head_objects
 from stores.tape.endpoint import ByteRange, TapeEndpoint, TapeError
 
@@ -43,6 +44,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart parts (5 MiB at least); smaller members go whole
+PARTS_IN_FLIGHT = 4  # parts of one member sent at once, when a pool is given
 TAPE_CORRUPT = "checksum mismatch: the copy on tape is corrupt"  # short: it ends up in events
 
 
@@ -163,10 +165,19 @@ def holds_copy(size: int, metadata: Mapping[str, str], copy: MemberCopy) -> bool
 
 
 def member_ranges(
-    tape: TapeEndpoint, aggregate_path: str, copies: Sequence[MemberCopy]
+    tape: TapeEndpoint,
+    aggregate_path: str,
+    copies: Sequence[MemberCopy],
+    read_ahead_depth: int = 0,
 ) -> Generator[tuple[ByteRange, bytes]]:
-    """The members' ranges of the aggregate, opened once; closing this closes the file."""
-    yield from tape.read_ranges(aggregate_path, [ByteRange(c.offset, c.size) for c in copies])
+    """The members' ranges of the aggregate, opened once; closing this closes the file.
+    With ``read_ahead_depth``, read that many chunks ahead by a thread of its own."""
+    ranges = tape.read_ranges(aggregate_path, [ByteRange(c.offset, c.size) for c in copies])
+    if not read_ahead_depth:
+        yield from ranges
+        return
+    # A thread reads the next chunks from the endpoint while this one checks and sends.
+    yield from read_ahead(ranges, read_ahead_depth)
 
 
 def take(
@@ -187,9 +198,18 @@ def take(
 
 class CacheUpload:
     """One member's object, written as the member is read: put whole when small, else
-    sent in parts. It exists in the cache only after ``complete``."""
+    sent in parts, up to ``PARTS_IN_FLIGHT`` at once on ``pool`` when one is given (the
+    member's next bytes are read and checked meanwhile). It exists in the cache only
+    after ``complete``."""
 
-    def __init__(self, store: CachedObjects, key: str, copy: MemberCopy, part_size: int) -> None:
+    def __init__(
+        self,
+        store: CachedObjects,
+        key: str,
+        copy: MemberCopy,
+        part_size: int,
+        pool: Executor | None = None,
+    ) -> None:
         self._client = store.client
         self._target: dict[str, Any] = {"Bucket": store.bucket, "Key": key}
         self._copy = copy
@@ -198,6 +218,9 @@ class CacheUpload:
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self._pool = pool
+        self._sending: list[Future[dict[str, Any]]] = []
+        self._numbered = 0
 
     def write(self, chunk: bytes) -> None:
         self._buffer += chunk
@@ -222,6 +245,8 @@ class CacheUpload:
             if self._buffer:
                 self._send_part(bytes(self._buffer))
                 self._buffer.clear()
+            while self._sending:
+                self._parts.append(self._sending.pop(0).result())
             self._client.complete_multipart_upload(
                 **self._target,
                 UploadId=self._started(),
@@ -234,6 +259,10 @@ class CacheUpload:
 
     def abort(self) -> None:
         """Drop the parts sent (best effort: the store's lifecycle rules catch the rest)."""
+        for sending in self._sending:  # a part still being sent would outlive the abort
+            with suppress(Exception):
+                sending.result()
+        self._sending.clear()
         if self._upload_id is not None:
             with suppress(BotoCoreError, ClientError):
                 self._client.abort_multipart_upload(**self._target, UploadId=self._upload_id)
@@ -241,19 +270,32 @@ class CacheUpload:
 
     def _started(self) -> str:
         if self._upload_id is None:
-            answer = self._client.create_multipart_upload(
-                **self._target, Metadata=self._metadata, ChecksumAlgorithm="CRC32"
-            )
+            try:
+                answer = self._client.create_multipart_upload(
+                    **self._target, Metadata=self._metadata, ChecksumAlgorithm="CRC32"
+                )
+            except (BotoCoreError, ClientError) as error:
+                failure = store_failure(error)
+                raise CacheFailure(failure.reason, failure.retryable) from error
             self._upload_id = answer["UploadId"]
         return self._upload_id
 
     def _send_part(self, data: bytes) -> None:
-        number = len(self._parts) + 1
+        self._numbered += 1
+        upload_id, number = self._started(), self._numbered
+        if self._pool is None:
+            self._parts.append(self._upload_part(upload_id, number, data))
+            return
+        while len(self._sending) >= PARTS_IN_FLIGHT:  # bounded memory: settle the oldest
+            self._parts.append(self._sending.pop(0).result())
+        self._sending.append(self._pool.submit(self._upload_part, upload_id, number, data))
+
+    def _upload_part(self, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
         try:
             # CRC32 of the part, checked by the server: a part damaged on the way fails.
             answer = self._client.upload_part(
                 **self._target,
-                UploadId=self._started(),
+                UploadId=upload_id,
                 PartNumber=number,
                 Body=data,
                 ChecksumAlgorithm="CRC32",
@@ -261,6 +303,8 @@ class CacheUpload:
         except (BotoCoreError, ClientError) as error:
             failure = store_failure(error)
             raise CacheFailure(failure.reason, failure.retryable) from error
-        self._parts.append(
-            {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32": answer["ChecksumCRC32"]}
-        )
+        return {
+            "PartNumber": number,
+            "ETag": answer["ETag"],
+            "ChecksumCRC32": answer["ChecksumCRC32"],
+        }

@@ -30,6 +30,7 @@ from stores.tape.cache_reading import CachedObjects, CacheFailure
 from stores.tape.endpoint import TapeEndpoint
 from stores.tape.members import (
     PART_SIZE,
+    PARTS_IN_FLIGHT,
     TAPE_CORRUPT,
     CacheUpload,
     MemberCheck,
@@ -43,6 +44,7 @@ __all__ = ["PackedRestore", "Packing", "restore_packed"]
 log = logging.getLogger(__name__)
 
 PACKS_IN_FLIGHT = 2  # packs being sent while the next fills: bounds memory to ~3 packs
+READ_AHEAD = 4  # chunks (of the endpoint's chunk size) read while the last ones are checked
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,12 @@ def restore_packed(
     keys: dict[int, str] = {}
     failed: list[MemberFailure] = []
     sent: list[tuple[_Pack, Future[str]]] = []
-    ranges = member_ranges(tape, aggregate_path, ordered)
-    with ThreadPoolExecutor(PACKS_IN_FLIGHT, "nearline-recall-pack") as pool, closing(ranges):
+    ranges = member_ranges(tape, aggregate_path, ordered, READ_AHEAD)
+    with (
+        ThreadPoolExecutor(PACKS_IN_FLIGHT, "nearline-recall-pack") as pool,
+        ThreadPoolExecutor(PARTS_IN_FLIGHT, "nearline-recall-part") as parts,
+        closing(ranges),
+    ):
 
         def send(pack: _Pack) -> None:
             while len(sent) >= PACKS_IN_FLIGHT:  # bounded memory: settle the oldest
@@ -104,7 +110,7 @@ def restore_packed(
             check = MemberCheck(aggregate_path, copy)
             key = object_keys[copy.file_id]
             packed = 0 < copy.size < packing.below
-            upload = None if packed else CacheUpload(store, key, copy, part_size)
+            upload = None if packed else CacheUpload(store, key, copy, part_size, parts)
             held = bytearray()
             try:
                 for chunk in take(ranges, copy.size, aggregate_path):

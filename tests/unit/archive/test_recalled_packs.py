@@ -68,3 +68,12 @@ def test_the_same_members_make_the_same_pack_under_the_same_key(store, tape):
     first, _, _ = restore(store, tape, index)
     again, _, made = restore(store, tape, index)
     assert again.keys == first.keys and made == set()
+
+
+def test_a_large_member_sent_in_parts_at_once_is_whole_and_in_order(store, tape):
+    part = 64 * 1024
+    index = archived(store, tape, [9 * part + 17])
+    original = store.read("h1/t/0")
+    keys = {0: "restored/0"}
+    done = restore_packed(store, tape, index.name, index.members, keys, PACKING, part_size=part)  # type: ignore[arg-type]
+    assert done.keys == keys and store.read("restored/0") == original

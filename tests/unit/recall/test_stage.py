@@ -51,14 +51,14 @@ def test_a_stage_waits_until_the_aggregate_is_online():
 
 def test_a_stage_is_queried_soon_then_less_and_less_often_up_to_the_longest_wait():
     waits: list[float] = []
-    tape, clock = FakeTape([state()] * 12 + [state(online=True)]), Clock()
+    tape, clock = FakeTape([state()] * 40 + [state(online=True)]), Clock()
 
     def sleep(seconds: float) -> None:
         waits.append(seconds)
         clock.sleep(seconds)
 
     stage(tape, "h1/a.tar", 3600, 0.05, 2.0, sleep, clock)  # type: ignore[arg-type]
-    assert waits[0] == 0.05 and len(waits) == 12
+    assert waits[0] == 0.05 and len(waits) == 40
     growing = waits[:8]
     assert all(later > earlier for earlier, later in itertools.pairwise(growing))
     assert max(waits) == 2.0 and waits[-1] == 2.0
