@@ -202,8 +202,11 @@ def objects_deleted(ctx: Context, report: ObjectsDeleted, emit: Emitter) -> None
     if transaction is None or transaction.finished:
         return
     deleted = transaction.deleting.get(report.sub_batch)
-    if deleted is not None:
-        _settle(report, report.sub_batch, deleted, report.object_keys, emit)
+    if deleted is None:
+        # Settled already (a redelivery), or no DELETE's batch at all: a GET's spare
+        # recall packs are removed under the GET's id (D180), and must not finish it.
+        return
+    _settle(report, report.sub_batch, deleted, report.object_keys, emit)
     emit.finish_if_complete(report, transaction)
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from domain.ids import file_id
 from events.catalog import RecalledFile
-from events.reports import AggregateRecalled
+from events.reports import AggregateRecalled, ObjectsDeleted
 from events.work import DeleteObjectsRequested
 from processors.catalog.ports import Selection, TapeCopy
-from processors.catalog.state import FileEntry, Holding
+from processors.catalog.state import FileEntry, Holding, Transaction
 from tests.unit.catalog.test_get_decisions import (
+    TX,
     decider_with,
     envelope,
     get_request,
@@ -94,3 +95,20 @@ def test_a_pack_of_files_cached_already_is_removed_once_read():
 
 def test_another_owners_recalled_pack_is_left_alone():
     assert run(decider(OLD, owned=False)) == []
+
+
+def test_the_removal_of_a_spare_pack_never_finishes_the_get():
+    """The object deleter's report on a spare pack comes under the GET's id; the GET's
+    end is its own finishing passes' to decide (D34), never a deletion's: here every
+    sub-batch has settled, but its directories' pass has not."""
+    made = decider(OLD)
+    made.state.transactions[TX] = Transaction(
+        TX, "alice", "climate", "getlist", "job", 1,
+        made={b"/d": selected(9, b"/d", kind="DIRECTORY")},
+        settled={0, 1}, batch_count=2, files_ok=2,
+    )  # fmt: skip
+    report = ObjectsDeleted(
+        **envelope("objects-deleted/0"), holding_id=1, sub_batch=0, object_keys=[NEW]
+    )
+    assert made.handle(report) == []
+    assert not made.state.transactions[TX].finished
