@@ -15,7 +15,7 @@ from typing import Any
 from events.base import event_id_for
 from events.requests import PutRequested
 from processors.app import now_ms
-from processors.scicat.datablocks import datablocks, on_tape, source_paths
+from processors.scicat.datablocks import datablocks, on_tape, outside, source_paths
 from processors.scicat.job import Failure, Work
 from processors.scicat.journal import OK, SYSTEM_ERROR, USER_ERROR, Done, Journal
 
@@ -35,6 +35,15 @@ def archive_dataset(
         paths = sorted(set(paths) & set(source_paths(source_folder, [_listed(dataset)])))
     if not paths:
         raise Failure(USER_ERROR, MISSING, f"dataset {pid} lists no files to archive")
+    escaping = outside(source_folder, paths)
+    if escaping:
+        shown = escaping[0].decode("utf-8", "backslashreplace")
+        raise Failure(
+            USER_ERROR,
+            MISSING,
+            f"dataset {pid} lists {len(escaping)} files outside its sourceFolder "
+            f"{source_folder!r}, e.g. {shown}: nothing is archived from there",
+        )
     journal.once(pid, "files-listed", lambda: Done(OK, f"{len(paths)} files under {source_folder}"))
     put = journal.once(pid, "put-requested", lambda: _put(work, journal, pid, paths))
     transaction_id = put.transaction_id

@@ -19,15 +19,27 @@ VERSION = "nearline-1"
 
 
 def source_paths(source_folder: str, origdatablocks: Sequence[dict[str, Any]]) -> list[bytes]:
-    """The absolute paths of the dataset's files: origdatablock paths are relative to the
-    dataset's ``sourceFolder`` (an absolute one is taken as it is)."""
+    """The absolute, normalised paths of the dataset's files: origdatablock paths are
+    relative to the dataset's ``sourceFolder`` (an absolute one is taken as it is)."""
     folder = os.fsencode(source_folder.rstrip("/"))
     paths: set[bytes] = set()
     for block in origdatablocks:
         for entry in block.get("dataFileList", []):
             path = os.fsencode(entry["path"])
-            paths.add(path if path.startswith(b"/") else folder + b"/" + path.lstrip(b"/"))
+            joined = path if path.startswith(b"/") else folder + b"/" + path.lstrip(b"/")
+            paths.add(os.path.normpath(joined))
     return sorted(paths)
+
+
+def outside(source_folder: str, paths: Sequence[bytes]) -> list[bytes]:
+    """The paths not below the dataset's ``sourceFolder`` (all of them, if that is not
+    an absolute folder): whoever may edit a dataset's records must not make nearline
+    read files beyond its folder."""
+    folder = os.path.normpath(os.fsencode(source_folder)) if source_folder else b""
+    if not folder.startswith(b"/"):
+        return list(paths)
+    below = folder.rstrip(b"/") + b"/"
+    return [p for p in paths if not p.startswith(below)]
 
 
 def on_tape(files: Sequence[HeldFile], wanted: Sequence[bytes]) -> bool:

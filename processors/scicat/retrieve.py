@@ -37,7 +37,10 @@ def retrieve_dataset(
         files = [f for f in files if f.path in wanted]
     if not files:
         raise Failure(USER_ERROR, FAILED, f"nearline holds no files of dataset {pid}")
-    target = os.path.join(work.settings.retrieve_root, quote(pid, safe=""))
+    name = quote(pid, safe="")
+    if name in ("", ".", ".."):  # would be retrieve_root itself, or above it
+        raise Failure(USER_ERROR, FAILED, f"the pid {pid!r} cannot name a folder to restore into")
+    target = os.path.join(work.settings.retrieve_root, name)
     journal.once(pid, "files-listed", lambda: Done(OK, f"{len(files)} files"))
     get = journal.once(pid, "get-requested", lambda: _get(work, journal, pid, files, target))
     transaction_id = get.transaction_id or ""

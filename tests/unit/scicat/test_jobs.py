@@ -4,6 +4,7 @@ handed over again does no recorded step twice (D172, D176)."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,3 +222,37 @@ def test_a_retrieve_without_a_place_to_restore_is_reported():
     assert steps.requests == []
     lifecycle = [c[1] for c in scicat.calls if c[0] == "lifecycle"][-1]
     assert lifecycle["retrieveStatusMessage"] == "datasetRetrievalFailed"
+
+
+def test_files_outside_the_source_folder_are_refused_and_nothing_is_put():
+    """Whoever may edit a dataset's origdatablocks cannot make nearline read beyond its
+    sourceFolder: `..` and absolute paths elsewhere are the dataset's error."""
+    scicat = FakeScicat(files=["a.dat", "../../etc/shadow", "/home/other/secret.dat"])
+    steps = FakeSteps()
+
+    done = run_job(work(scicat, steps), received(), RUNNERS)
+
+    assert done.detail == "finishedWithDatasetErrors"
+    assert steps.requests == []
+    lifecycle = [c[1] for c in scicat.calls if c[0] == "lifecycle"][-1]
+    assert "outside its sourceFolder" in lifecycle["archiveReturnMessage"]["error"]
+
+
+class HoldingAnything(FakeReads):
+    def holding_files(self, user: str, label: str) -> list[Held]:
+        return [Held(b"/beamline/run7/a.dat", locations=[Copy("TAPE", "agg-0")])]
+
+
+@pytest.mark.parametrize("pid", [".", ".."])
+def test_a_pid_that_names_no_folder_of_its_own_is_refused(pid, monkeypatch):
+    """Restored into retrieve_root/<pid>: a pid of . or .. would be the root or above."""
+    monkeypatch.setattr(sys.modules[__name__], "PID", pid)
+    scicat, steps = FakeScicat(job_type="retrieve"), FakeSteps()
+    reads = HoldingAnything(steps)
+
+    done = run_job(
+        work(scicat, steps, reads, retrieve_root="/srv/retrieved"), received("retrieve"), RUNNERS
+    )
+
+    assert done.detail == "finishedWithDatasetErrors"
+    assert steps.requests == []
