@@ -42,6 +42,10 @@ class OnePerFileSystem:
             for fd in self._kept.values():
                 sync_file_system(fd)
         finally:
-            for fd in self._kept.values():
-                os.close(fd)
-            self._kept.clear()
+            self.close()
+
+    def close(self) -> None:
+        """Close the kept descriptors, unsynced."""
+        for fd in self._kept.values():
+            os.close(fd)
+        self._kept.clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections.abc import Iterator
 from itertools import chain
 from typing import Annotated
@@ -25,6 +26,7 @@ from domain.queries import InvalidQuery
 from projections.queries.files import FoundFile, Position, each_file, find_files
 from projections.queries.filters import HoldingSelector, parse_tag
 
+log = logging.getLogger("nearline.api")
 router = APIRouter(tags=["files"])
 NDJSON = "application/x-ndjson"
 PAGE_SIZE = 1000  # a JSON page when no limit is given
@@ -91,8 +93,9 @@ def ndjson(files: Iterator[FoundFile], object_store: str) -> Iterator[bytes]:
         for f in files:
             yield render.found_file(f, object_store).model_dump_json().encode() + b"\n"
     except Exception as error:  # the client must know the listing is not whole
+        log.exception("a streamed listing stopped")
         yield json.dumps({"error": f"the listing stopped: {type(error).__name__}"}).encode()
-        raise
+        yield b"\n"
 
 
 def cursor(last: FoundFile) -> str:

@@ -5,11 +5,13 @@ A message that is no job for nearline is acknowledged and logged, never retried.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import pika
 from confluent_kafka import Producer
 from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import AMQPError
 
 from events.codec import encode
 from events.scicat import ScicatJobReceived
@@ -53,7 +55,14 @@ class QueueConsumer:
         log.info("recorded SciCat %s job %s", event.job_type, event.job_id)
 
     def _channel(self) -> BlockingChannel:
-        if self.connection is None or self.connection.is_closed or self.channel is None:
+        if (
+            self.connection is None
+            or self.connection.is_closed
+            or self.channel is None
+            or self.channel.is_closed  # a channel-level error leaves the connection open
+        ):
+            with contextlib.suppress(AMQPError):
+                self.close()
             parameters = pika.URLParameters(self.settings.rabbitmq_url.get_secret_value())
             self.connection = pika.BlockingConnection(parameters)
             self.channel = self.connection.channel()

@@ -349,12 +349,16 @@ def _restore_files(
 
     jobs = pack_runs(to_fill, [chunk[index].entry for index, _fd in to_fill])
     workers = max(1, min(concurrency, len(jobs)))
-    with ThreadPoolExecutor(workers, thread_name_prefix="nearline-get") as pool:
-        by_index = {
-            index: outcome
-            for job, outcomes in zip(jobs, pool.map(fill, jobs), strict=True)
-            for (index, _fd), outcome in zip(job, outcomes, strict=True)
-        }
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="nearline-get") as pool:
+            by_index = {
+                index: outcome
+                for job, outcomes in zip(jobs, pool.map(fill, jobs), strict=True)
+                for (index, _fd), outcome in zip(job, outcomes, strict=True)
+            }
+    except BaseException:
+        to_sync.close()  # a worker that lives on must not keep their descriptors
+        raise
     filled = [by_index[index] for index, _fd in to_fill]
     try:
         to_sync.sync()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from api.v1.files import ndjson
 from domain.access import Scope
 from projections.db import make_engine
 from projections.queries.files import each_file, find_files
@@ -72,3 +73,22 @@ def test_each_file_reads_page_by_page_what_one_query_finds(settings):
     assert [f.path for f in each_file(engine, scope, selector, page=2)] == whole
     assert [f.path for f in each_file(engine, scope, selector, limit=3, page=2)] == whole[:3]
     engine.dispose()
+
+
+def test_a_stream_that_breaks_off_ends_with_a_whole_error_line(settings):
+    """The client reads lines: the error must be one, so that it is told the listing is
+    not whole rather than left with a cut connection."""
+    engine = make_engine(settings.catalog.url)
+    scope = Scope("alice")
+    selector = HoldingSelector(None, False, None, None, {})
+    first = next(each_file(engine, scope, selector))
+    engine.dispose()
+
+    def breaking():
+        yield first
+        raise ConnectionError("the database went away")
+
+    lines = b"".join(ndjson(breaking(), "http://s3")).split(b"\n")
+    assert json.loads(lines[0])["path"]
+    assert json.loads(lines[1]) == {"error": "the listing stopped: ConnectionError"}
+    assert lines[2] == b""  # the error line is complete

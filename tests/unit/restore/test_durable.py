@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno
 import os
 
+import pytest
+
 from processors.transfer_get.restoring import restore_batch
 from stores import durability
 
@@ -53,3 +55,16 @@ def test_restoring_asks_for_no_sync_per_file(target, store, monkeypatch):
         outcome = restore_batch(store, files, stored(store, 20), target, overwrite=False)
     assert len(outcome.restored) == 20
     assert fsyncs == []
+
+
+def test_a_fill_that_raises_leaves_no_descriptor_open(target, store, monkeypatch):
+    """A worker lives on after a sub-batch's failure: it keeps no file of it open."""
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug in the store")
+
+    monkeypatch.setattr(store, "download_into", broken)
+    before = set(os.listdir("/proc/self/fd"))
+    with session(ALICE) as files, pytest.raises(RuntimeError):
+        restore_batch(store, files, stored(store, 10), target, overwrite=False)
+    assert set(os.listdir("/proc/self/fd")) <= before
