@@ -74,7 +74,7 @@ def test_a_forged_request_without_credentials_is_refused(settings):
 
 
 def test_only_the_api_and_the_processes_that_make_requests_may_write_requests():
-    assert kafka_access.writers_of(REQUESTS) == ["api", "carts", "sweeper"]
+    assert kafka_access.writers_of(REQUESTS) == ["api", "carts", "scicat", "sweeper"]
 
 
 def test_a_processor_principal_cannot_write_the_requests_topic(settings):
