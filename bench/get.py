@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -29,7 +28,7 @@ from bench.put import (
     make_big_file,
     make_small_files,
     nearline_put,
-    rclone_env,
+    run_rclone,
     start_against_rclone,
 )
 from nearline.requests import RequestLog
@@ -67,23 +66,13 @@ def rclone_objects(settings: Settings, folder: Path) -> str:
 
 
 def rclone(settings: Settings, *command: str) -> None:
-    subprocess.run(
-        ["rclone", *command, "--transfers", "16"],
-        env=rclone_env(settings),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    run_rclone(settings, *command, "--transfers", "16")
 
 
 def rclone_download(settings: Settings, prefix: str, target: Path, *extra: str) -> float:
     """rclone copy of every object under ``prefix`` into ``target``."""
     start = time.perf_counter()
-    subprocess.run(
-        ["rclone", "copy", f"bench:{settings.s3.bucket}/{prefix}", str(target), *extra],
-        env=rclone_env(settings),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    run_rclone(settings, "copy", f"bench:{settings.s3.bucket}/{prefix}", str(target), *extra)
     return time.perf_counter() - start
 
 

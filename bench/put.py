@@ -114,16 +114,23 @@ def rclone_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def run_rclone(settings: Settings, *args: str) -> None:
+    """rclone with its log kept back unless it fails (it reports the S3 server's missing
+    versioning as an error on every run)."""
+    done = subprocess.run(
+        ["rclone", *args],
+        env=rclone_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"rclone {args[0]} failed:\n{done.stderr.decode(errors='replace')}")
+
+
 def rclone_copy(settings: Settings, path: Path, *extra: str) -> float:
-    env = rclone_env(settings)
     target = f"bench:{settings.s3.bucket}/rclone-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
-    subprocess.run(
-        ["rclone", "copy", str(path), target, *extra],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    run_rclone(settings, "copy", str(path), target, *extra)
     return time.perf_counter() - start
 
 
