@@ -80,22 +80,38 @@ def run_job(work: Work, received: ScicatJobReceived, runners: dict[str, DatasetR
         return done
     journal.once(JOB, "job-started", lambda: _started(work, received.job_id))
     run = runners[received.job_type]
-    outcomes = [
-        _dataset(work, journal, job, dataset, run)
-        for dataset in job.get("jobParams", {}).get("datasetList", [])
-    ]
+    outcomes = [_dataset(work, journal, job, dataset, run) for dataset in _datasets(job)]
     return journal.once(JOB, "job-finished", lambda: _finish(work, received, outcomes))
 
 
+def _datasets(job: dict[str, Any]) -> list[Any]:
+    """The job's datasets; none from a job whose parameters are not SciCat's shape."""
+    params = job.get("jobParams")
+    found = params.get("datasetList") if isinstance(params, dict) else None
+    return found if isinstance(found, list) else []
+
+
 def _started(work: Work, job_id: str) -> Done:
-    work.scicat.job_status(job_id, "inProgress", "nearline is working on the job")
+    try:
+        work.scicat.job_status(job_id, "inProgress", "nearline is working on the job")
+    except ScicatRefused as error:  # a 4xx stays one: the job goes on, and says so at its end
+        log.error("SciCat job %s: inProgress refused: %s", job_id, error)
+        return Done(SYSTEM_ERROR, f"SciCat refused inProgress: {error}")
     return Done(OK, "inProgress")
 
 
 def _dataset(
     work: Work, journal: Journal, job: dict[str, Any], dataset: dict[str, Any], run: DatasetRunner
 ) -> Done:
-    pid = dataset["pid"]
+    pid = dataset.get("pid") if isinstance(dataset, dict) else None
+    if not isinstance(pid, str) or not pid:
+        failure = Failure(
+            USER_ERROR, _system_code(job), f"a dataset of the job has no pid: {dataset!r:.200}"
+        )
+        return Done(
+            failure.outcome,
+            json.dumps({"datasetId": None, "error": failure.code, "message": failure.message}),
+        )
     for step in ("dataset-done", "dataset-failed"):
         ended = journal.get(pid, step)
         if ended is not None:
@@ -109,6 +125,10 @@ def _dataset(
         return _failed(work, journal, job, pid, Failure(SYSTEM_ERROR, "", str(error)))
     except Failure as failure:
         return _failed(work, journal, job, pid, failure)
+    except Exception as error:
+        log.exception("SciCat job %s, dataset %s failed unexpectedly", job.get("id"), pid)
+        unexpected = Failure(SYSTEM_ERROR, "", f"nearline failed: {type(error).__name__}: {error}")
+        return _failed(work, journal, job, pid, unexpected)
     done = Done(OK, json.dumps(result))
     journal.record(pid, "dataset-done", done)
     return done
@@ -153,6 +173,10 @@ def _finish(work: Work, received: ScicatJobReceived, outcomes: list[Done]) -> Do
     else:
         code, message = SUCCESS, f"{received.job_type} done by nearline"
     results = [json.loads(o.detail) for o in outcomes]
-    work.scicat.job_status(received.job_id, code, message, {"result": results})
+    try:
+        work.scicat.job_status(received.job_id, code, message, {"result": results})
+    except ScicatRefused as error:  # asking again would be refused again
+        log.error("SciCat job %s: its end (%s) refused: %s", received.job_id, code, error)
+        return Done(SYSTEM_ERROR, f"SciCat refused the job's end {code}: {error}")
     outcome = OK if code == SUCCESS else (USER_ERROR if code == DATASET_ERRORS else SYSTEM_ERROR)
     return Done(outcome, code)

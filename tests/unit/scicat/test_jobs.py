@@ -14,7 +14,9 @@ from events.requests import PutRequested
 from events.scicat import ScicatJobReceived, ScicatStepRecorded
 from nearline.settings import ScicatSettings
 from processors.scicat.archive import archive_dataset
+from processors.scicat.client import ScicatRefused
 from processors.scicat.job import Work, run_job
+from processors.scicat.journal import SYSTEM_ERROR
 from processors.scicat.ports import Outcome
 from processors.scicat.retrieve import retrieve_dataset
 
@@ -256,3 +258,37 @@ def test_a_pid_that_names_no_folder_of_its_own_is_refused(pid, monkeypatch):
 
     assert done.detail == "finishedWithDatasetErrors"
     assert steps.requests == []
+
+
+class RefusingEnd(FakeScicat):
+    def job_status(self, job_id: str, code: str, message: str, result: Any = None) -> None:
+        if code != "inProgress":
+            raise ScicatRefused("400: statusMessage must be a string", 400)
+        super().job_status(job_id, code, message, result)
+
+
+class OddJob(FakeScicat):
+    def job(self, job_id: str) -> dict[str, Any]:
+        return {"id": job_id, "type": "archive", "jobParams": {"datasetList": [{"files": []}]}}
+
+
+def test_bad_input_from_scicat_ends_the_job_instead_of_stopping_the_adapter(monkeypatch):
+    """A refused end, a dataset with no pid or a fault of ours in one dataset: each ends
+    the job with what happened, recorded, so that the job is not handed over forever."""
+    steps = FakeSteps()
+    refused = run_job(work(RefusingEnd(), steps), received(), RUNNERS)
+    assert refused.outcome == SYSTEM_ERROR and "refused the job's end" in refused.detail
+    assert run_job(work(RefusingEnd(), steps), received(), RUNNERS) == refused  # recorded
+
+    odd = OddJob()
+    done = run_job(work(odd, FakeSteps()), received(), RUNNERS)
+    assert done.detail == "finishedWithDatasetErrors"
+    [(_, _, result)] = [c for c in odd.calls if c[0] == "job" and c[1] != "inProgress"]
+    assert "no pid" in result["result"][0]["message"]
+
+    def broken(*_args: Any) -> dict[str, Any]:
+        raise KeyError("sourceFolder")
+
+    scicat = FakeScicat()
+    done = run_job(work(scicat, FakeSteps()), received(), {"archive": broken})
+    assert done.detail == "finishedUnsuccessful"
