@@ -16,7 +16,7 @@ from events.base import event_id_for
 from events.requests import PutRequested
 from processors.app import now_ms
 from processors.scicat.datablocks import datablocks, on_tape, outside, source_paths
-from processors.scicat.job import Failure, Work
+from processors.scicat.job import Failure, Work, wait_finished
 from processors.scicat.journal import OK, SYSTEM_ERROR, USER_ERROR, Done, Journal
 
 MISSING = "missingFilesError"
@@ -101,15 +101,7 @@ def _put(work: Work, journal: Journal, pid: str, paths: list[bytes]) -> Done:
 
 
 def _put_finished(work: Work, pid: str, transaction_id: str) -> Done:
-    account = work.settings.account
-    outcome: dict = {}
-
-    def finished() -> bool:
-        outcome.update(work.reads.finished([transaction_id], account))
-        return transaction_id in outcome
-
-    work.wait(finished, "the PUT of the dataset's files")
-    result = outcome[transaction_id]
+    result = wait_finished(work, transaction_id, "the PUT of the dataset's files")
     if result.failures:
         shown = [f"{os.fsdecode(p)}: {r}" for p, r in sorted(result.failures.items())]
         more = f" (and {len(shown) - 5} more)" if len(shown) > 5 else ""

@@ -18,7 +18,7 @@ from events.scicat import ScicatJobReceived
 from nearline.settings import ScicatSettings
 from processors.scicat.client import Scicat, ScicatRefused, ScicatUnavailable
 from processors.scicat.journal import JOB, OK, SYSTEM_ERROR, USER_ERROR, Done, Journal, Steps
-from processors.scicat.ports import CatalogReads
+from processors.scicat.ports import CatalogReads, Outcome
 
 log = logging.getLogger("nearline.scicat")
 
@@ -59,6 +59,18 @@ class Work:
                     f"{what} did not finish within {self.settings.wait_timeout_s:g} s",
                 )
             self.sleep(self.settings.poll_s)
+
+
+def wait_finished(work: Work, transaction_id: str, what: str) -> Outcome:
+    """Wait until the account's transaction has ended; how it ended."""
+    outcome: dict[str, Outcome] = {}
+
+    def finished() -> bool:
+        outcome.update(work.reads.finished([transaction_id], work.settings.account))
+        return transaction_id in outcome
+
+    work.wait(finished, what)
+    return outcome[transaction_id]
 
 
 DatasetRunner = Callable[[Work, Journal, dict[str, Any], dict[str, Any]], dict[str, Any]]

@@ -14,7 +14,7 @@ from events.base import event_id_for
 from events.requests import GetRequested
 from processors.app import now_ms
 from processors.scicat.datablocks import TAPE, source_paths
-from processors.scicat.job import Failure, Work
+from processors.scicat.job import Failure, Work, wait_finished
 from processors.scicat.journal import OK, SYSTEM_ERROR, USER_ERROR, Done, Journal
 from processors.scicat.ports import HeldFile
 
@@ -90,15 +90,7 @@ def _get(work: Work, journal: Journal, pid: str, files: list[HeldFile], target: 
 
 
 def _get_finished(work: Work, pid: str, transaction_id: str) -> Done:
-    account = work.settings.account
-    outcome: dict = {}
-
-    def finished() -> bool:
-        outcome.update(work.reads.finished([transaction_id], account))
-        return transaction_id in outcome
-
-    work.wait(finished, "the GET of the dataset's files")
-    result = outcome[transaction_id]
+    result = wait_finished(work, transaction_id, "the GET of the dataset's files")
     if result.failures or result.state != "COMPLETE":
         first = next(iter(sorted(result.failures.items())), (b"", result.state))
         raise Failure(
