@@ -132,6 +132,15 @@ class PosixSettings(BaseModel):
     worker_timeout_s: float = Field(600.0, gt=0)  # a user's worker silent longer is killed
 
 
+class RestoreSettings(BaseModel):
+    """How a GET makes the files it restored durable before moving them into place
+    (``stores.durability``, D197): ``auto`` syncs each file system once where that can
+    be trusted (Linux 5.8 or later, a local file system) and each file elsewhere;
+    ``syncfs`` or ``fsync`` force one way."""
+
+    durability: Literal["auto", "syncfs", "fsync"] = "auto"
+
+
 class TapeSettings(BaseModel):
     url: str = ""  # empty: the local stack's XRootD server, e.g. root://host:1094/
     root: str = "/nearline"  # folder on the tape endpoint under which aggregates live
@@ -383,6 +392,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     index: IndexSettings = IndexSettings()
     posix: PosixSettings = PosixSettings()
+    restore: RestoreSettings = RestoreSettings()
     retry: RetrySettings = RetrySettings()
     tape: TapeSettings = TapeSettings()
     carts: CartSettings = CartSettings()

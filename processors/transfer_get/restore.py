@@ -34,7 +34,7 @@ from typing import NamedTuple, Protocol
 from domain.pack_keys import Slice, slice_of
 from events.catalog import CatalogedFile, FileFailure, hard_link_of
 from processors.transfer_get.placement import UnsafePath, destination, normal_directory
-from stores.durability import OnePerFileSystem
+from stores.durability import BatchSync, Durability
 from stores.failures import download_failure, target_full
 from stores.outcomes import NO_TALLY, Failure, Stored, Tally
 from stores.posix.lookup import parent_of, printable
@@ -237,6 +237,7 @@ def restore(
     store: Filler,
     concurrency: int = DEFAULT_CONCURRENCY,
     tally: Tally = NO_TALLY,
+    durability: Durability = "auto",
 ) -> Outcomes:
     """Carry ``planned`` out through the requester's worker ``files``: an outcome for each
     placement; each regular file counts in ``tally`` (by its cataloged path) once its
@@ -248,7 +249,7 @@ def restore(
     done = make_directories(planned.placements, files)
     full: list[Failure] = []  # once the target is full, the other files fail at once
     for chunk in _chunks(planned.to_fetch(), FILES_AT_ONCE):
-        done.results += _restore_files(chunk, files, store, concurrency, full, tally)
+        done.results += _restore_files(chunk, files, store, concurrency, full, tally, durability)
     done.results += _restore_links(planned.of_type(LINK), files)
     done.results += finish_directories(done.created, files)
     return done
@@ -288,6 +289,7 @@ def _restore_files(
     concurrency: int,
     full: list[Failure],
     tally: Tally = NO_TALLY,
+    durability: Durability = "auto",
 ) -> list[Restored | Refusal]:
     """Create, fill and finish the files of ``chunk``, then make their hard links."""
     overwrite = chunk[0].request.overwrite
@@ -310,9 +312,10 @@ def _restore_files(
         else:
             outcomes[index] = Refusal(placement.path, answer[1])
 
-    # Files are made durable together, one syncfs per file system, before any is moved
-    # into place: never reported restored before its bytes are on disk.
-    to_sync = OnePerFileSystem()
+    # Files are made durable together (one syncfs per file system where it can be
+    # trusted) before any is moved into place: never reported restored before its bytes
+    # are on disk.
+    to_sync = BatchSync(durability)
 
     def finished(index: int, fd: int, outcome: Stored | Failure) -> Stored | Failure:
         if not to_sync.keep(fd):

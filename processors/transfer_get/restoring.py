@@ -26,6 +26,7 @@ from processors.transfer_get.restore import (
     plan,
     restore,
 )
+from stores.durability import Durability
 from stores.failures import UNREACHABLE
 from stores.outcomes import NO_TALLY, Tally
 from stores.posix.session import UserFiles, WorkerFailed
@@ -95,6 +96,7 @@ def restore_batch(
     overwrite: bool,
     concurrency: int = DEFAULT_CONCURRENCY,
     tally: Tally = NO_TALLY,
+    durability: Durability = "auto",
 ) -> Outcome:
     """Restore ``entries`` below ``target`` (or in place) through the requester's worker
     ``files``, counting each regular file in ``tally``; never raises for a file, store or
@@ -104,7 +106,7 @@ def restore_batch(
     except UnsafePath as refused:
         return all_failed(entries, str(refused))
     try:
-        done = restore(planned, files, store, concurrency, tally)
+        done = restore(planned, files, store, concurrency, tally, durability)
     except WorkerFailed as failed:
         return all_failed(entries, str(failed))
     ids = {f["path"]: f["file_id"] for f in entries}

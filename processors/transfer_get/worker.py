@@ -53,7 +53,15 @@ def restore(
     with session:
         if request.finishing:
             return finish_batch(session, files, request.target)
-        return restore_batch(store, session, files, request.target, request.overwrite, tally=tally)
+        return restore_batch(
+            store,
+            session,
+            files,
+            request.target,
+            request.overwrite,
+            tally=tally,
+            durability=settings.restore.durability,
+        )
 
 
 def report(request: TransferGetRequested, outcome: Outcome) -> FilesRestored:
