@@ -194,11 +194,10 @@ def sender(app: faust.App) -> Send:
     return send
 
 
-async def send_all(app: faust.App, outgoing: Iterable[Outgoing]) -> None:
+async def send_all(app: faust.App, outgoing: Iterable[Outgoing]) -> list[Any]:
     """Send events and wait until the broker has every one: only then may the input's
-    offset be committed."""
+    offset be committed. Returns where each landed (faust's ``RecordMetadata``)."""
     futures = [
         await app.topic(topic).send(key=key, value=encode(event)) for topic, key, event in outgoing
     ]
-    if futures:
-        await asyncio.gather(*futures)
+    return list(await asyncio.gather(*futures)) if futures else []

@@ -1,14 +1,18 @@
 """What the decider knows about the users of one partition: a fold over its catalog facts.
 
-Nothing here is read from a projection: the state is rebuilt by applying the facts of
-catalog partition *p* in order, and kept current by applying each new fact as it is
-decided (write through).
+Nothing here is read from a projection: the state is the fold of catalog partition *p*'s
+facts in order, kept current by applying each new fact as it is decided (write through).
+Its large parts (every file, finished transactions, the ids of applied facts) live in the
+partition's store and are read on demand (D190): ``open`` reads the store's last
+checkpoint, the caller folds the facts after its ``offset``, and ``checkpoint`` saves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from domain.ids import file_id
 from domain.pack_keys import pack_of
@@ -29,68 +33,18 @@ from events.catalog import (
     HoldingTagsChanged,
     ObjectsRemoved,
     RecallScheduled,
-    SelectedFile,
     TransactionAccepted,
     TransactionFinished,
     TransactionRejected,
 )
+from processors.catalog.records import FileEntry, Holding, Transaction
+from processors.catalog.store import StateStore
+from processors.catalog.tables import AppliedIds, FileTable, TransactionTable
 
+__all__ = ["CatalogState", "FileEntry", "Holding", "Transaction"]
 
-@dataclass
-class Holding:
-    id: int
-    user: str
-    group: str
-    label: str
-    tags: dict[str, str]
-
-
-@dataclass
-class FileEntry:
-    """A path in a holding: reserved by a transaction until its transfer settles."""
-
-    transaction_id: str
-    sub_batch: int
-    size: int = 0
-    path_type: str = "FILE"
-    stored: bool = False
-    object_key: str | None = None
-    cached: bool = True  # the S3 cache holds its object (until evicted)
-    tape: str | None = None  # the aggregate holding its verified tape copy
-    pending: str | None = None  # the archive request it is in flight with
-
-
-@dataclass
-class Transaction:
-    transaction_id: str
-    user: str
-    group: str
-    api_action: str
-    job_label: str
-    holding_id: int | None
-    reserved: dict[int, FilesReserved] = field(default_factory=dict)  # unsettled sub-batches
-    deleting: dict[int, FilesDeleted] = field(default_factory=dict)  # objects not yet removed
-    selected: dict[int, FilesSelected] = field(default_factory=dict)  # a GET's, unsettled
-    recalls: dict[int, RecallScheduled] = field(default_factory=dict)  # sub-batches from tape
-    recalled: dict[int, FilesRecalled] = field(default_factory=dict)  # ... back in the cache
-    target: bytes | None = None  # where a GET restores to
-    made: dict[bytes, SelectedFile] = field(default_factory=dict)  # directories a GET made
-    finishing_settled: set[int] = field(default_factory=set)  # a GET's finishing passes (D34)
-    settled: set[int] = field(default_factory=set)
-    batch_count: int | None = None  # known once the last sub-batch was indexed
-    files_ok: int = 0
-    files_failed: int = 0
-    bytes_ok: int = 0
-    holdings_deleted: int = 0
-    finished: bool = False
-
-    @property
-    def indexed(self) -> set[int]:
-        return set(self.reserved) | self.settled
-
-    def complete(self) -> bool:
-        """Every sub-batch of a finished index has settled."""
-        return self.batch_count is not None and len(self.settled) >= self.batch_count
+SMALL = ("holdings", "labels", "cache_bytes", "archive_requests", "next_sequence", "pack_slices")
+"""The parts of the fold held in memory whole, saved at each checkpoint as one record."""
 
 
 @dataclass
@@ -99,17 +53,42 @@ class CatalogState:
     partitions: int
     holdings: dict[int, Holding] = field(default_factory=dict)
     labels: dict[tuple[str, str], int] = field(default_factory=dict)
-    files: dict[tuple[int, bytes], FileEntry] = field(default_factory=dict)
-    paths: dict[int, set[bytes]] = field(default_factory=dict)  # holding → paths in files
     cache_bytes: dict[str, int] = field(default_factory=dict)  # per user: reserved or stored
-    transactions: dict[str, Transaction] = field(default_factory=dict)
-    applied: set[str] = field(default_factory=set)  # event ids folded so far
-    by_id: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # file id: key
+    store: StateStore = field(default_factory=StateStore.memory, repr=False, compare=False)
     archive_requests: dict[str, ArchiveScheduled] = field(default_factory=dict)
     next_sequence: int = 0
     # Per pack (stores/s3/packs.py): the cached files that are slices of it. A
     # pack whose count falls to 0 has no use left and is removed (D90).
     pack_slices: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.files = FileTable(self.store.db)
+        self.transactions = TransactionTable(self.store.db)
+        self.applied = AppliedIds(self.store.db)
+        self.offset = self.store.offset  # the next fact to fold is at this offset
+        self.last_event_id = self.store.last_event_id  # the fact before it
+
+    @classmethod
+    def open(cls, path: Path, partition: int, partitions: int) -> CatalogState:
+        """The fold saved in the store at ``path`` (an empty one if there is none)."""
+        store = StateStore(path)
+        return cls(partition, partitions, store=store, **store.small_state())
+
+    def folded(self, offset: int, event_id: str) -> None:
+        """The fact at ``offset`` of the partition is folded (or was decided here)."""
+        self.offset, self.last_event_id = offset + 1, event_id
+
+    def unsaved(self) -> int:
+        """How many rows the fold holds in memory beyond its totals."""
+        return len(self.files) + len(self.applied.recent)
+
+    def checkpoint(self) -> None:
+        """Save the fold up to ``offset``; only facts that are in the log may be in it."""
+        small: dict[str, Any] = {name: getattr(self, name) for name in SMALL}
+        with self.store.checkpoint(self.offset, self.last_event_id, small) as db:
+            self.files.write(db)
+            self.transactions.write(db)
+            self.applied.write(db)
 
     def unused_packs(self, keys: Iterable[str | None]) -> list[str]:
         """The packs these object keys are slices of that no cached file uses any more."""
@@ -127,8 +106,7 @@ class CatalogState:
 
     def holding_files(self, holding_id: int) -> list[tuple[bytes, FileEntry]]:
         """The paths of one holding, in path order."""
-        paths = sorted(self.paths.get(holding_id, ()))
-        return [(path, self.files[(holding_id, path)]) for path in paths]
+        return self.files.holding(holding_id)
 
     def next_holding_id(self) -> int:
         """Unique across partitions, deterministic under replay."""
@@ -287,11 +265,9 @@ class CatalogState:
         transaction.bytes_ok += sum(r["size"] for r in fact.restored)
 
     def _forget(self, user: str, holding_id: int, path: bytes) -> None:
-        entry = self.files.pop((holding_id, path), None)
+        entry = self.files.pop((holding_id, path))
         if entry is not None:
             self._count_slice(entry, -1)
-            self.paths[holding_id].discard(path)
-            self.by_id.pop(file_id(holding_id, entry.transaction_id, path), None)
             if entry.cached:
                 self.cache_bytes[user] = self.cache_bytes.get(user, 0) - entry.size
 
@@ -320,12 +296,10 @@ class CatalogState:
             key = (fact.holding_id, entry["path"])
             if key in self.files:
                 continue
-            self.paths.setdefault(fact.holding_id, set()).add(entry["path"])
             self.files[key] = FileEntry(
                 fact.transaction_id, fact.sub_batch, entry["size"], entry["path_type"]
             )
             self.cache_bytes[fact.user] = self.cache_bytes.get(fact.user, 0) + entry["size"]
-            self.by_id[file_id(fact.holding_id, fact.transaction_id, entry["path"])] = key
 
     def _settle(self, fact: FilesCataloged) -> None:
         transaction = self.transactions.get(fact.transaction_id)
@@ -351,7 +325,7 @@ class CatalogState:
     def entry_of(self, holding_id: int, file_id_: int, path: bytes) -> FileEntry | None:
         """The file with this catalog id, if it is still the one at ``path``."""
         entry = self.files.get((holding_id, path))
-        if entry is None or self.by_id.get(file_id_) != (holding_id, path):
+        if entry is None or self.files.key_of(file_id_) != (holding_id, path):
             return None
         if file_id(holding_id, entry.transaction_id, path) != file_id_:
             return None  # another version of the path
@@ -360,7 +334,8 @@ class CatalogState:
     def _entries(self, holding_id: int, file_ids: list[int]) -> list[FileEntry]:
         found = []
         for id_ in file_ids:
-            key = self.by_id.get(id_)
-            if key is not None and key[0] == holding_id and key in self.files:
-                found.append(self.files[key])
+            key = self.files.key_of(id_)
+            entry = self.files.get(key) if key is not None and key[0] == holding_id else None
+            if entry is not None:
+                found.append(entry)
         return found

@@ -50,7 +50,6 @@ def decider(cached_in: str | None, owned: bool = True):
             cached=cached_in is not None,
             tape="h1/agg-a.tar",
         )
-        state.by_id[i] = (1, path)
     if cached_in:
         state.pack_slices[cached_in] = 2
     return made
