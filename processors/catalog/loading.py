@@ -32,8 +32,11 @@ def store_path(settings: Settings, partition: int, topic: str = CATALOG) -> Path
     return settings.home / "state" / f"{topic}-{partition}.sqlite"
 
 
-def load(settings: Settings, partition: int, topic: str = CATALOG) -> CatalogState:
-    """Partition ``partition``'s fold, up to the end of the log as it is now."""
+def load(
+    settings: Settings, partition: int, topic: str = CATALOG, until: int | None = None
+) -> CatalogState:
+    """Partition ``partition``'s fold, up to the end of the log as it is now (or up to
+    the offset ``until``, for benches and tools)."""
     path = store_path(settings, partition, topic)
     state = CatalogState.open(path, partition, settings.kafka.partitions)
     consumer = bus.consumer(settings, group="nearline-catalog-rebuild")
@@ -45,7 +48,7 @@ def load(settings: Settings, partition: int, topic: str = CATALOG) -> CatalogSta
             state.store.close()
             state = CatalogState.open(path, partition, settings.kafka.partitions)
         started, saved = time.monotonic(), state.offset
-        fold(consumer, state, topic, high)
+        fold(consumer, state, topic, high if until is None else min(until, high))
         state.checkpoint()
         log.info(
             "catalog partition %d: %d facts after the checkpoint at %d folded in %.1fs",
@@ -80,8 +83,9 @@ def _matches(consumer: Consumer, state: CatalogState, topic: str, low: int, high
     return event.event_id == state.last_event_id
 
 
-def fold(consumer: Consumer, state: CatalogState, topic: str, high: int) -> None:
-    """Fold the facts from ``state.offset`` up to ``high``, saving as memory fills."""
+def fold(consumer: Consumer, state: CatalogState, topic: str, high: int, save: bool = True) -> None:
+    """Fold the facts from ``state.offset`` up to ``high``, saving as memory fills
+    (unless not ``save``: then all of it stays in memory)."""
     if state.offset >= high:
         return
     consumer.assign([TopicPartition(topic, state.partition, state.offset)])
@@ -99,7 +103,7 @@ def fold(consumer: Consumer, state: CatalogState, topic: str, high: int) -> None
             continue
         state.apply(event)
         state.folded(offset, event.event_id)
-        if state.unsaved() >= CHECKPOINT_ROWS:
+        if save and state.unsaved() >= CHECKPOINT_ROWS:
             state.checkpoint()
 
 
