@@ -7,7 +7,9 @@ sub-batch) are written once to a fresh topic, keyed by user like the real one. T
 replay reads them with the replay code path (``projections.replay.replay_until``) into
 fresh tables; then the rows it produced are COPY'd (psycopg's ``copy``) into empty tables
 of the same shape. Both are timed from the database's side of things: rows/s of each,
-and their ratio (target: at least 0.30).
+and their ratio (target: at least 0.80). The replay builds its tables' secondary indexes
+and foreign keys after its bulk (its time includes that), so the same rows are also
+COPY'd into tables without them, which are then built: the ratio to that is printed too.
 
     python bench/replay.py [--events 1000000] [--files 1]
 """
@@ -35,9 +37,14 @@ from events.catalog import (
 from events.codec import encode
 from nearline import bus
 from nearline.settings import Settings
-from projections import catalog
+from projections import catalog, fresh_load
 from projections.definitions import CATALOG_TABLES
-from projections.replay import fresh_tables, replay_tables, replay_until
+from projections.replay import (
+    existing_replay_tables,
+    fresh_tables,
+    replay_tables,
+    replay_until,
+)
 from projections.runner import Part, Projection
 
 REPLAY_SCHEMA = "nearline_bench_replay"
@@ -155,9 +162,10 @@ def count_rows(engine: Engine, schema: str) -> dict[str, int]:
         }
 
 
-def copy_same_rows(engine: Engine) -> tuple[int, float]:
-    """COPY the replay's rows into empty tables of the same shape; (rows, seconds)."""
-    fresh_tables(engine, "catalog", COPY_SCHEMA)
+def copy_same_rows(engine: Engine, bulk_load: bool = False) -> tuple[int, float]:
+    """COPY the replay's rows into empty tables of the same shape; (rows, seconds). With
+    ``bulk_load``, the tables' secondary indexes and foreign keys are built after."""
+    fresh_tables(engine, "catalog", COPY_SCHEMA, bulk_load=bulk_load)
     source = replay_tables(REPLAY_SCHEMA)
     data: list[tuple[str, list[str], list[tuple]]] = []
     with engine.connect() as conn:
@@ -176,6 +184,9 @@ def copy_same_rows(engine: Engine) -> tuple[int, float]:
                     for row in rows:
                         copy.write_row(row)
         driver.commit()
+        if bulk_load:
+            with engine.begin() as conn:
+                fresh_load.complete(conn, existing_replay_tables(engine, COPY_SCHEMA))
         seconds = time.perf_counter() - started
     finally:
         raw.close()
@@ -231,7 +242,14 @@ def main() -> None:
         copied, seconds = copy_same_rows(engine)
         copy_rate = copied / seconds
         print(f"COPY:   {copied:,} rows in {seconds:.1f}s: {copy_rate:,.0f} rows/s")
-        print(f"ratio replay/COPY: {replay_rate / copy_rate:.2f} (target >= 0.30)")
+        copied, seconds = copy_same_rows(engine, bulk_load=True)
+        bulk_rate = copied / seconds
+        print(
+            f"COPY, then indexes and foreign keys: {copied:,} rows in {seconds:.1f}s: "
+            f"{bulk_rate:,.0f} rows/s"
+        )
+        print(f"ratio replay/COPY: {replay_rate / copy_rate:.2f} (target >= 0.80)")
+        print(f"ratio replay/(COPY, then indexes): {replay_rate / bulk_rate:.2f}")
     finally:
         with engine.begin() as conn:
             for schema in (REPLAY_SCHEMA, COPY_SCHEMA):

@@ -101,6 +101,9 @@ class S3Settings(BaseModel):
 class CatalogSettings(BaseModel):
     url: str = ""  # empty: SQLite under $NEARLINE_HOME, the embedded default
     batch_size: int = Field(5000, ge=1, description="rows written per projection commit")
+    # Processes a PostgreSQL replay splits the topics' partitions among (D195); SQLite
+    # has one writer, so one.
+    replay_workers: int = Field(2, ge=1)
 
 
 class RetrySettings(BaseModel):

@@ -22,27 +22,46 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from confluent_kafka import TopicPartition
-from sqlalchemy import Connection, Engine, MetaData, Table, delete, event, select, text
+from psycopg.errors import DeadlockDetected
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    delete,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 
 from nearline import bus
 from nearline.settings import Settings
+from projections import fresh_load, parallel
 from projections import tables as t
 from projections.db import make_engine
 from projections.definitions import LIVE, owned_tables, projection
+from projections.parallel import Progress
 from projections.runner import (
     Projection,
     ProjectionRunner,
     Record,
-    decode_batch,
+    decode_record,
     stored_positions,
 )
 from projections.writes import FRESH, upsert
 
 SCHEMA = "nearline_replay"
+DEADLOCK_ATTEMPTS = 5
+BATCH = 20_000
+"""Records per transaction of a replay: bigger than the live runner's poll batches, as
+nothing waits on the replay's rows until it is done."""
 VOLATILE: Mapping[str, frozenset[str]] = {
     # A surrogate key drawn from a sequence: gaps left by rolled-back inserts make it
     # differ between two correct projections.
@@ -87,8 +106,10 @@ def replay_tables(schema: str = SCHEMA) -> dict[str, Table]:
     }
 
 
-def fresh_tables(engine: Engine, which: str, schema: str = SCHEMA) -> None:
-    """Drop and create the replay's tables for ``which`` and its positions table."""
+def fresh_tables(engine: Engine, which: str, schema: str = SCHEMA, bulk_load: bool = True) -> None:
+    """Drop and create the replay's tables for ``which`` and its positions table. With
+    ``bulk_load``, their secondary indexes and foreign keys wait for the end of the
+    replay's bulk (``fresh_load``)."""
     copies = replay_tables(schema)
     wanted = [copies[table.name] for table in owned_tables(which)] + [copies[t.positions.name]]
     with engine.begin() as conn:
@@ -98,6 +119,27 @@ def fresh_tables(engine: Engine, which: str, schema: str = SCHEMA) -> None:
             table.drop(conn, checkfirst=True)
         for table in wanted:
             table.create(conn)
+        if bulk_load:
+            fresh_load.defer(conn, wanted)
+
+
+def existing_replay_tables(engine: Engine, schema: str = SCHEMA) -> list[Table]:
+    """The replay's tables that are there, parents before children."""
+    copies = replay_tables(schema)
+    with engine.connect() as conn:
+        there = set(inspect(conn).get_table_names(schema=schema))
+    return [copies[t_.name] for t_ in t.metadata.sorted_tables if t_.name in there]
+
+
+def _writer(engine: Engine, schema: str) -> tuple[Engine, Callable[[], None]]:
+    """The engine a replay writes through, and how to let it go. On PostgreSQL, one of
+    its own whose connections never switch to server-side prepared statements: a
+    generic plan made while a table was small (a sequential scan) would stay for the
+    whole replay."""
+    if engine.dialect.name != "postgresql":
+        return in_replay(engine, schema), lambda: None
+    own = create_engine(engine.url, pool_size=1, connect_args={"prepare_threshold": None})
+    return in_replay(own, schema), own.dispose
 
 
 def in_replay(engine: Engine, schema: str = SCHEMA) -> Engine:
@@ -131,16 +173,6 @@ def live_targets(engine: Engine, settings: Settings, topics: tuple[str, ...]) ->
     return {tp: live.get(tp, 0) for tp in partitions_of(settings, topics)}
 
 
-@dataclass
-class Progress:
-    events: int = 0
-    seconds: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds if self.seconds else 0.0
-
-
 def _read_batches(
     settings: Settings,
     done: Positions,
@@ -156,19 +188,26 @@ def _read_batches(
     try:
         consumer.assign([TopicPartition(tp[0], tp[1], done.get(tp, 0)) for tp in pending])
         while pending and not halt.is_set():
-            wanted = []
+            records: list[Record] = []
+            ends: Positions = {}
             for message in consumer.consume(batch_size, timeout=1.0):
-                tp = (message.topic() or "", message.partition() or 0)
-                offset = message.offset()
-                if message.error() or offset is None or tp not in pending:
+                topic, partition, offset = message.topic(), message.partition(), message.offset()
+                end = pending.get((topic or "", partition or 0))
+                if message.error() or topic is None or partition is None or offset is None:
                     continue
-                if offset < pending[tp]:
-                    wanted.append(message)
-                if offset + 1 >= pending[tp]:
-                    del pending[tp]
-                    consumer.pause([TopicPartition(tp[0], tp[1])])
-            if wanted:
-                batches.put(decode_batch(wanted))
+                if end is None:
+                    continue
+                if offset < end:
+                    # Decoded here, not in a second pass over the batch.
+                    ends[(topic, partition)] = offset + 1
+                    event = decode_record(message, topic, partition, offset)
+                    if event is not None:
+                        records.append((topic, event))
+                if offset + 1 >= end:
+                    del pending[(topic, partition)]
+                    consumer.pause([TopicPartition(topic, partition)])
+            if ends:
+                batches.put((records, ends))
     except BaseException as error:  # handed to the applying thread
         failure.append(error)
     finally:
@@ -184,16 +223,66 @@ def replay_until(
     report: Callable[[Progress], None] = lambda _p: None,
     batch_size: int | None = None,
     schema: str = SCHEMA,
+    workers: int | None = None,
 ) -> Progress:
     """Apply records from the replay's own positions (zero when fresh) up to
-    ``targets``, in poll batches, each with its positions in one transaction."""
-    target_engine = in_replay(engine, schema)
-    runner = ProjectionRunner(replayed, target_engine, settings, batch_size)
+    ``targets``, in batches of up to ``batch_size`` (default ``BATCH``), each with its
+    positions in one transaction; then build what the bulk load deferred. On
+    PostgreSQL, ``workers`` processes (default ``catalog.replay_workers``) share the
+    partitions: a partition's facts stay in order, and facts of different partitions
+    commute (D195)."""
+    count = settings.catalog.replay_workers if workers is None else workers
+    if engine.dialect.name != "postgresql":
+        count = 1
+    groups = [g for g in (dict(sorted(targets.items())[i::count]) for i in range(count)) if g]
+    if len(groups) > 1:
+        parts = [
+            partial(_replay_part, engine, settings, replayed, group, batch_size, schema)
+            for group in groups
+        ]
+        progress = parallel.run(parts, report)
+    else:
+        progress = _replay_part(engine, settings, replayed, targets, batch_size, schema, report)
+    started = time.monotonic()
+    with in_replay(engine, schema).begin() as conn:
+        fresh_load.complete(conn, existing_replay_tables(engine, schema))
+    progress.seconds += time.monotonic() - started  # part of the replay's time
+    return progress
+
+
+def _replay_part(
+    engine: Engine,
+    settings: Settings,
+    replayed: Projection,
+    targets: Positions,
+    batch_size: int | None,
+    schema: str,
+    report: Callable[[Progress], None],
+) -> Progress:
+    target_engine, release = _writer(engine, schema)
+    try:
+        tables = existing_replay_tables(target_engine, schema)
+        return _apply_until(target_engine, settings, replayed, targets, report, batch_size, tables)
+    finally:
+        release()
+
+
+def _apply_until(
+    target_engine: Engine,
+    settings: Settings,
+    replayed: Projection,
+    targets: Positions,
+    report: Callable[[Progress], None],
+    batch_size: int | None,
+    tables: list[Table],
+) -> Progress:
+    runner = ProjectionRunner(replayed, target_engine, settings, batch_size or BATCH)
     done = stored_positions(target_engine, replayed.name)
     pending = {tp: end for tp, end in targets.items() if done.get(tp, 0) < end}
     progress = Progress()
     if not pending:
         return progress
+    analyze_at = fresh_load.ANALYZE_FIRST
     batches: queue.Queue[tuple[list[Record], Positions] | None] = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
     halt = threading.Event()
@@ -208,8 +297,12 @@ def replay_until(
     started = last_report = time.monotonic()
     try:
         while (batch := batches.get()) is not None:
-            runner.apply_decoded(*batch)
+            _apply_retrying(runner, batch)
             progress.events = runner.applied
+            if runner.applied >= analyze_at:
+                with target_engine.begin() as conn:
+                    fresh_load.analyze(conn, tables)
+                analyze_at *= 10
             now = time.monotonic()
             progress.seconds = now - started
             if now - last_report >= 1.0:
@@ -226,6 +319,19 @@ def replay_until(
         raise failure[0]
     progress.seconds = time.monotonic() - started
     return progress
+
+
+def _apply_retrying(runner: ProjectionRunner, batch: tuple[list[Record], Positions]) -> None:
+    """Apply a batch; again if it lost a deadlock to another worker (two partitions
+    with one transaction id), which rolled all of it back."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            runner.apply_decoded(*batch)
+            return
+        except DBAPIError as error:
+            if not isinstance(error.orig, DeadlockDetected) or attempt == DEADLOCK_ATTEMPTS:
+                raise
+            time.sleep(0.1 * attempt)
 
 
 @dataclass(frozen=True)

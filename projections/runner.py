@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -153,9 +154,12 @@ class ProjectionRunner:
             )
         self.applied += len(records)
         processor = f"projection-{self.projection.name}"
-        for topic, event in records:
-            kind = event.schema_name.rsplit(".", 1)[-1]
-            metrics.EVENTS_PROCESSED.labels(processor, topic, kind).inc()
+        # Counted per kind, not per record: a label lookup per record cost as much as
+        # writing the row.
+        kinds = Counter((topic, event.schema_name) for topic, event in records)
+        for (topic, schema_name), count in kinds.items():
+            kind = schema_name.rsplit(".", 1)[-1]
+            metrics.EVENTS_PROCESSED.labels(processor, topic, kind).inc(count)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -173,16 +177,23 @@ def decode_batch(
             log.warning("consume error: %s", message.error())
             continue
         ends[(topic, partition)] = offset + 1
-        try:
-            event = decode_message(
-                message.value() or b"", topic=topic, partition=partition, offset=offset
-            )
+        event = decode_record(message, topic, partition, offset)
+        if event is not None:
             records.append((topic, event))
-        except UndecodableRecord as error:
-            # Undecodable records are dead-lettered by the processors that meet them
-            # first; a projection skips them and goes on.
-            log.error("skipping undecodable record: %s", error)
     return records, ends
+
+
+def decode_record(message: Message, topic: str, partition: int, offset: int) -> Event | None:
+    """The message's event; None for an undecodable record, which is skipped."""
+    try:
+        return decode_message(
+            message.value() or b"", topic=topic, partition=partition, offset=offset
+        )
+    except UndecodableRecord as error:
+        # Undecodable records are dead-lettered by the processors that meet them
+        # first; a projection skips them and goes on.
+        log.error("skipping undecodable record: %s", error)
+        return None
 
 
 def run_until_signalled(runners: Sequence[ProjectionRunner]) -> None:

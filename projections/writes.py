@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from psycopg.errors import UniqueViolation
@@ -26,13 +27,22 @@ def insert_ignoring_duplicates(
     if not rows:
         return
     dialect = conn.dialect.name
+    if _fresh_and_big(conn, rows) and _copy_straight(conn, table, rows):
+        return
     if dialect == "postgresql" and len(rows) >= COPY_FROM:
-        if conn.get_execution_options().get(FRESH) and _copy_straight(conn, table, rows):
-            return
         _copy_ignoring_duplicates(conn, table, rows)
         return
     module = postgresql if dialect == "postgresql" else sqlite
     conn.execute(module.insert(table).on_conflict_do_nothing(), list(rows))
+
+
+def _fresh_and_big(conn: Connection, rows: Sequence[dict[str, Any]]) -> bool:
+    """PostgreSQL tables that started empty, and enough rows for a COPY."""
+    return (
+        conn.dialect.name == "postgresql"
+        and len(rows) >= COPY_FROM
+        and bool(conn.get_execution_options().get(FRESH))
+    )
 
 
 def _copy_straight(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> bool:
@@ -41,12 +51,13 @@ def _copy_straight(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
     target, _load = _names(conn, table)
     names = list(rows[0])
     columns = ", ".join(f'"{n}"' for n in names)
+    values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
     savepoint = conn.begin_nested()
     cursor: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([row[n] for n in names])
+                copy.write_row(values(row))
     except UniqueViolation:
         savepoint.rollback()
         return False
@@ -114,6 +125,9 @@ def upsert(
     if not rows:
         return
     dialect = conn.dialect.name
+    # Into a fresh table, inserting rows with keys not there yet is what the upsert does.
+    if _fresh_and_big(conn, rows) and _copy_straight(conn, table, rows):
+        return
     module = postgresql if dialect == "postgresql" else sqlite
     statement = module.insert(table)
     columns = [c for c in rows[0] if c not in keys]

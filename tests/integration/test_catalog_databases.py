@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, insert, select
 
 from projections.db import make_engine
-from projections.writes import COPY_FROM, FRESH, insert_ignoring_duplicates
+from projections.writes import COPY_FROM, FRESH, insert_ignoring_duplicates, upsert
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -73,6 +73,46 @@ def test_a_replay_copies_straight_in_and_takes_a_fact_seen_twice(settings):
         assert len(rows) == COPY_FROM * 2
         assert rows[COPY_FROM - 1] == f"first {COPY_FROM - 1}"  # the first fact stands
         assert rows[COPY_FROM] == f"again {COPY_FROM}"
+    finally:
+        metadata.drop_all(engine)
+        engine.dispose()
+
+
+def test_an_upsert_into_fresh_tables_copies_and_keeps_its_rule_for_a_row_seen_twice(settings):
+    """Into fresh tables an upsert's big batch is COPYed straight in; one that meets rows
+    already there updates them as the live upsert does, only where its rule says so."""
+    engine = make_engine(settings.postgres_url)
+    metadata = MetaData()
+    table = Table(
+        f"fresh_{uuid.uuid4().hex[:8]}",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("time", Integer, nullable=False),
+        Column("label", String(200), nullable=False),
+    )
+    metadata.create_all(engine)
+    fresh = engine.execution_options(**{FRESH: True})
+
+    def earlier(proposed):
+        return proposed.time < table.c.time
+
+    try:
+        first = [{"id": i, "time": 10, "label": f"first {i}"} for i in range(COPY_FROM)]
+        again = [
+            {"id": i, "time": 5 if i % 2 else 20, "label": f"again {i}"}
+            for i in range(COPY_FROM // 2, COPY_FROM * 2)
+        ]
+        with fresh.begin() as conn:
+            upsert(conn, table, first, keys=("id",), where=earlier)
+        with fresh.begin() as conn:
+            upsert(conn, table, again, keys=("id",), where=earlier)
+        with engine.connect() as conn:
+            rows = {r.id: r.label for r in conn.execute(select(table.c.id, table.c.label))}
+        assert len(rows) == COPY_FROM * 2
+        odd, even = COPY_FROM // 2 + 1, COPY_FROM // 2 + 2  # seen twice
+        assert rows[odd] == f"again {odd}"  # earlier: taken
+        assert rows[even] == f"first {even}"  # later: kept
+        assert rows[COPY_FROM + 1] == f"again {COPY_FROM + 1}"
     finally:
         metadata.drop_all(engine)
         engine.dispose()
