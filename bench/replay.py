@@ -162,17 +162,28 @@ def count_rows(engine: Engine, schema: str) -> dict[str, int]:
         }
 
 
-def copy_same_rows(engine: Engine, bulk_load: bool = False) -> tuple[int, float]:
-    """COPY the replay's rows into empty tables of the same shape; (rows, seconds). With
-    ``bulk_load``, the tables' secondary indexes and foreign keys are built after."""
-    fresh_tables(engine, "catalog", COPY_SCHEMA, bulk_load=bulk_load)
+Rows = list[tuple[str, list[str], list[tuple]]]
+
+
+def take_replayed_rows(engine: Engine) -> Rows:
+    """The replay's rows, read into memory; its tables are dropped, so that the
+    database's clean-up of them (autovacuum) does not run during the COPYs."""
     source = replay_tables(REPLAY_SCHEMA)
-    data: list[tuple[str, list[str], list[tuple]]] = []
+    data: Rows = []
     with engine.connect() as conn:
         for table in CATALOG_TABLES:
             names = [c.name for c in table.c]
             rows = [tuple(r) for r in conn.execute(select(*source[table.name].c))]
             data.append((table.name, names, rows))
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {REPLAY_SCHEMA} CASCADE"))
+    return data
+
+
+def copy_same_rows(engine: Engine, data: Rows, bulk_load: bool = False) -> tuple[int, float]:
+    """COPY the replay's rows into empty tables of the same shape; (rows, seconds). With
+    ``bulk_load``, the tables' secondary indexes and foreign keys are built after."""
+    fresh_tables(engine, "catalog", COPY_SCHEMA, bulk_load=bulk_load)
     raw = engine.raw_connection()
     try:
         driver: Any = raw.driver_connection
@@ -239,10 +250,11 @@ def main() -> None:
             f"{progress.rate:,.0f} events/s, {replay_rate:,.0f} rows/s"
         )
         print("  rows: " + ", ".join(f"{name} {n:,}" for name, n in rows.items()))
-        copied, seconds = copy_same_rows(engine)
+        data = take_replayed_rows(engine)
+        copied, seconds = copy_same_rows(engine, data)
         copy_rate = copied / seconds
         print(f"COPY:   {copied:,} rows in {seconds:.1f}s: {copy_rate:,.0f} rows/s")
-        copied, seconds = copy_same_rows(engine, bulk_load=True)
+        copied, seconds = copy_same_rows(engine, data, bulk_load=True)
         bulk_rate = copied / seconds
         print(
             f"COPY, then indexes and foreign keys: {copied:,} rows in {seconds:.1f}s: "
