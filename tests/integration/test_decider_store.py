@@ -5,16 +5,27 @@ topic made again with another history) is thrown away, not trusted."""
 from __future__ import annotations
 
 import logging
+import shutil
+import sqlite3
+import tempfile
 import time
+import uuid
+from contextlib import closing
+from pathlib import Path
 
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from events.base import Event
-from events.codec import encode
+from events.codec import decode_message, encode
+from events.topics import CATALOG
 from nearline import bus
+from nearline.partitioning import partition_for
 from processors.catalog.decider import Decider
-from processors.catalog.loading import load, store_path
+from processors.catalog.loading import CHECKPOINT_SECONDS, load, store_path
 from processors.catalog.state import CatalogState
+from tests.integration.accounts import chown
+from tests.integration.catalog_queries import wait_for_transaction
 from tests.unit.catalog.stories import delete, objects_deleted, stored
 from tests.unit.catalog.test_decider import catalog_facts, entry
 
@@ -100,3 +111,44 @@ def test_a_store_from_another_history_is_thrown_away(settings, topic_name, tmp_p
     assert files_of(state) == files_of(new.state)
     assert state.transactions.get("t1") is None
     state.store.close()
+
+
+def test_the_running_decider_saves_exactly_what_the_log_holds(
+    settings, processors, users, requests, engine, tmp_path_factory
+):
+    """The checkpoint's offset comes from the broker's acknowledgements of the decider's
+    own facts: after a PUT and a checkpoint, the store of the user's partition reaches
+    the partition's end, and its last fact is the log's last fact."""
+    alice, climate = users["alice"]
+    folder = Path(tempfile.mkdtemp(prefix="nearline-store-", dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        (folder / "one.txt").write_text("one\n")
+        chown(folder, alice, climate)
+        chown(folder / "one.txt", alice, climate)
+        request = requests.put(
+            user=alice, group=climate, paths=[str(folder)], label=f"store-{uuid.uuid4().hex[:6]}"
+        )
+        assert wait_for_transaction(engine, request.transaction_id).state == "COMPLETE"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    partition = partition_for(alice.encode(), settings.kafka.partitions)
+    consumer = bus.consumer(settings, group="nearline-catalog-rebuild")
+    try:
+        _low, high = consumer.get_watermark_offsets(TopicPartition(CATALOG, partition), timeout=30)
+        consumer.assign([TopicPartition(CATALOG, partition, high - 1)])
+        last = consumer.poll(10)
+        assert last is not None and last.offset() == high - 1
+        last_id = decode_message(last.value(), topic=CATALOG, partition=partition, offset=high - 1)
+    finally:
+        consumer.close()
+    path = store_path(settings, partition)
+    deadline = time.monotonic() + 3 * CHECKPOINT_SECONDS
+    while True:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            saved = dict(db.execute("SELECT key, value FROM meta WHERE key LIKE '%t%'"))
+        if int(saved.get("offset") or 0) >= high or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert int(saved["offset"]) == high
+    assert saved["last_event_id"] == last_id.event_id
