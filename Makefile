@@ -95,6 +95,7 @@ bench-smoke: stack-up
 	@$(PYTHON) bench/replay.py --events 2000
 	@$(PYTHON) bench/delete.py --files 1000 --holdings 10
 	@$(PYTHON) bench/catalog.py --users 4 --runs 3
+	@$(PYTHON) bench/find.py --files 2000
 	@$(PYTHON) -m bench.decider --files 20000
 
 clean: stack-down

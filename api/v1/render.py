@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
 from api.paths import path_b64, path_text
 from api.queries.holdings import Holding
 from api.queries.transactions import Figures, TransactionStatus
@@ -16,7 +21,7 @@ from api.v1.models import (
     when,
 )
 from domain.states import State
-from projections.queries.files import FoundFile
+from projections.queries.files import FoundFile, Location
 
 
 def holding(h: Holding) -> HoldingOut:
@@ -61,6 +66,54 @@ def found_file(f: FoundFile, object_store_url: str) -> FileOut:
             for loc in f.locations
         ],
     )
+
+
+def listed_file(
+    row: Sequence[Any],
+    checksums: dict[str, str],
+    locations: Sequence[Location],
+    object_store_url: str,
+) -> dict[str, Any]:
+    """``found_file`` as plain values in ``FileOut``'s order, from a row of
+    ``api.queries.file_pages`` (its ``FILE_COLUMNS``): pydantic-core's ``to_json`` writes
+    them as the same bytes as the model, without two models per file of a stream (D200)."""
+    (_id, holding_id, label, user, group, transaction_id, ingest_time, path, path_type,
+     link_path, size, mode, uid, gid, mtime_ns) = row  # fmt: skip
+    return {
+        "holding_id": holding_id,
+        "label": label,
+        "user": user,
+        "group": group,
+        "transaction_id": transaction_id,
+        "ingest_time": _moment(ingest_time),
+        "path": path_text(path),
+        "path_b64": path_b64(path),
+        "path_type": path_type,
+        "link_path": path_text(link_path) if link_path is not None else None,
+        "link_path_b64": path_b64(link_path) if link_path is not None else None,
+        "size": size,
+        "mode": mode,
+        "uid": uid,
+        "gid": gid,
+        "mtime_ns": mtime_ns,
+        "checksums": checksums,
+        "locations": [
+            {
+                "storage_type": loc.storage_type,
+                "root": loc.root,
+                "path": loc.path,
+                "access_time": _moment(loc.access_time),
+                "url": loc.url(object_store_url),
+            }
+            for loc in locations
+        ],
+    }
+
+
+@lru_cache(maxsize=4096)
+def _moment(ms: int) -> datetime:
+    # The files of one PUT share their ingest time, and many their access time.
+    return when(ms)
 
 
 def transaction(tx: TransactionStatus) -> TransactionOut:

@@ -10,7 +10,6 @@ looks for would be spread over files for no gain.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,7 +19,7 @@ from typing import Any, cast
 
 import httpx
 
-from client.library import errors
+from client.library import errors, ndjson
 from client.library.models import (
     Accepted,
     Cart,
@@ -240,10 +239,7 @@ class Client:
         it reads them: memory stays the same however many there are."""
         params = _query(_file_filters(filters))
         with self._stream("GET", "/files", params, accept=NDJSON) as response:
-            for line in response.iter_lines():
-                if not line:
-                    continue
-                entry = json.loads(line)
+            for entry in ndjson.entries(response.iter_bytes()):
                 if "error" in entry:
                     raise errors.ServerError(entry["error"], "Try again later.", 500)
                 yield cast(FileEntry, entry)
