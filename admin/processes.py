@@ -34,9 +34,9 @@ PROCESSES: dict[str, list[str]] = {
     "transfer-get-2": faust_worker("processors.transfer_get"),
     "delete-objects": faust_worker("processors.delete_objects"),
     "carts": faust_worker("processors.carts"),
-    # SciCat's archive and retrieve jobs (idle unless scicat.enabled sends any).
+    # SciCat's archive and retrieve jobs; not started while SciCat is off (``off``).
     "scicat": faust_worker("processors.scicat"),
-    # Jobs from SciCat's rabbitmq action (idle unless scicat.rabbitmq_url is set).
+    # Jobs from SciCat's rabbitmq action; not started without scicat.rabbitmq_url.
     "scicat-rabbitmq": ["-m", "processors.scicat_rabbitmq"],
     "archive-put": faust_worker("processors.archive_put"),
     # Recalls from tape (archive-get), keyed by aggregate: each is staged once.
@@ -48,6 +48,19 @@ PROCESSES: dict[str, list[str]] = {
     "projections": ["-m", "projections"],
     "api": ["-m", "api"],
 }
+
+
+def off(settings: Settings) -> dict[str, str]:
+    """The kinds of process whose feature ``settings`` leave off, each with why: they are
+    not started by default (``start``, ``nearline-admin serve``), where they would only
+    hold memory (about 180 MiB for the two of SciCat). Named explicitly, they still run."""
+    rabbitmq = bool(settings.scicat.rabbitmq_url.get_secret_value())
+    kinds = {}
+    if not (settings.scicat.enabled or rabbitmq):
+        kinds["scicat"] = "SciCat is off (scicat.enabled and scicat.rabbitmq_url unset)"
+    if not rabbitmq:
+        kinds["scicat-rabbitmq"] = "scicat.rabbitmq_url is empty"
+    return kinds
 
 
 def kind(name: str) -> str:
@@ -101,9 +114,14 @@ def start(
     env: dict[str, str] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, int]:
-    """Start the named processes (all by default) that are not running."""
+    """Start the named processes that are not running; by default all of them but those
+    whose feature is ``off``."""
     pids = {}
+    skipped = {} if names else off(settings)
     for name in names or list(PROCESSES):
+        if kind(name) in skipped:
+            log(f"  {name:13} not started: {skipped[kind(name)]}")
+            continue
         pids[name] = daemon(settings, name, env).start()
         log(f"  {name:13} pid {pids[name]}")
     return pids

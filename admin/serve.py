@@ -60,4 +60,5 @@ def table(state: dict[str, Any] | None) -> str:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join([head, *(line.rstrip() for line in lines)])
+    off = [f"{name}: not started, {why}" for name, why in state.get("off", {}).items()]
+    return "\n".join([head, *(line.rstrip() for line in lines), *off])

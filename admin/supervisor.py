@@ -289,10 +289,14 @@ def spawner(settings: Settings, env: dict[str, str] | None = None) -> Spawn:
 
 
 def plan(settings: Settings) -> list[str]:
-    """The processes to run: ``processes.PROCESSES``, with ``serve.instances`` per kind."""
+    """The processes to run: ``processes.PROCESSES``, with ``serve.instances`` per kind;
+    none of a kind whose feature is off (``processes.off``) unless ``serve.instances``
+    names it."""
     counts: dict[str, int] = dict.fromkeys(processes.KINDS, 0)
     for name in processes.PROCESSES:
         counts[processes.kind(name)] += 1
+    for kind in left_off(settings):
+        counts[kind] = 0
     unknown = sorted(set(settings.serve.instances) - set(counts))
     if unknown:
         raise SupervisorError(
@@ -308,6 +312,16 @@ def plan(settings: Settings) -> list[str]:
             "run more on other hosts or with their own NEARLINE_PORTS__API"
         )
     return [processes.instance(k, n) for k, count in counts.items() for n in range(1, count + 1)]
+
+
+def left_off(settings: Settings) -> dict[str, str]:
+    """The kinds ``plan`` leaves out because their feature is off, with why (a kind
+    ``serve.instances`` names runs as many times as it says)."""
+    return {
+        kind: why
+        for kind, why in processes.off(settings).items()
+        if kind in processes.KINDS and kind not in settings.serve.instances
+    }
 
 
 # -- the state file and the lock -------------------------------------------------------
@@ -397,7 +411,8 @@ def serve(
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # SIGHUP: its terminal closed
     }
     path = state_file(settings)
-    about = {"pid": os.getpid(), "home": str(settings.home), "started": time.time()}
+    off = left_off(settings)
+    about = {"pid": os.getpid(), "home": str(settings.home), "started": time.time(), "off": off}
 
     def changed(slot: Slot, note: str) -> None:
         log(f"{time.strftime('%H:%M:%S')} {slot.name:15} {note}")
@@ -416,6 +431,8 @@ def serve(
     )
     try:
         log(f"nearline-admin serve: {len(names)} processes for {settings.home} (pid {os.getpid()})")
+        for kind, why in off.items():
+            log(f"{time.strftime('%H:%M:%S')} {kind:15} not started: {why}")
         supervisor.start()
         while not signals:
             supervisor.check()

@@ -324,7 +324,8 @@ class ServeSettings(BaseModel):
     (admin.supervisor, D121)."""
 
     # Instances per kind of process; a kind not named runs as often as in
-    # admin.processes.PROCESSES (one each, two transfer-put and transfer-get); 0: none.
+    # admin.processes.PROCESSES (one each, two transfer-put and transfer-get; none of a
+    # feature that is off, admin.processes.off); 0: none.
     instances: dict[str, int] = {}
     backoff_initial_s: float = Field(1.0, gt=0, description="delay before the first restart")
     backoff_max_s: float = Field(60.0, gt=0, description="the longest delay between restarts")

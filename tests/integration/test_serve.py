@@ -239,3 +239,25 @@ def test_a_supervisor_killed_with_sigkill_leaves_no_process_behind(settings, alo
             "the children to die with their supervisor",
         )
     assert not supervisor.supervisor_alive(settings)
+
+
+def test_the_processes_of_a_feature_that_is_off_are_not_started_and_the_status_says_why(
+    settings, alone
+):
+    """SciCat off (the default): neither of its processes runs; ``--status`` says why."""
+    scicat = {"scicat", "scicat-rabbitmq"}
+    only = {kind: 0 for kind in processes.KINDS if kind not in scicat} | {"retry": 1}
+    env = alone | {"NEARLINE_SERVE__INSTANCES": json.dumps(only)}
+    with supervisor.supervised(settings, env, timeout=60):
+        assert set(supervised_state(settings)) == {"retry"}
+        state = supervisor.read_state(settings)
+        assert state is not None and set(state["off"]) == scicat
+        shown = subprocess.run(
+            [sys.executable, "-m", "admin", "serve", "--status"],
+            env=os.environ | {"NEARLINE_HOME": str(settings.home)} | env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        assert "scicat-rabbitmq: not started, scicat.rabbitmq_url is empty" in shown
+        assert any(line.startswith("scicat: not started, SciCat is off") for line in shown)

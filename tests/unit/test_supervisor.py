@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from admin import processes, supervisor
 from admin.serve import table
 from admin.supervisor import RESTARTING, RUNNING, STOPPED, Backoff, Supervisor
 from nearline.daemons import pid_alive
-from nearline.settings import ServeSettings, Settings
+from nearline.settings import ScicatSettings, ServeSettings, Settings
 
 
 class Clock:
@@ -218,8 +219,11 @@ def test_a_process_waiting_to_restart_is_not_started_again_by_stop():
 # -- what it runs ----------------------------------------------------------------------
 
 
+SCICAT = ("scicat", "scicat-rabbitmq")
+
+
 def test_the_plan_is_the_process_list_with_instances_per_kind():
-    default = Settings()
+    default = Settings(scicat=ScicatSettings(enabled=True, rabbitmq_url=SecretStr("amqp://q")))
     assert supervisor.plan(default) == list(processes.PROCESSES)
     more = default.model_copy(
         update={"serve": ServeSettings(instances={"transfer-put": 3, "evict": 0, "carts": 2})}
@@ -233,6 +237,58 @@ def test_the_plan_is_the_process_list_with_instances_per_kind():
     assert "evict" not in names and "carts-2" in names
     assert processes.command("transfer-put-3") == processes.command("transfer-put")
     assert processes.principal("carts-2") == "carts"
+
+
+@pytest.mark.parametrize(
+    ("scicat", "left_out"),
+    [
+        (ScicatSettings(), {"scicat", "scicat-rabbitmq"}),
+        (ScicatSettings(enabled=True), {"scicat-rabbitmq"}),
+        # Jobs from RabbitMQ are done by the scicat adapter: both run.
+        (ScicatSettings(rabbitmq_url=SecretStr("amqp://q")), set()),
+    ],
+)
+def test_the_processes_of_a_feature_that_is_off_are_not_in_the_plan(scicat, left_out):
+    settings = Settings(scicat=scicat)
+    assert supervisor.plan(settings) == [n for n in processes.PROCESSES if n not in left_out]
+    assert set(supervisor.left_off(settings)) == left_out
+
+
+def test_serve_instances_runs_a_process_of_a_feature_that_is_off():
+    settings = Settings(scicat=ScicatSettings(), serve=ServeSettings(instances={"scicat": 1}))
+    assert "scicat" in supervisor.plan(settings)
+    assert "scicat-rabbitmq" not in supervisor.plan(settings)
+    assert supervisor.left_off(settings) == {"scicat-rabbitmq": "scicat.rabbitmq_url is empty"}
+
+
+def test_start_by_default_leaves_out_what_is_off_and_says_why(monkeypatch, tmp_path):
+    started: list[str] = []
+
+    class Recorded:
+        def __init__(self, _settings: Settings, name: str, _env: object = None) -> None:
+            self.name = name
+
+        def start(self) -> int:
+            started.append(self.name)
+            return 1
+
+    monkeypatch.setattr(processes, "daemon", Recorded)
+    settings = Settings(home=tmp_path, scicat=ScicatSettings())
+    said: list[str] = []
+    processes.start(settings, log=said.append)
+    assert started == [n for n in processes.PROCESSES if n not in SCICAT]
+    assert any(line.split()[:3] == ["scicat", "not", "started:"] for line in said)
+    started.clear()
+    processes.start(settings, list(SCICAT), log=said.append)  # named: they run
+    assert started == list(SCICAT)
+
+
+def test_the_status_says_what_was_not_started_and_why():
+    state = {"pid": 1, "home": "/h", "started": 0, "alive": True, "processes": {}}
+    state["off"] = {"scicat": "SciCat is off (scicat.enabled and scicat.rabbitmq_url unset)"}
+    assert table(state).splitlines()[-1] == (
+        "scicat: not started, SciCat is off (scicat.enabled and scicat.rabbitmq_url unset)"
+    )
 
 
 @pytest.mark.parametrize(
