@@ -9,6 +9,7 @@ are in the cache. A worker's report settles its sub-batch as ``FilesRetrieved``.
 
 from __future__ import annotations
 
+from domain.pack_keys import pack_of
 from events.base import Event
 from events.catalog import (
     FileFailure,
@@ -180,7 +181,8 @@ def _free_spare_packs(
     holds the holding: another owner's files are counted by no fold here (D81)."""
     if recall.holding_id not in state.holdings:
         return
-    packs = state.unused_packs(r["object_key"] for r in recall.recalled)
+    unused = state.unused_packs(r["object_key"] for r in recall.recalled)
+    packs = [pack for pack in unused if not _read_by_another(state, pack, recall)]
     if packs:
         emit.send(
             DELETE_OBJECTS,
@@ -192,6 +194,19 @@ def _free_spare_packs(
                 object_keys=packs,
             ),
         )
+
+
+def _read_by_another(state: CatalogState, pack: str, recall: FilesRecalled) -> bool:
+    """Whether a sub-batch not yet settled was also given slices of ``pack``: requests
+    of one aggregate share what each put back (D182), so the pack goes with the last of
+    them to settle, not the first."""
+    for transaction in state.transactions.unfinished():
+        for batch, other in transaction.recalled.items():
+            if other.event_id == recall.event_id or batch in transaction.settled:
+                continue
+            if any(pack_of(r["object_key"]) == pack for r in other.recalled):
+                return True
+    return False
 
 
 def _link_lost(path: bytes, leader: bytes, failure: MemberFailure) -> FileFailure:

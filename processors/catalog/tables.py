@@ -135,9 +135,7 @@ class FileTable:
                 if before is not None:
                     deletes.append(key)
             elif _row(entry) != before:
-                upserts.append(
-                    (*key, file_id(key[0], entry.transaction_id, key[1]), *_row(entry))
-                )
+                upserts.append((*key, file_id(key[0], entry.transaction_id, key[1]), *_row(entry)))
         db.executemany("DELETE FROM files WHERE holding_id = ? AND path = ?", deletes)
         db.executemany(
             "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", upserts
@@ -183,6 +181,10 @@ class TransactionTable:
 
     def __setitem__(self, transaction_id: str, transaction: Transaction) -> None:
         self.live[transaction_id] = transaction
+
+    def unfinished(self) -> list[Transaction]:
+        """Every transaction not finished (all are in memory)."""
+        return [t for t in self.live.values() if not t.finished]
 
     def write(self, db: sqlite3.Connection) -> None:
         """Save every transaction in memory; keep only the unfinished ones there."""

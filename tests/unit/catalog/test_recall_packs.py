@@ -4,7 +4,10 @@ removed once its sub-batch has been read; another owner's are left to their fold
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from domain.ids import file_id
+from events.base import event_id_for
 from events.catalog import RecalledFile
 from events.reports import AggregateRecalled, ObjectsDeleted
 from events.work import DeleteObjectsRequested
@@ -40,7 +43,7 @@ def decider(cached_in: str | None, owned: bool = True):
     state = made.state
     if owned:
         state.holdings[1] = Holding(1, "alice", "climate", "label", {})
-    for n, (i, path) in enumerate(zip(IDS, PATHS, strict=True)):
+    for n, path in enumerate(PATHS):
         state.files[(1, path)] = FileEntry(
             PUT,
             0,
@@ -111,3 +114,24 @@ def test_the_removal_of_a_spare_pack_never_finishes_the_get():
     )
     assert made.handle(report) == []
     assert not made.state.transactions[TX].finished
+
+
+def test_a_spare_pack_another_get_was_given_goes_with_the_last_to_settle():
+    """Two GETs of the same files recalled together share one put-back (D182): the
+    first to settle must not remove the pack the other has not read yet."""
+    made = decider(OLD)
+    second = "tx-get-2"
+
+    def of_second(event):
+        return replace(event, transaction_id=second, event_id=event_id_for(second, event.event_id))
+
+    files = [{**selected(i, p), "file_id": i} for i, p in zip(IDS, PATHS, strict=True)]
+    made.handle(get_request(list(PATHS)))
+    made.handle(of_second(get_request(list(PATHS))))
+    made.handle(recalled_into(NEW))
+    made.handle(of_second(recalled_into(NEW)))
+    first_done = made.handle(restored_report(0, files))  # type: ignore[arg-type]
+    assert of(first_done, DeleteObjectsRequested) == []  # the second still reads NEW
+    (removal,) = of(made.handle(of_second(restored_report(0, files))), DeleteObjectsRequested)  # type: ignore[arg-type]
+    assert removal.object_keys == [NEW]
+    assert removal.transaction_id == second
