@@ -6,7 +6,7 @@ indexes nor their foreign keys: a foreign key is a trigger per row, and an index
 row by row costs several times one built at the end. ``complete`` builds them once the
 replay has caught up; adding a foreign key checks every row, so a replay that broke one
 fails there instead of being swapped in. ``analyze`` gives the planner the tables' sizes
-as they grow, for the UPDATEs and DELETEs of later facts.
+once the first facts are in, for the UPDATEs and DELETEs of later facts.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, ForeignKeyConstraint, Table, inspect, text
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
-ANALYZE_FIRST = 20_000
-"""Events applied before the first ANALYZE; the next ones come at ten times as many."""
+ANALYZE_AFTER = 20_000
+"""Events a replay applies before it ANALYZEs its tables (and again at the end)."""
 
 
 def defer(conn: Connection, tables: Iterable[Table]) -> None:

@@ -282,7 +282,7 @@ def _apply_until(
     progress = Progress()
     if not pending:
         return progress
-    analyze_at = fresh_load.ANALYZE_FIRST
+    analyzed = False
     batches: queue.Queue[tuple[list[Record], Positions] | None] = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
     halt = threading.Event()
@@ -299,10 +299,13 @@ def _apply_until(
         while (batch := batches.get()) is not None:
             _apply_retrying(runner, batch)
             progress.events = runner.applied
-            if runner.applied >= analyze_at:
+            if not analyzed and runner.applied >= fresh_load.ANALYZE_AFTER:
+                # Sizes for the planner while they are cheap to sample; autovacuum's
+                # analyze follows the tables as they grow (a manual one of big tables cost
+                # seconds, and two workers' ANALYZEs wait for each other).
                 with target_engine.begin() as conn:
                     fresh_load.analyze(conn, tables)
-                analyze_at *= 10
+                analyzed = True
             now = time.monotonic()
             progress.seconds = now - started
             if now - last_report >= 1.0:
