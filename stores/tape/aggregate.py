@@ -39,14 +39,17 @@ import zlib
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
-from typing import NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 
 from domain import aggregate_names as names
 from stores.checksums import Checksummer, adler32_concat
 from stores.failures import CORRUPT
 from stores.tape.cache_reading import CachedObjects, CacheFailure, Fetched, fetch_in_order
-from stores.tape.endpoint import TapeChecksumMismatch, TapeEndpoint
+from stores.tape.errors import TapeChecksumMismatch
 from stores.tape.tar_format import BLOCK, END_OF_ARCHIVE, file_headers, padded, padding
+
+if TYPE_CHECKING:  # the XRootD client (about 8 MiB) only where a process uses the tape
+    from stores.tape.endpoint import TapeEndpoint
 
 __all__ = [
     "AggregateIndex",
