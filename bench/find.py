@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -309,25 +310,29 @@ def main() -> int:
 
     ways = args.ways.split(",")
     rows = [anchor(url)] if "copy" in ways else []
-    api = ApiProcess(url, home / "users.toml")
-    try:
-        idle = api.rss()
-        with Client(api.server, session_path=session) as nearline:
-            nearline.login(USER, PASSWORD)
-        for way in ("ndjson", "pages"):
-            if way in ways:
-                rows.append(through_client(api, way, session, args.page))
-        if "cli" in ways:
-            rows.append(through_cli(api, config))
-        if "cli-json" in ways:
-            rows.append(through_cli(api, config, "--json"))
-    finally:
-        api.stop()
+    idle = 0
+    runs: dict[str, Callable[[ApiProcess], Figures]] = {
+        "ndjson": lambda api: through_client(api, "ndjson", session, args.page),
+        "pages": lambda api: through_client(api, "pages", session, args.page),
+        "cli": lambda api: through_cli(api, config),
+        "cli-json": lambda api: through_cli(api, config, "--json"),
+    }
+    for way, run in runs.items():
+        if way not in ways:
+            continue
+        api = ApiProcess(url, home / "users.toml")  # a fresh one: its peak is this way's
+        try:
+            idle = api.rss()
+            with Client(api.server, session_path=session) as nearline:
+                nearline.login(USER, PASSWORD)
+            rows.append(run(api))
+        finally:
+            api.stop()
 
     base = rows[0].total_s if "copy" in ways else None
     print(
         f"\nFIND of one holding of {args.files:,} files (PostgreSQL; API, clients and the "
-        f"command each a process of their own; API idle at {idle / MIB:.0f} MiB)"
+        f"command each a process of their own, a new API for each, idle at {idle / MIB:.0f} MiB)"
     )
     print(
         f"  {'way':40} {'first':>8} {'total':>8} {'entries/s':>10} {'vs COPY':>8} "

@@ -57,11 +57,12 @@ def file_pages(
     descending: bool = False,
     page: int = PAGE,
     first_page: int = FIRST_PAGE,
+    after: Position | None = None,
 ) -> Iterator[FilePage]:
-    """Every file ``find_files`` would list (at most ``limit``), in the same order, in
-    pages of ``page`` after a first of ``first_page``; no empty page."""
+    """Every file ``find_files`` would list (at most ``limit``, starting after ``after``),
+    in the same order, in pages of ``page`` after a first of ``first_page``; no empty
+    page."""
     conditions = _conditions(scope, selector, path, regex)
-    after: Position | None = None
     left = limit
     wanted = first_page
     while left is None or left > 0:

@@ -11,13 +11,13 @@ import json
 import logging
 from collections.abc import Iterator
 from itertools import chain
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic_core import to_json
 
-from api.deps import ReadScopeDep, ServicesDep, SessionDep
+from api.deps import ReadScopeDep, ServicesDep
 from api.inputs import DbInt
 from api.paths import path_from_b64, path_from_text
 from api.queries.file_pages import FilePage, file_pages
@@ -26,7 +26,7 @@ from api.v1 import render
 from api.v1.models import ErrorOut, FileList
 from api.v1.params import Limit, TagsQuery
 from domain.queries import InvalidQuery
-from projections.queries.files import FoundFile, Position, find_files
+from projections.queries.files import Position
 from projections.queries.filters import HoldingSelector, parse_tag
 
 log = logging.getLogger("nearline.api")
@@ -45,7 +45,6 @@ PAGE_SIZE = 1000  # a JSON page when no limit is given
 )
 def find(
     request: Request,
-    conn: SessionDep,
     scope: ReadScopeDep,
     services: ServicesDep,
     path: Annotated[str | None, Query(description="exact path (text)")] = None,
@@ -59,7 +58,7 @@ def find(
     limit: Limit | None = None,
     descending: bool = False,
     after: Annotated[str | None, Query(description="the `next` of the page before")] = None,
-) -> FileList | StreamingResponse:
+) -> Response:
     """Cataloged files, ordered by holding and path."""
     exact = None
     if path is not None and path_b64 is not None:
@@ -84,12 +83,15 @@ def find(
         chunks = read_ahead(ndjson(pages, object_store))
         return StreamingResponse(chunks, media_type=NDJSON)
     size = limit or PAGE_SIZE
-    page = find_files(conn, scope, selector, exact, regex, size, descending, after=start)
-    more = len(page) == size
-    return FileList(
-        files=[render.found_file(f, object_store) for f in page],
-        next=cursor(page[-1]) if more else None,
+    pages = file_pages(
+        services.engine, scope, selector, exact, regex, size, descending, size, size, start
     )
+    page = next(pages, FilePage([], {}, {}))
+    body = {
+        "files": [_fields(f, page, object_store) for f in page.files],
+        "next": cursor(page.files[-1]) if len(page.files) == size else None,
+    }
+    return Response(to_json(body), media_type="application/json")  # as FileList writes it
 
 
 def ndjson(pages: Iterator[FilePage], object_store: str) -> Iterator[bytes]:
@@ -97,15 +99,7 @@ def ndjson(pages: Iterator[FilePage], object_store: str) -> Iterator[bytes]:
     and the socket is written, once per page rather than once per file (D200)."""
     try:
         for page in pages:
-            checksums, locations = page.checksums, page.locations
-            lines = [
-                to_json(
-                    render.listed_file(
-                        f, checksums.get(f[0], {}), locations.get(f[0], ()), object_store
-                    )
-                )
-                for f in page.files
-            ]
+            lines = [to_json(_fields(f, page, object_store)) for f in page.files]
             lines.append(b"")
             yield b"\n".join(lines)
     except Exception as error:  # the client must know the listing is not whole
@@ -114,7 +108,13 @@ def ndjson(pages: Iterator[FilePage], object_store: str) -> Iterator[bytes]:
         yield b"\n"
 
 
-def cursor(last: FoundFile) -> str:
+def _fields(row: Any, page: FilePage, object_store: str) -> dict[str, Any]:
+    file_id = row[0]
+    checksums, locations = page.checksums.get(file_id, {}), page.locations.get(file_id, ())
+    return render.listed_file(row, checksums, locations, object_store)
+
+
+def cursor(last: Any) -> str:
     return base64.urlsafe_b64encode(b"%d:" % last.holding_id + last.path).decode()
 
 

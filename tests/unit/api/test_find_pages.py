@@ -9,7 +9,8 @@ from pydantic_core import to_json
 
 from api.queries.file_pages import FILE_COLUMNS, file_pages
 from api.v1 import render
-from api.v1.files import ndjson
+from api.v1.files import cursor, ndjson
+from api.v1.models import FileList
 from domain.access import Scope
 from domain.states import OBJECT_STORAGE, TAPE
 from projections.db import make_engine
@@ -89,6 +90,19 @@ def test_the_stream_shows_each_file_as_the_pages_do(client, alice):
     streamed = [json.loads(line) for line in reply.text.splitlines()]
     assert streamed == pages
     assert any(f["path_b64"] for f in streamed) and any(f["link_path"] for f in streamed)
+
+
+def test_a_page_is_written_as_its_model_writes_it(client, alice, settings):
+    """Pages are written without models too: byte for byte what ``FileList`` writes."""
+    reply = client.get(f"{V1}/files", params={"limit": 3}, headers=alice)
+    engine = make_engine(settings.catalog.url)
+    with engine.connect() as conn:
+        found = find_files(conn, Scope("alice", "climate"), HoldingSelector(), limit=3)
+    engine.dispose()
+    store = settings.s3.endpoint_url
+    model = FileList(files=[render.found_file(f, store) for f in found], next=cursor(found[-1]))
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.content == model.model_dump_json().encode()
 
 
 def test_a_streamed_file_is_written_as_the_model_writes_it():
