@@ -117,11 +117,16 @@ TABLE_ROWS = 1000
 """Listings longer than this are printed as lines, as they arrive."""
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(value, ensure_ascii=False)`` without a new encoder per call (it makes one
+whenever an option is given): a million entries of a listing are a million calls."""
+
+
 def print_json_stream(values: Iterable[Any]) -> None:
     """A JSON array written element by element: memory stays flat however long it is."""
     sys.stdout.write("[")
     for number, value in enumerate(values):
-        sys.stdout.write(("," if number else "") + "\n  " + json.dumps(value, ensure_ascii=False))
+        sys.stdout.write(("," if number else "") + "\n  " + _ENCODE(value))
     sys.stdout.write("\n]\n")
     sys.stdout.flush()
 
@@ -130,7 +135,7 @@ def print_lines(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """A header, then one tab-separated line per row."""
     sys.stdout.write("\t".join(columns) + "\n")
     for row in rows:
-        sys.stdout.write("\t".join("" if v is None else str(v) for v in row) + "\n")
+        sys.stdout.write("\t".join(["" if v is None else str(v) for v in row]) + "\n")
     sys.stdout.flush()
 
 
