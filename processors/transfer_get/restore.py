@@ -354,10 +354,13 @@ def _restore_files(
     workers = max(1, min(concurrency, len(jobs)))
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="nearline-get") as pool:
+            # Every job runs, also after one raised (map would cancel those not started,
+            # and their descriptors would stay open): each closes or hands over its own.
+            futures = [pool.submit(fill, job) for job in jobs]
             by_index = {
                 index: outcome
-                for job, outcomes in zip(jobs, pool.map(fill, jobs), strict=True)
-                for (index, _fd), outcome in zip(job, outcomes, strict=True)
+                for job, future in zip(jobs, futures, strict=True)
+                for (index, _fd), outcome in zip(job, future.result(), strict=True)
             }
     except BaseException:
         to_sync.close()  # a worker that lives on must not keep their descriptors
