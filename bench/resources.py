@@ -1,6 +1,7 @@
 """Memory of the local stack while a bench runs: the resident set of every process that
 belongs to it (nearline's own, Kafka, the S3 server, PostgreSQL, XRootD), sampled twice
-a second from /proc, reported as the peak total and its parts at that moment."""
+a second from /proc, reported as the peak total and its parts at that moment. The bench's
+own process and its ancestors are not the stack and are not counted."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ def stack_rss(home: Path) -> dict[str, int]:
         args = _read(f"/proc/{pid}/cmdline")
         if marker in args or env in _read(f"/proc/{pid}/environ") + b"\0":
             mine[pid] = _kind(args)
+    # Not the bench itself nor what started it (a shell, make): they share NEARLINE_HOME
+    # but are not the stack.
+    pid = os.getpid()
+    while pid > 1:
+        mine.pop(pid, None)
+        pid = parents.get(pid, 0)
     for pid in parents:  # PostgreSQL's workers: children of a stack process
         ancestor = parents.get(pid, 0)
         if pid not in mine and ancestor in mine and mine[ancestor] == "postgresql":
