@@ -2,7 +2,8 @@
 
 For sites whose SciCat hands jobs over with its ``rabbitmq`` action: each job message
 becomes the same ``ScicatJobReceived`` the ``url`` action's call records, and the
-``scicat`` process does the job. Idle while ``scicat.rabbitmq_url`` is unset. Wiring only.
+``scicat`` process does the job. Idle while ``scicat.rabbitmq_url`` is unset, and then not
+started by default (``admin.processes.off``, D206). Wiring only.
 """
 
 from __future__ import annotations
