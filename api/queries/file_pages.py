@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Row, Select, and_, func, literal, sel
 from domain.access import Scope
 from projections import tables as t
 from projections.queries import database_errors
-from projections.queries.files import Location, Position
+from projections.queries.files import Position
 from projections.queries.filters import HoldingSelector, checked_regex, holding_conditions
 
 PAGE = 5000
@@ -37,14 +37,18 @@ FILE_COLUMNS = (
 group, checksums and locations."""
 
 
+Copy = tuple[str, str, str, int]
+"""Where a copy of a file is: ``Location``'s fields as a tuple (no object per copy)."""
+
+
 @dataclass(frozen=True)
 class FilePage:
     """A page of a listing: the files' rows (``FILE_COLUMNS``), and their checksums and
-    locations by file id."""
+    copies by file id."""
 
     files: Sequence[Row[Any]]
     checksums: dict[int, dict[str, str]]
-    locations: dict[int, list[Location]]
+    locations: dict[int, list[Copy]]
 
 
 def file_pages(
@@ -144,12 +148,12 @@ def _page(
         select(c.c.file_id, c.c.algorithm, c.c.value).where(c.c.file_id.in_(ids))
     ):
         checksums[file_id][algorithm] = value
-    locations: dict[int, list[Location]] = defaultdict(list)
+    locations: dict[int, list[Copy]] = defaultdict(list)
     loc = t.locations
     for file_id, storage_type, root, key, access_time in conn.execute(
         select(loc.c.file_id, loc.c.storage_type, loc.c.root, loc.c.path, loc.c.access_time)
         .where(loc.c.file_id.in_(ids))
         .order_by(loc.c.storage_type)
     ):
-        locations[file_id].append(Location(storage_type, root, key, access_time))
+        locations[file_id].append((storage_type, root, key, access_time))
     return FilePage(rows, checksums, locations)

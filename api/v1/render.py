@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from api.paths import path_b64, path_text
 from api.queries.holdings import Holding
@@ -20,7 +21,7 @@ from api.v1.models import (
     TransactionOut,
     when,
 )
-from domain.states import State
+from domain.states import OBJECT_STORAGE, State
 from projections.queries.files import FoundFile, Location
 
 
@@ -71,7 +72,7 @@ def found_file(f: FoundFile, object_store_url: str) -> FileOut:
 def listed_file(
     row: Sequence[Any],
     checksums: dict[str, str],
-    locations: Sequence[Location],
+    locations: Sequence[tuple[str, str, str, int]],
     object_store_url: str,
 ) -> dict[str, Any]:
     """``found_file`` as plain values in ``FileOut``'s order, from a row of
@@ -99,15 +100,29 @@ def listed_file(
         "checksums": checksums,
         "locations": [
             {
-                "storage_type": loc.storage_type,
-                "root": loc.root,
-                "path": loc.path,
-                "access_time": _moment(loc.access_time),
-                "url": loc.url(object_store_url),
+                "storage_type": storage_type,
+                "root": root,
+                "path": key,
+                "access_time": _moment(access_time),
+                "url": _url(object_store_url, storage_type, root, key),
             }
-            for loc in locations
+            for storage_type, root, key, access_time in locations
         ],
     }
+
+
+def _url(object_store_url: str, storage_type: str, root: str, key: str) -> str | None:
+    """``Location.url`` without a ``Location`` per copy, the bucket's part made once."""
+    if storage_type != OBJECT_STORAGE:
+        return None
+    if "#" in key:  # perhaps a slice of a pack: Location knows how it is read
+        return Location(storage_type, root, key, 0).url(object_store_url)
+    return _bucket_url(object_store_url, root) + quote(key)
+
+
+@lru_cache(maxsize=256)
+def _bucket_url(object_store_url: str, root: str) -> str:
+    return f"{object_store_url.rstrip('/')}/{quote(root)}/"
 
 
 @lru_cache(maxsize=4096)
