@@ -28,10 +28,10 @@ from bench.put import (
     make_big_file,
     make_small_files,
     nearline_put,
+    request_log,
     run_rclone,
     start_against_rclone,
 )
-from nearline.requests import RequestLog
 from nearline.settings import Settings
 from stack.demo import hand_over
 
@@ -40,7 +40,7 @@ def nearline_get(
     settings: Settings, engine, path: Path, target: Path, user: str, group: str
 ) -> float:
     hand_over(target, user)
-    requests = RequestLog(settings)
+    requests = request_log(settings)  # warm, as the API's is
     start = time.perf_counter()
     request = requests.get(
         user=user,
@@ -51,7 +51,6 @@ def nearline_get(
     )
     state = final_state(engine, request.transaction_id)
     elapsed = time.perf_counter() - start
-    requests.close()
     if state != "COMPLETE":
         raise SystemExit(f"nearline GET ended {state}")
     return elapsed
