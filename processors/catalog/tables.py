@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from domain.ids import file_id
@@ -217,6 +216,3 @@ class AppliedIds:
     def write(self, db: sqlite3.Connection) -> None:
         db.executemany("INSERT OR IGNORE INTO applied VALUES (?)", ((i,) for i in self.recent))
         self.recent.clear()
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self.recent
