@@ -95,6 +95,7 @@ class Codec:
         self.compiled = compiled
         self._encoders: dict[type[Event], Encoder] = {}
         self._decoders: dict[bytes, Decoder] = {}
+        self._names: dict[bytes, str] = {}
         self.writer_schemas: WriterSchemas | None = None
         """Where to look up a writer schema newer than this code (see ``_learned``)."""
 
@@ -130,6 +131,19 @@ class Codec:
             raise UndecodableRecord(
                 "corrupt", f"{_name(data, self)}: corrupt body ({type(error).__name__}: {error})"
             ) from None
+
+    def schema_name(self, data: bytes) -> str | None:
+        """The full schema name of ``data``'s writer schema, read from its header alone;
+        None when this registry does not know the header (it may still decode: a newer
+        version learned from ``_schemas``, or not an event at all)."""
+        header = data[:HEADER_SIZE]
+        name = self._names.get(header)
+        if name is None:
+            version = self.registry.find(header[2:]) if header[:2] == MARKER else None
+            if version is None:
+                return None  # not kept: any bytes can be a header
+            name = self._names[header] = version.name
+        return name
 
     def decode_message(self, data: bytes, *, topic: str, partition: int, offset: int) -> Event:
         """``decode`` for a Kafka message; errors name the topic, partition and offset."""
@@ -272,6 +286,11 @@ def encode(event: Event) -> bytes:
 def decode(data: bytes) -> Event:
     """The event in ``data``; raises ``UndecodableRecord`` for anything else."""
     return (_default or default_codec()).decode(data)
+
+
+def schema_name(data: bytes) -> str | None:
+    """The schema name in ``data``'s header, if known (``Codec.schema_name``)."""
+    return (_default or default_codec()).schema_name(data)
 
 
 def decode_message(data: bytes, *, topic: str, partition: int, offset: int) -> Event:

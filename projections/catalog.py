@@ -38,6 +38,25 @@ from projections.writes import insert_ignoring_duplicates, upsert
 
 NAME = "catalog"
 CHUNK = 5000
+KINDS = frozenset(
+    fact.schema_name
+    for fact in (
+        HoldingCreated,
+        TransactionAccepted,
+        FilesReserved,
+        FilesCataloged,
+        FilesRetrieved,
+        FilesDeleted,
+        HoldingDeleted,
+        HoldingRelabeled,
+        HoldingTagsChanged,
+        ArchiveScheduled,
+        FilesArchived,
+        FilesRecalled,
+        FilesEvicted,
+    )
+)
+"""The facts ``apply`` acts on: the runner does not decode the others for it."""
 
 
 class CatalogRows:
@@ -54,6 +73,16 @@ class CatalogRows:
         self.locations: dict[tuple[int, str], dict[str, Any]] = {}
         self.cataloged: set[int] = set()  # files of earlier batches now cataloged
         self.released: set[int] = set()  # reservations of earlier batches dropped
+        # Ids by (holding, transaction, path): a file's reservation and its cataloging
+        # are mostly in one batch, and hashing is much of the cost of a row.
+        self.ids: dict[tuple[int, str, bytes], int] = {}
+
+    def file_id(self, holding_id: int, transaction_id: str, path: bytes) -> int:
+        key = (holding_id, transaction_id, path)
+        id_ = self.ids.get(key)
+        if id_ is None:
+            id_ = self.ids[key] = file_id(holding_id, transaction_id, path)
+        return id_
 
     def flush(self) -> None:
         conn = self.conn
@@ -190,7 +219,7 @@ def apply(conn: Connection, events: Sequence[Event], bucket: str) -> None:
 
 def _reserve(rows: CatalogRows, fact: FilesReserved) -> None:
     for f in fact.files:
-        id_ = file_id(fact.holding_id, fact.transaction_id, f["path"])
+        id_ = rows.file_id(fact.holding_id, fact.transaction_id, f["path"])
         rows.files.setdefault(
             id_,
             {
@@ -214,7 +243,7 @@ def _reserve(rows: CatalogRows, fact: FilesReserved) -> None:
 
 def _catalog(rows: CatalogRows, fact: FilesCataloged, bucket: str) -> None:
     for f in fact.files:
-        id_ = file_id(fact.holding_id, fact.transaction_id, f["path"])
+        id_ = rows.file_id(fact.holding_id, fact.transaction_id, f["path"])
         pending = rows.files.get(id_)
         if pending is not None:
             pending["state"] = "CATALOGED"
@@ -237,7 +266,7 @@ def _catalog(rows: CatalogRows, fact: FilesCataloged, bucket: str) -> None:
                 },
             )
     for failure in fact.failed:
-        id_ = file_id(fact.holding_id, fact.transaction_id, failure["path"])
+        id_ = rows.file_id(fact.holding_id, fact.transaction_id, failure["path"])
         pending = rows.files.get(id_)
         if pending is None:
             rows.released.add(id_)

@@ -45,7 +45,7 @@ def projection(which: str, bucket: str) -> Projection:
         catalog.apply(conn, events, bucket)
 
     parts = {
-        "catalog": Part((CATALOG,), apply_catalog),
+        "catalog": Part((CATALOG,), apply_catalog, catalog.KINDS),
         # A request shows queued from the requests topic while no decider takes it.
         "status": Part((CATALOG, STATUS, REQUESTS), status.apply),
         "carts": Part((CARTS,), carts.apply),

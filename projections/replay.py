@@ -14,6 +14,7 @@ the replay catches up again first.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import queue
@@ -72,6 +73,9 @@ VOLATILE: Mapping[str, frozenset[str]] = {
     "locations": frozenset({"access_time"}),
 }
 Positions = dict[tuple[str, int], int]
+Batch = tuple[list[Record], Positions, int]
+"""Decoded records, the positions after them, and how many records were read (those
+not decoded included)."""
 
 
 class ReplayError(RuntimeError):
@@ -175,39 +179,44 @@ def live_targets(engine: Engine, settings: Settings, topics: tuple[str, ...]) ->
 
 def _read_batches(
     settings: Settings,
+    replayed: Projection,
     done: Positions,
     pending: Positions,
     batch_size: int,
-    batches: queue.Queue[tuple[list[Record], Positions] | None],
+    batches: queue.Queue[Batch | None],
     failure: list[BaseException],
     halt: threading.Event,
 ) -> None:
     """Consume from ``done`` up to ``pending`` (exclusive), decoded, in poll batches,
-    until done or ``halt``."""
+    until done or ``halt``. Records of kinds the projection passes over are not decoded."""
     consumer = bus.consumer(settings, group=f"nearline-replay-{uuid.uuid4().hex[:8]}")
+    kinds = {topic: replayed.kinds_of(topic) for topic, _p in pending}
     try:
         consumer.assign([TopicPartition(tp[0], tp[1], done.get(tp, 0)) for tp in pending])
         while pending and not halt.is_set():
             records: list[Record] = []
             ends: Positions = {}
+            read = 0
             for message in consumer.consume(batch_size, timeout=1.0):
-                topic, partition, offset = message.topic(), message.partition(), message.offset()
-                end = pending.get((topic or "", partition or 0))
-                if message.error() or topic is None or partition is None or offset is None:
+                if message.error():
                     continue
-                if end is None:
+                topic, partition, offset = message.topic(), message.partition(), message.offset()
+                key = (topic or "", partition or 0)
+                end = pending.get(key)
+                if end is None or offset is None:
                     continue
                 if offset < end:
                     # Decoded here, not in a second pass over the batch.
-                    ends[(topic, partition)] = offset + 1
-                    event = decode_record(message, topic, partition, offset)
+                    ends[key] = offset + 1
+                    read += 1
+                    event = decode_record(message, key[0], key[1], offset, kinds[key[0]])
                     if event is not None:
-                        records.append((topic, event))
+                        records.append((key[0], event))
                 if offset + 1 >= end:
-                    del pending[(topic, partition)]
-                    consumer.pause([TopicPartition(topic, partition)])
+                    del pending[key]
+                    consumer.pause([TopicPartition(*key)])
             if ends:
-                batches.put((records, ends))
+                batches.put((records, ends, read))
     except BaseException as error:  # handed to the applying thread
         failure.append(error)
     finally:
@@ -283,23 +292,33 @@ def _apply_until(
     if not pending:
         return progress
     analyzed = False
-    batches: queue.Queue[tuple[list[Record], Positions] | None] = queue.Queue(maxsize=2)
+    batches: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
     halt = threading.Event()
     reader = threading.Thread(
         target=_read_batches,
-        args=(settings, done, pending, runner.batch_size, batches, failure, halt),
+        args=(settings, replayed, done, pending, runner.batch_size, batches, failure, halt),
         name="replay-reader",
         daemon=True,
     )
     # Reading and decoding the next batch overlaps with writing this one.
     reader.start()
     started = last_report = time.monotonic()
+    collecting = gc.isenabled()
+    # The cyclic collector, left to itself, went through every object of the batches in
+    # flight again and again: a third of the CPU of decoding and building rows. A
+    # batch's objects hold no cycles and are freed as it is dropped; the collector runs
+    # once per batch instead, on the young generations.
+    gc.disable()
     try:
         while (batch := batches.get()) is not None:
-            _apply_retrying(runner, batch)
-            progress.events = runner.applied
-            if not analyzed and runner.applied >= fresh_load.ANALYZE_AFTER:
+            records, ends, read = batch
+            del batch
+            _apply_retrying(runner, (records, ends))
+            del records
+            gc.collect(1)
+            progress.events += read
+            if not analyzed and progress.events >= fresh_load.ANALYZE_AFTER:
                 # Sizes for the planner while they are cheap to sample; autovacuum's
                 # analyze follows the tables as they grow (a manual one of big tables cost
                 # seconds, and two workers' ANALYZEs wait for each other).
@@ -312,6 +331,8 @@ def _apply_until(
                 report(progress)
                 last_report = now
     finally:
+        if collecting:
+            gc.enable()
         # On an error here, let the reader stop: it may be waiting to hand a batch over.
         halt.set()
         while reader.is_alive():

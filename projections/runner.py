@@ -11,11 +11,13 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from confluent_kafka import Consumer, Message, TopicPartition
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
 
+from events import codec
 from events.base import Event
 from events.codec import UndecodableRecord, decode_message
 from nearline import bus
@@ -40,6 +42,9 @@ class Part:
 
     topics: tuple[str, ...]
     apply: Apply
+    kinds: frozenset[str] | None = None
+    """Schema names of the events ``apply`` acts on (None: any). Records of other known
+    kinds are not decoded, as ``apply`` would pass over them."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,16 @@ class Projection:
     @property
     def topics(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(topic for part in self.parts for topic in part.topics))
+
+    def kinds_of(self, topic: str) -> frozenset[str] | None:
+        """The kinds of event some part takes from ``topic`` (None: any)."""
+        wanted: set[str] = set()
+        for part in self.parts:
+            if topic in part.topics:
+                if part.kinds is None:
+                    return None
+                wanted |= part.kinds
+        return frozenset(wanted)
 
     def apply(self, conn: Connection, records: Sequence[Record]) -> None:
         """Each part applies, in order, the events of its own topics."""
@@ -132,7 +147,7 @@ class ProjectionRunner:
         self.stopping.wait(delay)
 
     def apply_batch(self, messages: Sequence[Message]) -> None:
-        self.apply_decoded(*decode_batch(messages))
+        self.apply_decoded(*decode_batch(messages, self.projection))
 
     def apply_decoded(self, records: Sequence[Record], ends: dict[tuple[str, int], int]) -> None:
         """Apply decoded records and the positions after them in one transaction."""
@@ -156,9 +171,12 @@ class ProjectionRunner:
         processor = f"projection-{self.projection.name}"
         # Counted per kind, not per record: a label lookup per record cost as much as
         # writing the row.
-        kinds = Counter((topic, event.schema_name) for topic, event in records)
-        for (topic, schema_name), count in kinds.items():
-            kind = schema_name.rsplit(".", 1)[-1]
+        topics, events = map(itemgetter(0), records), map(itemgetter(1), records)
+        kinds: Counter[tuple[str, type[Event]]] = Counter(
+            zip(topics, map(type, events), strict=True)
+        )
+        for (topic, cls), count in kinds.items():
+            kind = cls.schema_name.rsplit(".", 1)[-1]
             metrics.EVENTS_PROCESSED.labels(processor, topic, kind).inc(count)
 
     def stop(self) -> None:
@@ -166,29 +184,54 @@ class ProjectionRunner:
 
 
 def decode_batch(
-    messages: Sequence[Message],
+    messages: Sequence[Message], projection: Projection | None = None
 ) -> tuple[list[Record], dict[tuple[str, int], int]]:
-    """A poll batch's records, and the position after it in each partition."""
+    """A poll batch's records (those ``projection`` takes, if given), and the position
+    after it in each partition."""
     records: list[Record] = []
     ends: dict[tuple[str, int], int] = {}
+    kinds = _Kinds(projection)
     for message in messages:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         if message.error() or topic is None or partition is None or offset is None:
             log.warning("consume error: %s", message.error())
             continue
         ends[(topic, partition)] = offset + 1
-        event = decode_record(message, topic, partition, offset)
+        event = decode_record(message, topic, partition, offset, kinds[topic])
         if event is not None:
             records.append((topic, event))
     return records, ends
 
 
-def decode_record(message: Message, topic: str, partition: int, offset: int) -> Event | None:
-    """The message's event; None for an undecodable record, which is skipped."""
+class _Kinds(dict[str, frozenset[str] | None]):
+    """The kinds a projection takes, by topic, worked out on first use (all kinds when
+    no projection is given)."""
+
+    def __init__(self, projection: Projection | None) -> None:
+        super().__init__()
+        self.projection = projection
+
+    def __missing__(self, topic: str) -> frozenset[str] | None:
+        kinds = self[topic] = self.projection.kinds_of(topic) if self.projection else None
+        return kinds
+
+
+def decode_record(
+    message: Message,
+    topic: str,
+    partition: int,
+    offset: int,
+    kinds: frozenset[str] | None = None,
+) -> Event | None:
+    """The message's event; None for an undecodable record, which is skipped, and for
+    one of a known kind not in ``kinds`` (if given), which is not decoded."""
+    data = message.value() or b""
+    if kinds is not None:
+        name = codec.schema_name(data)
+        if name is not None and name not in kinds:
+            return None
     try:
-        return decode_message(
-            message.value() or b"", topic=topic, partition=partition, offset=offset
-        )
+        return decode_message(data, topic=topic, partition=partition, offset=offset)
     except UndecodableRecord as error:
         # Undecodable records are dead-lettered by the processors that meet them
         # first; a projection skips them and goes on.
