@@ -32,102 +32,48 @@ started = time.perf_counter()
 
 from confluent_kafka.admin import NewTopic  # noqa: E402 (the clock starts first)
 
-from events.base import Event, event_id_for  # noqa: E402
-from events.catalog import (  # noqa: E402
-    FilesCataloged,
-    FilesReserved,
-    HoldingCreated,
-    TransactionAccepted,
-    TransactionFinished,
-)
+from events.base import Event  # noqa: E402
 from events.codec import encode  # noqa: E402
 from events.reports import FilesIndexed, FilesTransferred  # noqa: E402
 from events.requests import PutRequested  # noqa: E402
 from nearline import bus  # noqa: E402
 from nearline.settings import Settings  # noqa: E402
 
-USER, GROUP = "bench-user", "bench"
+try:
+    from bench import synthetic
+except ImportError:  # run as a script: its own folder comes first on the path
+    import synthetic  # type: ignore[no-redef]
+
+USER = "bench-user"
 BATCH = 1000
 PER_HOLDING = 100_000
 MIB = 1024 * 1024
 
 
 def envelope(tx: str, step: str) -> dict:
-    return {
-        "event_id": event_id_for(tx, step),
-        "transaction_id": tx,
-        "user": USER,
-        "group": GROUP,
-        "cause_id": None,
-        "occurred_at": 1_700_000_000_000,
-    }
+    return synthetic.envelope(tx, step, USER, 1_700_000_000_000)
 
 
 def put_facts(n: int) -> list[Event]:
     """The facts of the n-th PUT of 1,000 files."""
     tx = str(uuid.UUID(int=n + 1))
     holding = n * BATCH // PER_HOLDING + 1  # partition 0 of 1: ids 1, 2, ...
+    path = b"/data/run%d/d%04d/f%07d.nc"
     files = [
-        {
-            "path": b"/data/run%d/d%04d/f%07d.nc" % (holding, n % 10_000, n * BATCH + i),
-            "path_type": "FILE",
-            "link_path": None,
-            "size": 4096,
-            "mode": 0o100644,
-            "uid": 1000,
-            "gid": 1000,
-            "mtime_ns": 1,
-        }
+        synthetic.file_entry(path % (holding, n % 10_000, n * BATCH + i), 4096, 1)
         for i in range(BATCH)
     ]
-    facts: list[Event] = []
-    if n * BATCH % PER_HOLDING == 0:
-        facts.append(
-            HoldingCreated(
-                **envelope(tx, "holding"), holding_id=holding, label=f"run{holding}", tags={}
-            )
-        )
-    facts += [
-        TransactionAccepted(
-            **envelope(tx, "accepted"),
-            api_action="put",
-            job_label="bench",
-            holding_id=holding,
-            label=f"run{holding}",
-        ),
-        FilesReserved(
-            **envelope(tx, "reserved/0"),
-            holding_id=holding,
-            sub_batch=0,
-            last=True,
-            files=files,  # type: ignore[arg-type]
-            refused=[],
-        ),
-        FilesCataloged(
-            **envelope(tx, "cataloged/0"),
-            holding_id=holding,
-            sub_batch=0,
-            files=[
-                {
-                    **f,  # type: ignore[typeddict-item]
-                    "object_key": f"pack-{n}#{4096 * i}+4096",
-                    "adler32": "00000001",
-                    "sha256": "0" * 64,
-                }
-                for i, f in enumerate(files)
-            ],
-            failed=[],
-        ),
-        TransactionFinished(
-            **envelope(tx, "finished"),
-            api_action="put",
-            state="COMPLETE",
-            files_ok=BATCH,
-            files_failed=0,
-            bytes_ok=BATCH * 4096,
-        ),
-    ]
-    return facts
+    keys = [f"pack-{n}#{4096 * i}+4096" for i in range(BATCH)]
+    return synthetic.put_facts(
+        tx,
+        USER,
+        holding,
+        f"run{holding}",
+        files,
+        keys,
+        1_700_000_000_000,
+        new_holding=n * BATCH % PER_HOLDING == 0,
+    )
 
 
 def write_topic(settings: Settings, topic: str, files: int) -> int:

@@ -17,7 +17,6 @@ COPY'd into tables without them, which are then built: the ratio to that is prin
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
 import uuid
@@ -26,14 +25,7 @@ from typing import Any
 from confluent_kafka.admin import NewTopic
 from sqlalchemy import Engine, func, select, text
 
-from events.base import Event, event_id_for
-from events.catalog import (
-    FilesCataloged,
-    FilesReserved,
-    HoldingCreated,
-    TransactionAccepted,
-    TransactionFinished,
-)
+from events.base import Event
 from events.codec import encode
 from nearline import bus
 from nearline.settings import Settings
@@ -47,6 +39,11 @@ from projections.replay import (
 )
 from projections.runner import Part, Projection
 
+try:
+    from bench.synthetic import file_entry, put_facts
+except ImportError:  # run as a script: its own folder comes first on the path
+    from synthetic import file_entry, put_facts  # type: ignore[no-redef]
+
 REPLAY_SCHEMA = "nearline_bench_replay"
 COPY_SCHEMA = "nearline_bench_copy"
 USERS = 50
@@ -58,75 +55,13 @@ def transaction_events(n: int, files: int, partitions: int) -> list[tuple[bytes,
     tx = str(uuid.UUID(int=n + 1))
     holding = (n // partitions) * partitions + n % partitions + 1
     now = 1_700_000_000_000 + n
-
-    def envelope(step: str, cause: str | None) -> dict[str, Any]:
-        return {
-            "event_id": event_id_for(tx, step),
-            "transaction_id": tx,
-            "user": user,
-            "group": "bench",
-            "cause_id": cause,
-            "occurred_at": now,
-        }
-
     entries = [
-        {
-            "path": f"/data/{user}/run{n}/file{i:04d}.nc".encode(),
-            "path_type": "FILE",
-            "link_path": None,
-            "size": 1000 + i,
-            "mode": 0o100644,
-            "uid": 1000,
-            "gid": 1000,
-            "mtime_ns": now * 1_000_000,
-        }
+        file_entry(f"/data/{user}/run{n}/file{i:04d}.nc".encode(), 1000 + i, now * 1_000_000)
         for i in range(files)
     ]
-    request = event_id_for(tx, "requested")
-    events: list[Event] = [
-        HoldingCreated(
-            **envelope("holding", request), holding_id=holding, label=f"run{n}", tags={}
-        ),
-        TransactionAccepted(
-            **envelope("accepted", request),
-            api_action="put",
-            job_label=tx[:8],
-            holding_id=holding,
-            label=f"run{n}",
-        ),
-        FilesReserved(
-            **envelope("reserved/0", request),
-            holding_id=holding,
-            sub_batch=0,
-            last=True,
-            files=entries,  # type: ignore[arg-type]
-            refused=[],
-        ),
-        FilesCataloged(
-            **envelope("cataloged/0", request),
-            holding_id=holding,
-            sub_batch=0,
-            files=[
-                {
-                    **e,  # type: ignore[typeddict-item]
-                    "object_key": f"{holding}/{tx}/{i}",
-                    "adler32": f"{i:08x}",
-                    "sha256": hashlib.sha256(e["path"]).hexdigest(),
-                }
-                for i, e in enumerate(entries)
-            ],
-            failed=[],
-        ),
-        TransactionFinished(
-            **envelope("finished", request),
-            api_action="put",
-            state="COMPLETE",
-            files_ok=files,
-            files_failed=0,
-            bytes_ok=sum(1000 + i for i in range(files)),
-        ),
-    ]
-    return [(user.encode(), e) for e in events]
+    keys = [f"{holding}/{tx}/{i}" for i in range(files)]
+    facts = put_facts(tx, user, holding, f"run{n}", entries, keys, now)
+    return [(user.encode(), fact) for fact in facts]
 
 
 def write_topic(settings: Settings, topic: str, events: int, files: int) -> int:
@@ -230,7 +165,14 @@ def main() -> None:
         fresh_tables(engine, "catalog", REPLAY_SCHEMA)
         bucket = settings.s3.bucket
         replayed = Projection(
-            "bench", (Part((topic,), lambda conn, events: catalog.apply(conn, events, bucket)),)
+            "bench",
+            (
+                Part(
+                    (topic,),
+                    lambda conn, events: catalog.apply(conn, events, bucket),
+                    catalog.KINDS,
+                ),
+            ),
         )
         from projections.replay import high_watermarks
 
