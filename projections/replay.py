@@ -63,6 +63,8 @@ DEADLOCK_ATTEMPTS = 5
 BATCH = 20_000
 """Records per transaction of a replay: bigger than the live runner's poll batches, as
 nothing waits on the replay's rows until it is done."""
+COLLECT_EVERY = 10
+"""Batches a replay applies between runs of the cyclic garbage collector."""
 VOLATILE: Mapping[str, frozenset[str]] = {
     # A surrogate key drawn from a sequence: gaps left by rolled-back inserts make it
     # differ between two correct projections.
@@ -308,15 +310,19 @@ def _apply_until(
     # The cyclic collector, left to itself, went through every object of the batches in
     # flight again and again: a third of the CPU of decoding and building rows. A
     # batch's objects hold no cycles and are freed as it is dropped; the collector runs
-    # once per batch instead, on the young generations.
+    # on the young generations every few batches instead (each run goes through the
+    # batches still queued, so not after every one).
     gc.disable()
     try:
+        applied = 0
         while (batch := batches.get()) is not None:
             records, ends, read = batch
             del batch
             _apply_retrying(runner, (records, ends))
             del records
-            gc.collect(1)
+            applied += 1
+            if applied % COLLECT_EVERY == 0:
+                gc.collect(1)
             progress.events += read
             if not analyzed and progress.events >= fresh_load.ANALYZE_AFTER:
                 # Sizes for the planner while they are cheap to sample; autovacuum's

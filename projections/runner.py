@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from events import codec
 from events.base import Event
-from events.codec import UndecodableRecord, decode_message
+from events.codec import UndecodableRecord
 from nearline import bus
 from nearline.observe import metrics
 from nearline.observe.server import HEALTH
@@ -225,18 +225,14 @@ def decode_record(
 ) -> Event | None:
     """The message's event; None for an undecodable record, which is skipped, and for
     one of a known kind not in ``kinds`` (if given), which is not decoded."""
-    data = message.value() or b""
-    if kinds is not None:
-        name = codec.schema_name(data)
-        if name is not None and name not in kinds:
-            return None
     try:
-        return decode_message(data, topic=topic, partition=partition, offset=offset)
+        event = codec.default_codec().decode_kind(message.value() or b"", kinds)
     except UndecodableRecord as error:
         # Undecodable records are dead-lettered by the processors that meet them
         # first; a projection skips them and goes on.
-        log.error("skipping undecodable record: %s", error)
+        log.error("skipping undecodable record: %s", error.located(topic, partition, offset))
         return None
+    return event
 
 
 def run_until_signalled(runners: Sequence[ProjectionRunner]) -> None:

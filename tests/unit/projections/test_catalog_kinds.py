@@ -9,7 +9,7 @@ import pytest
 
 from events.base import Event
 from events.catalog import FilesReserved, TransactionFinished
-from events.codec import Codec, encode, schema_name
+from events.codec import Codec, UndecodableRecord, encode
 from events.registry import default_registry
 from events.samples import sample_records
 from projections import catalog
@@ -97,7 +97,17 @@ def test_the_schema_name_comes_from_the_header_and_unknown_headers_are_not_kept(
     codec = Codec()
     data = encode(one_of(FilesReserved))
     assert codec.schema_name(data) == FilesReserved.schema_name
-    assert schema_name(data) == FilesReserved.schema_name
     for junk in (b"", b"not avro at all", b"\xc3\x01" + bytes(8)):
         assert codec.schema_name(junk) is None
     assert list(codec._names.values()) == [FilesReserved.schema_name]
+
+
+def test_a_damaged_record_of_a_known_kind_is_refused_for_what_it_is_and_where_it_was(caplog):
+    data = encode(one_of(FilesReserved))
+    codec = Codec()
+    assert codec.decode_kind(data, None) == codec.decode(data)  # its decoder is known now
+    with pytest.raises(UndecodableRecord) as refused:
+        codec.decode_kind(data[:-3], frozenset({FilesReserved.schema_name}))
+    assert refused.value.reason == "truncated"
+    assert decode_record(FakeMessage(data[:-3], 5), "nearline.catalog", 2, 5, None) is None  # type: ignore[arg-type]
+    assert "nearline.catalog[2]@5" in caplog.text
