@@ -133,6 +133,7 @@ class PosixSettings(BaseModel):
 
     min_uid: int = Field(1000, ge=1)  # uid 0 is never served, nor system accounts below this
     worker_timeout_s: float = Field(600.0, gt=0)  # a user's worker silent longer is killed
+    worker_idle_s: float = Field(5.0, ge=0)  # kept for the same requester's next work (D208)
 
 
 class RestoreSettings(BaseModel):

@@ -17,8 +17,9 @@ from nearline.settings import Settings
 from processors.app import Send
 from processors.indexer.batching import SubBatch, batches
 from processors.indexer.walk import FileRecord, Rejection, walk
+from stores.posix.pool import shared_pool
 from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
-from stores.posix.session import UserFiles, WorkerFailed
+from stores.posix.session import WorkerFailed
 
 log = logging.getLogger("nearline.indexer")
 
@@ -32,7 +33,7 @@ def sub_batches(settings: Settings, request: IndexRequested) -> Iterator[SubBatc
     posix = settings.posix
     try:
         who = requester_for(request.user, posix.min_uid)
-        files = UserFiles(who, posix.min_uid, posix.worker_timeout_s)
+        files = shared_pool(posix.worker_idle_s).take(who, posix.min_uid, posix.worker_timeout_s)
     except UnknownUser:
         yield from _refused(request, f"user {request.user} is not known on the file servers")
         return

@@ -25,8 +25,9 @@ from processors.transfer_get.restoring import (
     until_settled,
 )
 from stores.outcomes import NO_TALLY, Tally
+from stores.posix.pool import shared_pool
 from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
-from stores.posix.session import UserFiles, WorkerFailed
+from stores.posix.session import WorkerFailed
 from stores.s3.object_store import ObjectStore
 
 Restore = Callable[[Settings, ObjectStore, TransferGetRequested, set[bytes] | None, Tally], Outcome]
@@ -45,7 +46,7 @@ def restore(
     posix = settings.posix
     try:
         who = requester_for(request.user, posix.min_uid)
-        session = UserFiles(who, posix.min_uid, posix.worker_timeout_s)
+        session = shared_pool(posix.worker_idle_s).take(who, posix.min_uid, posix.worker_timeout_s)
     except UnknownUser:
         return all_failed(files, f"user {request.user} is not known on the file servers")
     except (RefusedRequester, WorkerFailed) as refused:

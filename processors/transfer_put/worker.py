@@ -23,8 +23,9 @@ from nearline.settings import Settings
 from processors.app import Send
 from processors.progress import Progress, progress_event, reporting
 from stores.outcomes import NO_TALLY, Tally
+from stores.posix.pool import shared_pool
 from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
-from stores.posix.session import UserFiles, WorkerFailed
+from stores.posix.session import WorkerFailed
 from stores.s3.object_store import Expected, Failure, ObjectStore, Stored
 from stores.s3.source_files import Opener
 
@@ -45,7 +46,7 @@ def upload(
     posix = settings.posix
     try:
         who = requester_for(request.user, posix.min_uid)
-        files = UserFiles(who, posix.min_uid, posix.worker_timeout_s)
+        files = shared_pool(posix.worker_idle_s).take(who, posix.min_uid, posix.worker_timeout_s)
     except UnknownUser:
         unknown = Failure(f"user {request.user} is not known on the file servers", False)
         return [unknown for _ in request.files]

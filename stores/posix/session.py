@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ _BOOT = (
     " from stores.posix.worker import main; main(sys.argv)"
 )
 DEFAULT_TIMEOUT_S = 600.0
+EXIT_WAIT_S = 5.0  # a worker told to end (its socket closed) is killed after this
 
 
 class WorkerFailed(Exception):
@@ -48,6 +50,8 @@ class UserFiles(Closing):
         check_servable(who, min_uid)
         self.who = who
         self._lock = threading.Lock()
+        self._pending = False  # a request sent whose last answer is not read yet
+        self.keeper: Callable[[UserFiles], bool] | None = None  # takes it back on close
         self._sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock.settimeout(timeout)
         groups = ",".join(str(g) for g in sorted(who.gids))
@@ -81,11 +85,27 @@ class UserFiles(Closing):
 
     # -- lifetime -------------------------------------------------------------------
 
+    @property
+    def reusable(self) -> bool:
+        """Whether another request may use this worker: it answered everything asked of
+        it and is alive."""
+        return not self._pending and self._sock.fileno() >= 0 and self._process.poll() is None
+
+    def reset(self) -> None:
+        """Forget the folders and partial files of the work before (a pool's worker)."""
+        self._call({"op": "reset"})
+
     def close(self) -> None:
+        """Done with the worker: back to its keeper if it takes it, else ended."""
+        keeper, self.keeper = self.keeper, None
+        if keeper is not None and keeper(self):
+            return
+        self.end()
+
+    def end(self) -> None:
+        """End the worker: it exits once its socket is closed."""
         self._sock.close()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+        if not _exited_within(self._process, EXIT_WAIT_S):
             self._process.kill()
             self._process.wait()
 
@@ -221,6 +241,7 @@ class UserFiles(Closing):
             return self._receive()
 
     def _send(self, request: dict[str, Any]) -> None:
+        self._pending = True
         try:
             send(self._sock, request)
         except OSError as error:
@@ -237,12 +258,34 @@ class UserFiles(Closing):
             for fd in fds:
                 os.close(fd)
             raise self._failed(str(message["error"]))
+        if message.get("end") or message.get("ready"):
+            self._pending = False
         return message, fds
 
     def _failed(self, why: str) -> WorkerFailed:
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGKILL)
         return WorkerFailed(f"the file-system worker of user {self.who.name} failed: {why}")
+
+
+def _exited_within(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Whether ``process`` exited (and was reaped) within ``timeout`` seconds. A pidfd
+    wakes the wait the moment it exits; ``Popen.wait`` would poll with sleeps."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except OSError:  # already reaped, or a kernel before 5.3
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        exited, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    if exited:
+        process.wait()
+    return bool(exited)
 
 
 def _with_fds(results: list[Any], fds: list[int], other: Any) -> list[Any]:

@@ -212,6 +212,13 @@ class Worker:
                 results.append([error.errno, error.strerror or str(error)])
         send(self.sock, {"results": results, "end": True})
 
+    def op_reset(self, request: dict[str, Any]) -> None:
+        """The work before is over: its folders and partial files are let go."""
+        if self.places is not None:
+            self.places.close()
+            self.places = None
+        send(self.sock, {"end": True})
+
     def _places(self) -> placing.Places:
         if self.places is None:
             self.places = placing.Places(None)
