@@ -9,17 +9,17 @@ back. Rows stay rows (no object per file): the API renders them as they are (D20
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, Select, and_, func, literal, select, tuple_
+from sqlalchemy import Connection, Engine, Row, select
 
 from domain.access import Scope
 from projections import tables as t
 from projections.queries import database_errors
-from projections.queries.files import Position
-from projections.queries.filters import HoldingSelector, checked_regex, holding_conditions
+from projections.queries.files import Position, file_conditions, listed
+from projections.queries.filters import HoldingSelector
 
 PAGE = 5000
 """Files per query of a stream: large enough that a query's own cost is small beside its
@@ -50,6 +50,29 @@ class FilePage:
     checksums: dict[int, dict[str, str]]
     locations: dict[int, list[Copy]]
 
+    @property
+    def count(self) -> int:
+        return len(self.files)
+
+    @property
+    def last(self) -> Position:
+        return Position(self.files[-1].holding_id, self.files[-1].path)
+
+
+class Page(Protocol):
+    """A page of a listing, as rows or as text: how many files, and the last one's key."""
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def last(self) -> Position: ...
+
+
+P = TypeVar("P", bound=Page)
+PageReader = Callable[[Connection, Position | None, int], P]
+"""Reads the page of at most the size given that follows the position given."""
+
 
 def file_pages(
     engine: Engine,
@@ -66,33 +89,38 @@ def file_pages(
     """Every file ``find_files`` would list (at most ``limit``, starting after ``after``),
     in the same order, in pages of ``page`` after a first of ``first_page``; no empty
     page."""
-    conditions = _conditions(scope, selector, path, regex)
+    conditions = file_conditions(scope, selector, path, regex)
+
+    def read(conn: Connection, start: Position | None, size: int) -> FilePage:
+        return _page(conn, conditions, descending, start, size)
+
+    return keyset_pages(engine, read, limit, page, first_page, after)
+
+
+def keyset_pages(
+    engine: Engine,
+    read: PageReader[P],
+    limit: int | None,
+    page: int,
+    first_page: int,
+    after: Position | None,
+) -> Iterator[P]:
+    """The pages ``read`` gives one after another by keyset (each after the last file of
+    the one before), each on a connection of its own, until one is short or ``limit``
+    files are read; no empty page."""
     left = limit
     wanted = first_page
     while left is None or left > 0:
         size = wanted if left is None else min(wanted, left)
         wanted = page
         with engine.connect() as conn, database_errors():
-            found = _page(conn, conditions, descending, after, size)
-        if found.files:
+            found = read(conn, after, size)
+        if found.count:
             yield found
-        if len(found.files) < size:
+        if found.count < size:
             return
-        last = found.files[-1]
-        after = Position(last.holding_id, last.path)
-        left = None if left is None else left - len(found.files)
-
-
-def _conditions(
-    scope: Scope, selector: HoldingSelector, path: bytes | None, regex: str | None
-) -> list[Any]:
-    f = t.files
-    conditions = [*holding_conditions(scope, selector), f.c.state == "CATALOGED"]
-    if path is not None:
-        conditions.append(f.c.path == path)
-    if regex is not None:
-        conditions.append(func.nearline_path_text(f.c.path).regexp_match(checked_regex(regex)))
-    return conditions
+        after = found.last
+        left = None if left is None else left - found.count
 
 
 def _page(
@@ -102,50 +130,18 @@ def _page(
     after: Position | None,
     size: int,
 ) -> FilePage:
-    f, h, tx = t.files, t.holdings, t.transactions
-    where = list(conditions)
-    if after is not None:
-        key = tuple_(f.c.holding_id, f.c.path)
-        last = tuple_(
-            literal(after.holding_id, f.c.holding_id.type), literal(after.path, f.c.path.type)
-        )
-        where.append(key < last if descending else key > last)
-    order = [f.c.holding_id.desc(), f.c.path.desc()] if descending else [f.c.holding_id, f.c.path]
-    files: Select[Any] = (
-        select(
-            f.c.id,
-            f.c.holding_id,
-            h.c.label,
-            h.c.user,
-            h.c.group,
-            f.c.transaction_id,
-            func.coalesce(tx.c.ingest_time, f.c.created_at).label("ingest_time"),
-            f.c.path,
-            f.c.path_type,
-            f.c.link_path,
-            f.c.size,
-            f.c.mode,
-            f.c.uid,
-            f.c.gid,
-            f.c.mtime_ns,
-        )
-        .select_from(
-            f.join(h, h.c.id == f.c.holding_id).outerjoin(
-                tx, tx.c.transaction_id == f.c.transaction_id
-            )
-        )
-        .where(and_(*where))
-        .order_by(*order)
-        .limit(size)
-    )
+    files = listed(conditions, descending, after, size)
     rows = conn.execute(files).all()
     if not rows:
         return FilePage(rows, {}, {})
+    f = t.files
     ids = files.with_only_columns(f.c.id)
     checksums: dict[int, dict[str, str]] = defaultdict(dict)
     c = t.checksums
     for file_id, algorithm, value in conn.execute(
-        select(c.c.file_id, c.c.algorithm, c.c.value).where(c.c.file_id.in_(ids))
+        select(c.c.file_id, c.c.algorithm, c.c.value)
+        .where(c.c.file_id.in_(ids))
+        .order_by(c.c.algorithm)
     ):
         checksums[file_id][algorithm] = value
     locations: dict[int, list[Copy]] = defaultdict(list)

@@ -10,21 +10,25 @@ import binascii
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import chain
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic_core import to_json
+from sqlalchemy import Engine
 
 from api.deps import ReadScopeDep, ServicesDep
 from api.inputs import DbInt
 from api.paths import path_from_b64, path_from_text
-from api.queries.file_pages import FilePage, file_pages
+from api.queries.file_lines import Lines, file_lines
+from api.queries.file_pages import FIRST_PAGE, PAGE, FilePage, file_pages
 from api.read_ahead import read_ahead
 from api.v1 import render
 from api.v1.models import ErrorOut, FileList
 from api.v1.params import Limit, TagsQuery
+from domain.access import Scope
 from domain.queries import InvalidQuery
 from projections.queries.files import Position
 from projections.queries.filters import HoldingSelector, parse_tag
@@ -74,36 +78,85 @@ def find(
     selector = HoldingSelector(label, label_regex, holding_id, transaction_id, tags)
     object_store = services.settings.s3.endpoint_url
     start = position(after) if after is not None else None
-    if NDJSON in request.headers.get("accept", ""):
-        if start is not None:
-            raise InvalidQuery("A stream starts at the first file: leave after out.")
-        found = file_pages(services.engine, scope, selector, exact, regex, limit, descending)
-        first = next(found, None)  # a bad query is a 400 before anything is sent
-        pages = chain([first], found) if first is not None else iter(())
-        # Two stages, each a thread ahead of the next: the database reads the next page
-        # while this one is rendered, and that one is rendered while this one is sent.
-        chunks = read_ahead(ndjson(read_ahead(pages), object_store))
-        return StreamingResponse(chunks, media_type=NDJSON)
+    streamed = NDJSON in request.headers.get("accept", "")
+    if streamed and start is not None:
+        raise InvalidQuery("A stream starts at the first file: leave after out.")
     size = limit or PAGE_SIZE
-    pages = file_pages(
-        services.engine, scope, selector, exact, regex, size, descending, size, size, start
+    listing = Listing(scope, selector, exact, regex, descending)
+    found = (
+        pages(services.engine, listing, object_store, Sizes(limit, PAGE, FIRST_PAGE), ahead=True)
+        if streamed
+        else pages(services.engine, listing, object_store, Sizes(size, size, size, start))
     )
-    page = next(pages, FilePage([], {}, {}))
-    body = {
-        "files": [_fields(f, page, object_store) for f in page.files],
-        "next": cursor(page.files[-1]) if len(page.files) == size else None,
-    }
-    return Response(to_json(body), media_type="application/json")  # as FileList writes it
+    first = next(found, None)  # a bad query is a 400 before anything is sent
+    if streamed:
+        whole = chain([first], found) if first is not None else iter(())
+        return StreamingResponse(ndjson(whole), media_type=NDJSON)
+    files = first.text.rstrip(b"\n").replace(b"\n", b",") if first is not None else b""
+    following = cursor(first.last) if first is not None and first.count == size else None
+    # As FileList writes it: a JSON line holds no newline, so the lines joined by commas
+    # are the array's items.
+    body = b'{"files":[' + files + b'],"next":' + to_json(following) + b"}"
+    return Response(body, media_type="application/json")
 
 
-def ndjson(pages: Iterator[FilePage], object_store: str) -> Iterator[bytes]:
+@dataclass(frozen=True)
+class Listing:
+    """Which files, in which order."""
+
+    scope: Scope
+    selector: HoldingSelector
+    path: bytes | None
+    regex: str | None
+    descending: bool
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How many files at most, in pages of how many (the first its own), after which."""
+
+    limit: int | None
+    page: int
+    first_page: int
+    after: Position | None = None
+
+
+def pages(
+    engine: Engine, listing: Listing, object_store: str, sizes: Sizes, ahead: bool = False
+) -> Iterator[Lines]:
+    """The listing's pages as NDJSON. PostgreSQL writes the lines itself (D210); elsewhere
+    (SQLite) they are rendered here. ``ahead``: a stream's, the next page read (and
+    rendered, in a stage of its own) while the one before is sent (D200)."""
+    staged = read_ahead if ahead else iter
+    if engine.dialect.name == "postgresql":
+        return staged(
+            file_lines(
+                engine, listing.scope, listing.selector, object_store, listing.path,
+                listing.regex, sizes.limit, listing.descending, sizes.page, sizes.first_page,
+                sizes.after,
+            )
+        )  # fmt: skip
+    rows = file_pages(
+        engine, listing.scope, listing.selector, listing.path, listing.regex, sizes.limit,
+        listing.descending, sizes.page, sizes.first_page, sizes.after,
+    )  # fmt: skip
+    return staged(rendered(staged(rows), object_store))
+
+
+def rendered(pages: Iterator[FilePage], object_store: str) -> Iterator[Lines]:
+    """Pages of rows as the text the database would have written (``FileOut``'s bytes)."""
+    for page in pages:
+        lines = [to_json(_fields(f, page, object_store)) for f in page.files]
+        lines.append(b"")
+        yield Lines(b"\n".join(lines), page.count, page.last)
+
+
+def ndjson(pages: Iterator[Lines]) -> Iterator[bytes]:
     """One JSON object per line, a page per chunk: the server's worker thread hands over,
     and the socket is written, once per page rather than once per file (D200)."""
     try:
         for page in pages:
-            lines = [to_json(_fields(f, page, object_store)) for f in page.files]
-            lines.append(b"")
-            yield b"\n".join(lines)
+            yield page.text
     except Exception as error:  # the client must know the listing is not whole
         log.exception("a streamed listing stopped")
         yield json.dumps({"error": f"the listing stopped: {type(error).__name__}"}).encode()

@@ -6,9 +6,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, and_, func, literal, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    and_,
+    func,
+    literal,
+    select,
+    tuple_,
+)
 
 from domain.access import Scope
 from domain.pack_keys import slice_of
@@ -80,28 +91,69 @@ def find_files(
 ) -> list[FoundFile]:
     """Files ordered by holding and path (reversed with ``descending``), at most ``limit``,
     starting after the file at ``after`` (keyset pagination: every page costs the same,
-    however far into the listing).
+    however far into the listing)."""
+    conditions = file_conditions(scope, selector, path, regex, path_type)
+    query = listed(conditions, descending, after, limit, t.files.c.link_group)
+    with database_errors():
+        rows = conn.execute(query).all()
+    ids = [r.id for r in rows]
+    checksums = _checksums(conn, ids)
+    locations = _locations(conn, ids)
+    return [
+        FoundFile(
+            **r._asdict(),
+            checksums=checksums.get(r.id, {}),
+            locations=locations.get(r.id, []),
+        )
+        for r in rows
+    ]
+
+
+def file_conditions(
+    scope: Scope,
+    selector: HoldingSelector,
+    path: bytes | None = None,
+    regex: str | None = None,
+    path_type: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """Which files a listing shows: the cataloged files of the holdings ``scope`` sees
+    that ``selector`` picks, by exact path, path type (FILE, DIRECTORY or LINK) or a
+    regular expression on the path's text."""
+    f = t.files
+    conditions = [*holding_conditions(scope, selector), f.c.state == "CATALOGED"]
+    if path is not None:
+        conditions.append(f.c.path == path)
+    if path_type is not None:
+        conditions.append(f.c.path_type == path_type)
+    if regex is not None:
+        conditions.append(func.nearline_path_text(f.c.path).regexp_match(checked_regex(regex)))
+    return conditions
+
+
+def listed(
+    conditions: Sequence[ColumnElement[bool]],
+    descending: bool,
+    after: Position | None,
+    limit: int | None,
+    *more: ColumnElement[Any],
+) -> Select[Any]:
+    """The files matching ``conditions`` as a listing shows them (the columns of
+    ``FoundFile`` up to its hard-link group, then ``more``), in (holding, path) order,
+    at most ``limit``, after ``after``.
 
     The order follows the index on (holding_id, path), so a search that matches many
     files stops as soon as ``limit`` are found, and one that matches few uses the
-    trigram index of the path text (PostgreSQL).
-    """
+    trigram index of the path text (PostgreSQL)."""
     f, h, tx = t.files, t.holdings, t.transactions
-    conditions = [*holding_conditions(scope, selector), f.c.state == "CATALOGED"]
+    where = list(conditions)
     if after is not None:
         key = tuple_(f.c.holding_id, f.c.path)
         last = tuple_(
             literal(after.holding_id, f.c.holding_id.type), literal(after.path, f.c.path.type)
         )
-        conditions.append(key < last if descending else key > last)
-    if path is not None:
-        conditions.append(f.c.path == path)
-    if path_type is not None:  # FILE, DIRECTORY or LINK only
-        conditions.append(f.c.path_type == path_type)
-    if regex is not None:
-        conditions.append(func.nearline_path_text(f.c.path).regexp_match(checked_regex(regex)))
+        where.append(key < last if descending else key > last)
     order = [f.c.holding_id.desc(), f.c.path.desc()] if descending else [f.c.holding_id, f.c.path]
-    query = (
+    return (
         select(
             f.c.id,
             f.c.holding_id,
@@ -118,30 +170,17 @@ def find_files(
             f.c.uid,
             f.c.gid,
             f.c.mtime_ns,
-            f.c.link_group,
+            *more,
         )
         .select_from(
             f.join(h, h.c.id == f.c.holding_id).outerjoin(
                 tx, tx.c.transaction_id == f.c.transaction_id
             )
         )
-        .where(and_(*conditions))
+        .where(and_(*where))
         .order_by(*order)
         .limit(limit)
     )
-    with database_errors():
-        rows = conn.execute(query).all()
-    ids = [r.id for r in rows]
-    checksums = _checksums(conn, ids)
-    locations = _locations(conn, ids)
-    return [
-        FoundFile(
-            **r._asdict(),
-            checksums=checksums.get(r.id, {}),
-            locations=locations.get(r.id, []),
-        )
-        for r in rows
-    ]
 
 
 PAGE = 2000
@@ -176,7 +215,8 @@ def each_file(
 def _checksums(conn: Connection, file_ids: Sequence[int]) -> dict[int, dict[str, str]]:
     found: dict[int, dict[str, str]] = defaultdict(dict)
     for chunk in chunked(file_ids):
-        for row in conn.execute(select(t.checksums).where(t.checksums.c.file_id.in_(chunk))):
+        chosen = select(t.checksums).where(t.checksums.c.file_id.in_(chunk))
+        for row in conn.execute(chosen.order_by(t.checksums.c.algorithm)):
             found[row.file_id][row.algorithm] = row.value
     return found
 

@@ -9,7 +9,7 @@ from pydantic_core import to_json
 
 from api.queries.file_pages import FILE_COLUMNS, file_pages
 from api.v1 import render
-from api.v1.files import cursor, ndjson
+from api.v1.files import cursor, ndjson, rendered
 from api.v1.models import FileList
 from domain.access import Scope
 from domain.states import OBJECT_STORAGE, TAPE
@@ -155,7 +155,7 @@ def test_a_stream_sends_a_page_per_chunk(settings):
     engine = make_engine(settings.catalog.url)
     pages = list(file_pages(engine, Scope("alice"), HoldingSelector(), page=2, first_page=2))
     engine.dispose()
-    chunks = list(ndjson(iter(pages), "http://s3"))
+    chunks = list(ndjson(rendered(iter(pages), "http://s3")))
     assert len(chunks) == len(pages) > 1
     assert [c.count(b"\n") for c in chunks] == [len(p.files) for p in pages]
 
@@ -173,7 +173,7 @@ def test_a_stream_that_breaks_off_ends_with_a_whole_error_line(settings):
         yield first
         raise ConnectionError("the database went away")
 
-    lines = b"".join(ndjson(breaking(), "http://s3")).split(b"\n")
+    lines = b"".join(ndjson(rendered(breaking(), "http://s3"))).split(b"\n")
     assert json.loads(lines[0])["path"]
     assert json.loads(lines[1]) == {"error": "the listing stopped: ConnectionError"}
     assert lines[2] == b""  # the error line is complete

@@ -1,0 +1,166 @@
+"""FIND's pages written by PostgreSQL: each file already as its JSON line (``FileOut``'s
+bytes), a page as one text, so that the API forwards a listing instead of building it
+(D210). The files, their order, the access rules and the pages are those of
+``file_pages``; only where the lines are written changes."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Text,
+    and_,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+
+from api.queries import json_sql as j
+from api.queries.file_pages import FIRST_PAGE, PAGE, keyset_pages
+from domain.access import Scope
+from domain.states import OBJECT_STORAGE, TAPE
+from projections import tables as t
+from projections.queries.files import Position, file_conditions, listed
+from projections.queries.filters import HoldingSelector
+
+
+@dataclass(frozen=True)
+class Lines:
+    """A page of a listing as NDJSON: ``count`` files, each a line ending in a newline."""
+
+    text: bytes
+    count: int
+    last: Position
+
+
+ALGORITHMS = ("ADLER32", "SHA256")
+"""The checksums the catalog keeps (``projections.catalog``), in the order FIND shows
+them (by name): one join each, at most one row per file (their primary key)."""
+STORAGE_TYPES = (OBJECT_STORAGE, TAPE)
+"""Where a file's copies can be, in the order FIND shows them (by name), likewise."""
+
+
+def _checksums() -> str:
+    pairs = [f"{j.constant(json.dumps(a) + ':')} || to_json(p.{a.lower()})" for a in ALGORITHMS]
+    return f"'{{' || concat_ws(',', {', '.join(pairs)}) || '}}'"
+
+
+def _locations() -> str:
+    copies = []
+    for kind in STORAGE_TYPES:
+        at = f"p.{kind.lower()}"
+        copy = j.json_object(
+            ("storage_type", j.constant(json.dumps(kind))),
+            ("root", j.string(f"{at}_root")),
+            ("path", j.string(f"{at}_path")),
+            ("access_time", j.moment(f"{at}_time")),
+            (
+                "url",
+                j.url("p.store", f"{at}_root", f"{at}_path")
+                if kind == OBJECT_STORAGE
+                else "'null'",
+            ),
+        )
+        copies.append(f"CASE WHEN {at}_root IS NOT NULL THEN {copy} END")
+    return f"'[' || concat_ws(',', {', '.join(copies)}) || ']'"
+
+
+LINE = j.json_object(
+    ("holding_id", "p.holding_id::text"),
+    ("label", j.string("p.label")),
+    ("user", j.string('p."user"')),
+    ("group", j.string('p."group"')),
+    ("transaction_id", j.string("p.transaction_id")),
+    ("ingest_time", j.moment("p.ingest_time")),
+    ("path", j.string("p.path_text")),
+    ("path_b64", j.path_b64("p.path", "p.path_text")),
+    ("path_type", j.string("p.path_type")),
+    ("link_path", j.string(j.path_text("p.link_path"))),
+    ("link_path_b64", j.path_b64("p.link_path", j.path_text("p.link_path"))),
+    ("size", "p.size::text"),
+    ("mode", "p.mode::text"),
+    ("uid", "p.uid::text"),
+    ("gid", "p.gid::text"),
+    ("mtime_ns", "p.mtime_ns::text"),
+    ("checksums", _checksums()),
+    ("locations", _locations()),
+)
+"""A file's line, ``FileOut`` as pydantic writes it, from a row of the page query ``p``."""
+
+
+def file_lines(
+    engine: Engine,
+    scope: Scope,
+    selector: HoldingSelector,
+    object_store: str,
+    path: bytes | None = None,
+    regex: str | None = None,
+    limit: int | None = None,
+    descending: bool = False,
+    page: int = PAGE,
+    first_page: int = FIRST_PAGE,
+    after: Position | None = None,
+) -> Iterator[Lines]:
+    """The pages ``file_pages`` reads, each as the NDJSON text of its files (PostgreSQL
+    only). ``object_store`` is the URL the copies in object storage are read from."""
+    conditions = file_conditions(scope, selector, path, regex)
+    store = object_store.rstrip("/")
+
+    def read(conn: Connection, start: Position | None, size: int) -> Lines:
+        return _lines(conn, conditions, descending, start, size, store)
+
+    return keyset_pages(engine, read, limit, page, first_page, after)
+
+
+def _lines(
+    conn: Connection,
+    conditions: Sequence[ColumnElement[bool]],
+    descending: bool,
+    after: Position | None,
+    size: int,
+    store: str,
+) -> Lines:
+    f = t.files
+    page = listed(
+        conditions,
+        descending,
+        after,
+        size,
+        func.nearline_path_text(f.c.path).label("path_text"),
+        literal(store, Text).label("store"),
+    )
+    for algorithm in ALGORITHMS:
+        c = t.checksums.alias()
+        page = page.outerjoin(c, and_(c.c.file_id == f.c.id, c.c.algorithm == algorithm))
+        page = page.add_columns(c.c.value.label(algorithm.lower()))
+    for kind in STORAGE_TYPES:
+        loc = t.locations.alias()
+        page = page.outerjoin(loc, and_(loc.c.file_id == f.c.id, loc.c.storage_type == kind))
+        page = page.add_columns(
+            loc.c.root.label(f"{kind.lower()}_root"),
+            loc.c.path.label(f"{kind.lower()}_path"),
+            loc.c.access_time.label(f"{kind.lower()}_time"),
+        )
+    # The page's rows reach the aggregate in the page's order (that of the index it
+    # reads: no sort), so its lines are joined in that order.
+    lines = func.string_agg(literal_column(LINE, Text), literal_column("E'\\n'", Text))
+    text, count = conn.execute(select(lines, func.count()).select_from(page.subquery("p"))).one()
+    if not count:
+        return Lines(b"", 0, Position(0, b""))
+    return Lines((text + "\n").encode(), count, _key(text[text.rfind("\n") + 1 :]))
+
+
+def _key(line: str) -> Position:
+    """The listing's key of a file from its line: the path is its text's UTF-8 exactly
+    when no base64 of its bytes is given."""
+    fields = json.loads(line)
+    b64 = fields["path_b64"]
+    path = base64.b64decode(b64) if b64 is not None else fields["path"].encode()
+    return Position(fields["holding_id"], path)
