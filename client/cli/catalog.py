@@ -27,7 +27,7 @@ from client.cli.common import (
     out,
     parse_tags,
     print_json,
-    print_json_stream,
+    print_json_lines,
     print_lines,
     print_table,
 )
@@ -106,24 +106,17 @@ def find(
 ) -> None:
     """Find files in your holdings, with their size, checksums and where they are. Lists
     every match unless --limit says otherwise, printed as the server sends them."""
+    filters = {
+        "regex": regex, "path": path, "label": label, "holding_id": holding_id,
+        "transaction_id": transaction, "tags": parse_tags(tag), "groupall": groupall,
+        "group": group, "limit": limit, "descending": descending(order),
+    }  # fmt: skip
     with client(server) as nearline:
-        files = nearline.each_file(
-            regex=regex,
-            path=path,
-            label=label,
-            holding_id=holding_id,
-            transaction_id=transaction,
-            tags=parse_tags(tag),
-            groupall=groupall,
-            group=group,
-            limit=limit,
-            descending=descending(order),
-        )
-        if as_json:
-            print_json_stream(files)
+        if as_json:  # the server's JSON as it is: nothing to parse, nothing to encode
+            print_json_lines(nearline.file_lines(**filters))
             return
         columns = ["holding", "path", "type", "size", "adler32", "where"]
-        rows = (_file_row(f) for f in files)
+        rows = (_file_row(f) for f in nearline.each_file(**filters))
         first = list(islice(rows, TABLE_ROWS + 1))
         if len(first) <= TABLE_ROWS:
             print_table("Files", columns, first)

@@ -7,6 +7,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
@@ -117,26 +118,34 @@ TABLE_ROWS = 1000
 """Listings longer than this are printed as lines, as they arrive."""
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
-"""``json.dumps(value, ensure_ascii=False)`` without a new encoder per call (it makes one
-whenever an option is given): a million entries of a listing are a million calls."""
-
-
-def print_json_stream(values: Iterable[Any]) -> None:
-    """A JSON array written element by element: memory stays flat however long it is."""
-    sys.stdout.write("[")
-    for number, value in enumerate(values):
-        sys.stdout.write(("," if number else "") + "\n  " + _ENCODE(value))
-    sys.stdout.write("\n]\n")
+def print_json_lines(batches: Iterable[list[bytes]]) -> None:
+    """A JSON array of items that are JSON already (UTF-8, one line each), written as
+    they come, a batch at a time: memory stays flat however long it is (D212)."""
+    batches = iter(batches)
+    first = next(batches, None)  # a listing refused writes nothing
     sys.stdout.flush()
+    out = sys.stdout.buffer
+    out.write(b"[")
+    if first is not None:
+        out.write(b"\n  " + b",\n  ".join(first))
+        for lines in batches:
+            out.write(b",\n  " + b",\n  ".join(lines))
+    out.write(b"\n]\n")
+    out.flush()
 
 
 def print_lines(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A header, then one tab-separated line per row."""
-    sys.stdout.write("\t".join(columns) + "\n")
-    for row in rows:
-        sys.stdout.write("\t".join(["" if v is None else str(v) for v in row]) + "\n")
+    """A header, then one tab-separated line per row, written a thousand at a time."""
+    write = sys.stdout.write
+    write("\t".join(columns) + "\n")
+    rows = iter(rows)
+    while batch := list(islice(rows, 1000)):
+        write("".join([_line(row) for row in batch]))
     sys.stdout.flush()
+
+
+def _line(row: Sequence[Any]) -> str:
+    return "\t".join(["" if v is None else str(v) for v in row]) + "\n"
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -239,10 +239,15 @@ class Client:
         it reads them: memory stays the same however many there are."""
         params = _query(_file_filters(filters))
         with self._stream("GET", "/files", params, accept=NDJSON) as response:
-            for entry in ndjson.entries(response.iter_bytes()):
-                if "error" in entry:
-                    raise errors.ServerError(entry["error"], "Try again later.", 500)
-                yield cast(FileEntry, entry)
+            yield from ndjson.entries(response.iter_bytes())
+
+    def file_lines(self, **filters: Any) -> Iterator[list[bytes]]:
+        """The files ``each_file`` gives, each as the JSON text the server wrote (UTF-8,
+        one line without its newline), a list at a time as they arrive: a listing passed
+        on as it is, without parsing a million entries."""
+        params = _query(_file_filters(filters))
+        with self._stream("GET", "/files", params, accept=NDJSON) as response:
+            yield from ndjson.batches(response.iter_bytes())
 
     def transactions(self, **filters: Any) -> list[Transaction]:
         """Transactions: id, transaction_id, job_label, job_label_regex, api_action,

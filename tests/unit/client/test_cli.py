@@ -73,3 +73,20 @@ def test_quota_shows_use_and_limits(run):
     assert result.exit_code == 0, result.stderr
     shown = json.loads(result.stdout)
     assert shown["user"]["name"] == "alice"
+
+
+def test_find_as_json_is_the_listing_the_library_reads(run, nearline: Client):
+    """--json passes the server's lines on as they are: the same entries, field for field
+    and in the same order, as the library parses."""
+    result = run("find", "--json")
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown == list(nearline.each_file())
+    assert [list(f) for f in shown] == [list(f) for f in nearline.each_file()]
+    assert any(f["path_b64"] for f in shown)
+    assert json.loads(run("find", "--json", "--regex", "^nothing-matches$").stdout) == []
+
+
+def test_find_as_json_of_a_refused_listing_writes_nothing(run):
+    result = run("find", "--json", "--regex", "*")
+    assert result.exit_code == 1 and result.stdout == ""
