@@ -150,10 +150,13 @@ class FileTable:
 
 @dataclass
 class TransactionTable:
-    """Transactions by id: the unfinished ones always in memory, the finished in the store."""
+    """Transactions by id: the unfinished ones always in memory, the finished in the store.
+    Decisions change a transaction in place, having got it by id: a checkpoint writes
+    only those got or set since the one before (``unfinished()`` is for reading)."""
 
     db: sqlite3.Connection
     live: dict[str, Transaction] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         rows = self.db.execute("SELECT body FROM transactions WHERE finished = 0")
@@ -167,6 +170,8 @@ class TransactionTable:
             ).fetchone()
             if row is not None:
                 found = self.live[transaction_id] = pickle.loads(row[0])
+        if found is not None:
+            self.touched.add(transaction_id)
         return found
 
     def __contains__(self, transaction_id: object) -> bool:
@@ -180,20 +185,24 @@ class TransactionTable:
 
     def __setitem__(self, transaction_id: str, transaction: Transaction) -> None:
         self.live[transaction_id] = transaction
+        self.touched.add(transaction_id)
 
     def unfinished(self) -> list[Transaction]:
         """Every transaction not finished (all are in memory)."""
         return [t for t in self.live.values() if not t.finished]
 
     def write(self, db: sqlite3.Connection) -> None:
-        """Save every transaction in memory; keep only the unfinished ones there."""
+        """Save the transactions touched since the last write; keep only the unfinished
+        ones in memory."""
+        changed = (self.live[i] for i in self.touched if i in self.live)
         db.executemany(
             "INSERT OR REPLACE INTO transactions VALUES (?, ?, ?)",
             (
                 (t.transaction_id, t.finished, pickle.dumps(t, pickle.HIGHEST_PROTOCOL))
-                for t in self.live.values()
+                for t in changed
             ),
         )
+        self.touched.clear()
         self.live = {i: t for i, t in self.live.items() if not t.finished}
 
 

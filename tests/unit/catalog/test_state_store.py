@@ -169,3 +169,21 @@ def test_a_put_after_a_checkpoint_sees_the_paths_saved(tmp_path):
     out = again.handle(put("t2", label="run"))
     assert out  # accepted into the same holding, whose label the checkpoint kept
     assert again.state.labels[("alice", "run")] == live.state.labels[("alice", "run")]
+
+
+def test_a_checkpoint_writes_only_the_transactions_changed_since_the_last(tmp_path):
+    live = Logged(CatalogState.open(tmp_path / "c.sqlite", partition=2, partitions=6))
+    live.handle(put("t1", label="one"))
+    live.handle(put("t2", label="two"))
+    live.state.checkpoint()
+    db = live.state.store.db
+    marked = db.execute("SELECT body FROM transactions WHERE transaction_id = 't1'").fetchone()[0]
+    db.execute("UPDATE transactions SET body = ? WHERE transaction_id = 't1'", (marked + b"x",))
+    db.commit()
+
+    live.handle(put("t3", label="three"))  # t1 and t2 are still unfinished, untouched
+    live.state.checkpoint()
+    assert set(live.state.transactions.live) == {"t1", "t2", "t3"}
+    rows = dict(db.execute("SELECT transaction_id, body FROM transactions"))
+    assert rows["t1"] == marked + b"x"  # not written again
+    assert "t3" in rows
