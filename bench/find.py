@@ -12,6 +12,10 @@ is its own. The holding is listed whole:
 - through ``nearline find`` (the tab-separated lines, and ``--json``) to /dev/null;
 - as the anchor, ``COPY (SELECT ...) TO STDOUT`` of the same rows with psycopg.
 
+Beside wall time, the CPU seconds of the API, of the client and of PostgreSQL (its
+backends', counted from its postmaster once the way's connections are closed): on a
+shared machine they say what each way costs whatever else runs.
+
 Targets (issue 16): every entry at >= 50,000 entries/s, the first in under 1 s, memory
 that does not grow with the listing. The figures are printed, not asserted.
 
@@ -171,11 +175,13 @@ class Figures:
     api_cpu_s: float | None = None
     client_peak: int | None = None  # bytes
     client_cpu_s: float | None = None
+    database_cpu_s: float | None = None
 
 
 def anchor(url: str) -> Figures:
     """The same rows (with checksum and location) straight out of PostgreSQL."""
     engine = make_engine(url)
+    database = Database(url)
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -190,7 +196,45 @@ def anchor(url: str) -> Figures:
     finally:
         raw.close()
         engine.dispose()
-    return Figures("COPY (SELECT ...) TO STDOUT", lines, first, total)
+    figures = Figures("COPY (SELECT ...) TO STDOUT", lines, first, total)
+    figures.database_cpu_s = database.cpu_s()
+    return figures
+
+
+class Database:
+    """CPU seconds the stack's PostgreSQL spent since this was made: its backends' that
+    ended (the postmaster's reaped children) and those still running. Read once the
+    connections of the run are closed, it counts their work whatever else ran on the
+    machine (D213)."""
+
+    def __init__(self, url: str) -> None:
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        engine.dispose()
+        self.postmaster = int(_stat(backend)[1])
+        self.start = self._total()
+
+    def _total(self) -> float:
+        reaped = _stat(self.postmaster)
+        total = int(reaped[13]) + int(reaped[14])  # cutime, cstime
+        children = Path(f"/proc/{self.postmaster}/task/{self.postmaster}/children")
+        for child in children.read_text().split():
+            try:
+                stat = _stat(int(child))
+            except FileNotFoundError:
+                continue
+            total += int(stat[11]) + int(stat[12])  # utime, stime
+        return total / TICKS
+
+    def cpu_s(self) -> float:
+        time.sleep(0.5)  # the run's backends end and are reaped
+        return self._total() - self.start
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command name (state first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
 
 
 class ApiProcess:
@@ -325,9 +369,11 @@ def main() -> int:
             idle = api.rss()
             with Client(api.server, session_path=session) as nearline:
                 nearline.login(USER, PASSWORD)
+            database = Database(url)
             rows.append(run(api))
         finally:
             api.stop()
+        rows[-1].database_cpu_s = database.cpu_s()
 
     base = rows[0].total_s if "copy" in ways else None
     print(
@@ -336,7 +382,7 @@ def main() -> int:
     )
     print(
         f"  {'way':40} {'first':>8} {'total':>8} {'entries/s':>10} {'vs COPY':>8} "
-        f"{'API peak':>9} {'API CPU':>8} {'client peak':>11} {'client CPU':>10}"
+        f"{'API peak':>9} {'API CPU':>8} {'client peak':>11} {'client CPU':>10} {'DB CPU':>7}"
     )
     for row in rows:
         entries = row.entries if row.entries >= 0 else args.files
@@ -348,9 +394,10 @@ def main() -> int:
         client = f"{row.client_peak / MIB:8.0f} MiB" if row.client_peak else "          -"
         client_cpu = f"{row.client_cpu_s:9.1f}s" if row.client_cpu_s is not None else "         -"
         ratio = f"{base / row.total_s:7.2f}x" if base else "       -"
+        db_cpu = f"{row.database_cpu_s:6.1f}s" if row.database_cpu_s is not None else "      -"
         print(
             f"  {row.way:40} {first} {row.total_s:7.2f}s {entries / row.total_s:10,.0f} "
-            f"{ratio} {api_peak} {api_cpu} {client} {client_cpu}"
+            f"{ratio} {api_peak} {api_cpu} {client} {client_cpu} {db_cpu}"
         )
     print("  targets: >= 50,000 entries/s, first entry under 1 s, memory flat in the listing")
     return 0

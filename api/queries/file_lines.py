@@ -15,7 +15,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     Text,
-    and_,
     func,
     literal,
     literal_column,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 from api.queries import json_sql as j
 from api.queries.file_pages import FIRST_PAGE, PAGE, keyset_pages
 from domain.access import Scope
-from domain.states import OBJECT_STORAGE, TAPE
+from domain.states import OBJECT_STORAGE
 from projections import tables as t
 from projections.queries.files import Position, file_conditions, listed
 from projections.queries.filters import HoldingSelector
@@ -40,58 +39,58 @@ class Lines:
     last: Position
 
 
-ALGORITHMS = ("ADLER32", "SHA256")
-"""The checksums the catalog keeps (``projections.catalog``), in the order FIND shows
-them (by name): one join each, at most one row per file (their primary key)."""
-STORAGE_TYPES = (OBJECT_STORAGE, TAPE)
-"""Where a file's copies can be, in the order FIND shows them (by name), likewise."""
-
-
 def _checksums() -> str:
-    pairs = [f"{j.constant(json.dumps(a) + ':')} || to_json(p.{a.lower()})" for a in ALGORITHMS]
-    return f"'{{' || concat_ws(',', {', '.join(pairs)}) || '}}'"
+    # A file's rows in the order of their primary key's index: no sort per file.
+    pair = "to_json(c.algorithm) || ':' || to_json(c.value)"
+    return (
+        f"coalesce((SELECT '{{' || string_agg(pair, ',') || '}}' FROM (SELECT {pair} AS pair "
+        "FROM checksums c WHERE c.file_id = p.id ORDER BY c.algorithm) s), '{}')"
+    )
 
 
 def _locations() -> str:
-    copies = []
-    for kind in STORAGE_TYPES:
-        at = f"p.{kind.lower()}"
-        copy = j.json_object(
-            ("storage_type", j.constant(json.dumps(kind))),
-            ("root", j.string(f"{at}_root")),
-            ("path", j.string(f"{at}_path")),
-            ("access_time", j.moment(f"{at}_time")),
-            (
-                "url",
-                j.url("p.store", f"{at}_root", f"{at}_path")
-                if kind == OBJECT_STORAGE
-                else "'null'",
-            ),
-        )
-        copies.append(f"CASE WHEN {at}_root IS NOT NULL THEN {copy} END")
-    return f"'[' || concat_ws(',', {', '.join(copies)}) || ']'"
+    url = f"CASE WHEN l.storage_type = {j.constant(OBJECT_STORAGE)} THEN "
+    url += j.url("p.store", "l.root", "l.path") + " ELSE 'null' END"
+    copy = j.json_object(
+        ("storage_type", j.string("l.storage_type")),
+        ("root", j.string("l.root")),
+        ("path", j.string("l.path")),
+        ("access_time", j.moment("l.access_time")),
+        (
+            "url",
+            f"CASE WHEN l.storage_type = {j.constant(OBJECT_STORAGE)} THEN {url} ELSE 'null' END",
+        ),
+    )
+    return (
+        f"coalesce((SELECT '[' || string_agg(copy, ',') || ']' FROM (SELECT {copy} AS copy "
+        "FROM locations l WHERE l.file_id = p.id ORDER BY l.storage_type) s), '[]')"
+    )
 
 
-LINE = j.json_object(
-    ("holding_id", "p.holding_id::text"),
-    ("label", j.string("p.label")),
-    ("user", j.string('p."user"')),
-    ("group", j.string('p."group"')),
-    ("transaction_id", j.string("p.transaction_id")),
-    ("ingest_time", j.moment("p.ingest_time")),
-    ("path", j.string("p.path_text")),
-    ("path_b64", j.path_b64("p.path", "p.path_text")),
-    ("path_type", j.string("p.path_type")),
-    ("link_path", j.string(j.path_text("p.link_path"))),
-    ("link_path_b64", j.path_b64("p.link_path", j.path_text("p.link_path"))),
-    ("size", "p.size::text"),
-    ("mode", "p.mode::text"),
-    ("uid", "p.uid::text"),
-    ("gid", "p.gid::text"),
-    ("mtime_ns", "p.mtime_ns::text"),
-    ("checksums", _checksums()),
-    ("locations", _locations()),
-)
+def _line() -> str:
+    return j.json_object(
+        ("holding_id", "p.holding_id::text"),
+        ("label", j.string("p.label")),
+        ("user", j.string('p."user"')),
+        ("group", j.string('p."group"')),
+        ("transaction_id", j.string("p.transaction_id")),
+        ("ingest_time", j.moment("p.ingest_time")),
+        ("path", j.string("p.path_text")),
+        ("path_b64", j.path_b64("p.path", "p.path_text")),
+        ("path_type", j.string("p.path_type")),
+        ("link_path", j.string(j.path_text("p.link_path"))),
+        ("link_path_b64", j.path_b64("p.link_path", j.path_text("p.link_path"))),
+        ("size", "p.size::text"),
+        ("mode", "p.mode::text"),
+        ("uid", "p.uid::text"),
+        ("gid", "p.gid::text"),
+        ("mtime_ns", "p.mtime_ns::text"),
+        ("checksums", _checksums()),
+        ("locations", _locations()),
+    )
+
+
+LINE = _line()
 """A file's line, ``FileOut`` as pydantic writes it, from a row of the page query ``p``."""
 
 
@@ -135,23 +134,11 @@ def _lines(
         size,
         func.nearline_path_text(f.c.path).label("path_text"),
         literal(store, Text).label("store"),
-    )
-    for algorithm in ALGORITHMS:
-        c = t.checksums.alias()
-        page = page.outerjoin(c, and_(c.c.file_id == f.c.id, c.c.algorithm == algorithm))
-        page = page.add_columns(c.c.value.label(algorithm.lower()))
-    for kind in STORAGE_TYPES:
-        loc = t.locations.alias()
-        page = page.outerjoin(loc, and_(loc.c.file_id == f.c.id, loc.c.storage_type == kind))
-        page = page.add_columns(
-            loc.c.root.label(f"{kind.lower()}_root"),
-            loc.c.path.label(f"{kind.lower()}_path"),
-            loc.c.access_time.label(f"{kind.lower()}_time"),
-        )
+    ).subquery("p")
     # The page's rows reach the aggregate in the page's order (that of the index it
     # reads: no sort), so its lines are joined in that order.
     lines = func.string_agg(literal_column(LINE, Text), literal_column("E'\\n'", Text))
-    text, count = conn.execute(select(lines, func.count()).select_from(page.subquery("p"))).one()
+    text, count = conn.execute(select(lines, func.count()).select_from(page)).one()
     if not count:
         return Lines(b"", 0, Position(0, b""))
     return Lines((text + "\n").encode(), count, _key(text[text.rfind("\n") + 1 :]))

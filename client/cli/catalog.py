@@ -133,14 +133,16 @@ def _file_row(f: FileEntry) -> list[str]:
         f["path_type"].lower(),
         human_size(f["size"]) if f["path_type"] == "FILE" else "",
         f["checksums"].get("ADLER32", ""),
-        ", ".join(_where(loc) for loc in f["locations"]),
+        ", ".join([_where(loc) for loc in f["locations"]]),
     ]
 
 
+_WHERE = {"OBJECT_STORAGE": "cache", "TAPE": "tape"}
+
+
 def _where(location: Location) -> str:
-    return {"OBJECT_STORAGE": "cache", "TAPE": "tape"}.get(
-        location["storage_type"], location["storage_type"].lower()
-    )
+    kind = location["storage_type"]
+    return _WHERE.get(kind) or kind.lower()
 
 
 @app.command()
