@@ -25,7 +25,7 @@ from domain.access import Scope
 from domain.pack_keys import slice_of
 from domain.states import OBJECT_STORAGE
 from projections import tables as t
-from projections.queries import chunked, database_errors
+from projections.queries import database_errors, rows_with_ids
 from projections.queries.filters import HoldingSelector, checked_regex, holding_conditions
 
 
@@ -214,22 +214,17 @@ def each_file(
 
 def _checksums(conn: Connection, file_ids: Sequence[int]) -> dict[int, dict[str, str]]:
     found: dict[int, dict[str, str]] = defaultdict(dict)
-    for chunk in chunked(file_ids):
-        chosen = select(t.checksums).where(t.checksums.c.file_id.in_(chunk))
-        for row in conn.execute(chosen.order_by(t.checksums.c.algorithm)):
-            found[row.file_id][row.algorithm] = row.value
+    c = t.checksums
+    query = select(c.c.file_id, c.c.algorithm, c.c.value).order_by(c.c.algorithm)
+    for file_id, algorithm, value in rows_with_ids(conn, query, c.c.file_id, file_ids):
+        found[file_id][algorithm] = value
     return found
 
 
 def _locations(conn: Connection, file_ids: Sequence[int]) -> dict[int, list[Location]]:
     loc = t.locations
     found: dict[int, list[Location]] = defaultdict(list)
-    for chunk in chunked(file_ids):
-        rows = conn.execute(
-            select(loc).where(loc.c.file_id.in_(chunk)).order_by(loc.c.storage_type)
-        )
-        for row in rows:
-            found[row.file_id].append(
-                Location(row.storage_type, row.root, row.path, row.access_time)
-            )
+    query = select(loc).order_by(loc.c.storage_type)
+    for row in rows_with_ids(conn, query, loc.c.file_id, file_ids):
+        found[row.file_id].append(Location(row.storage_type, row.root, row.path, row.access_time))
     return found

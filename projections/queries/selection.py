@@ -24,7 +24,7 @@ from domain.object_keys import object_key
 from events.catalog import SelectedFile
 from events.requests import GetRequested
 from projections import tables as t
-from projections.queries import chunked
+from projections.queries import rows_with_ids
 from projections.queries.files import FoundFile, find_files
 from projections.queries.filters import HoldingSelector
 
@@ -87,11 +87,10 @@ def tape_copies(conn: Connection, files: Iterable[FoundFile]) -> dict[int, TapeM
     wanted = {f.id: f for f in files}
     m = t.aggregate_members
     copies: dict[int, TapeMember] = {}
-    for chunk in chunked(list(wanted)):
-        for row in conn.execute(select(m).where(m.c.file_id.in_(chunk))):
-            f = wanted[row.file_id]
-            key = object_key(f.holding_id, f.transaction_id, f.path)
-            copies[row.file_id] = TapeMember(row.aggregate, row.offset, key)
+    for row in rows_with_ids(conn, select(m), m.c.file_id, list(wanted)):
+        f = wanted[row.file_id]
+        key = object_key(f.holding_id, f.transaction_id, f.path)
+        copies[row.file_id] = TapeMember(row.aggregate, row.offset, key)
     return copies
 
 

@@ -5,9 +5,22 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    event,
+    insert,
+    select,
+    text,
+)
 
 from projections.db import make_engine
+from projections.queries import rows_with_ids
 from projections.writes import COPY_FROM, FRESH, insert_ignoring_duplicates, upsert
 
 
@@ -116,3 +129,52 @@ def test_an_upsert_into_fresh_tables_copies_and_keeps_its_rule_for_a_row_seen_tw
     finally:
         metadata.drop_all(engine)
         engine.dispose()
+
+
+def test_rows_of_many_ids_come_back_whole_and_through_the_index(engine):
+    """``rows_with_ids`` finds every row of 2,500 ids (more than one IN list's worth on
+    SQLite); on PostgreSQL, with its default costs, through the primary key's index,
+    where an IN list of them made it scan the whole table."""
+    metadata = MetaData()
+    table = Table(
+        f"sums_{uuid.uuid4().hex[:8]}",
+        metadata,
+        Column("file_id", BigInteger, primary_key=True),
+        Column("algorithm", String(16), primary_key=True),
+        Column("value", String(128), nullable=False),
+    )
+    metadata.create_all(engine)
+    many = 200_000 if engine.dialect.name == "postgresql" else 6_000
+    try:
+        with engine.begin() as conn:
+            rows = [
+                {"file_id": i, "algorithm": a, "value": f"{a}{i}"}
+                for i in range(many)
+                for a in ("ADLER32", "SHA256")
+            ]
+            conn.execute(insert(table), rows)
+            if engine.dialect.name == "postgresql":
+                conn.execute(text(f"ANALYZE {table.name}"))
+        wanted = list(range(0, many, many // 2500))[:2500]
+        seen: list[tuple[str, object]] = []
+
+        def record(_conn, _cursor, statement, parameters, _context, _many):
+            seen.append((statement, parameters))
+
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SET random_page_cost = 4"))  # the server's default
+            event.listen(conn, "before_cursor_execute", record)
+            query = select(table.c.file_id, table.c.value)
+            got = sorted(rows_with_ids(conn, query, table.c.file_id, wanted))
+            event.remove(conn, "before_cursor_execute", record)
+            assert got == sorted((i, f"{a}{i}") for i in wanted for a in ("ADLER32", "SHA256"))
+            assert list(rows_with_ids(conn, query, table.c.file_id, [])) == []
+            if engine.dialect.name == "postgresql":
+                [(statement, parameters)] = seen
+                raw = conn.connection.dbapi_connection.cursor()
+                raw.execute("EXPLAIN " + statement, parameters)
+                plan = "\n".join(line for (line,) in raw.fetchall())
+                assert f"Seq Scan on {table.name}" not in plan, plan
+    finally:
+        metadata.drop_all(engine)
