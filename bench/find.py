@@ -209,10 +209,10 @@ class Database:
 
     def __init__(self, url: str) -> None:
         engine = make_engine(url)
-        with engine.connect() as conn:
+        with engine.connect() as conn:  # its backend's parent, read while it runs
             backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            self.postmaster = int(_stat(backend)[1])
         engine.dispose()
-        self.postmaster = int(_stat(backend)[1])
         self.start = self._total()
 
     def _total(self) -> float:
