@@ -22,12 +22,10 @@ from sqlalchemy import (
 )
 
 from api.queries import json_sql as j
-from api.queries.file_pages import FIRST_PAGE, PAGE, keyset_pages
-from domain.access import Scope
+from api.queries.file_pages import EVERY, Listing, Sizes, keyset_pages
 from domain.states import OBJECT_STORAGE
 from projections import tables as t
-from projections.queries.files import Position, file_conditions, listed
-from projections.queries.filters import HoldingSelector
+from projections.queries.files import Position, listed
 
 
 @dataclass(frozen=True)
@@ -95,27 +93,17 @@ LINE = _line()
 
 
 def file_lines(
-    engine: Engine,
-    scope: Scope,
-    selector: HoldingSelector,
-    object_store: str,
-    path: bytes | None = None,
-    regex: str | None = None,
-    limit: int | None = None,
-    descending: bool = False,
-    page: int = PAGE,
-    first_page: int = FIRST_PAGE,
-    after: Position | None = None,
+    engine: Engine, listing: Listing, object_store: str, sizes: Sizes = EVERY
 ) -> Iterator[Lines]:
     """The pages ``file_pages`` reads, each as the NDJSON text of its files (PostgreSQL
     only). ``object_store`` is the URL the copies in object storage are read from."""
-    conditions = file_conditions(scope, selector, path, regex)
+    conditions = listing.conditions()
     store = object_store.rstrip("/")
 
     def read(conn: Connection, start: Position | None, size: int) -> Lines:
-        return _lines(conn, conditions, descending, start, size, store)
+        return _lines(conn, conditions, listing.descending, start, size, store)
 
-    return keyset_pages(engine, read, limit, page, first_page, after)
+    return keyset_pages(engine, read, sizes)
 
 
 def _lines(

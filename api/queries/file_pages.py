@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy import ColumnElement, Connection, Engine, Row, select
 
 from domain.access import Scope
 from projections import tables as t
@@ -74,45 +74,54 @@ PageReader = Callable[[Connection, Position | None, int], P]
 """Reads the page of at most the size given that follows the position given."""
 
 
-def file_pages(
-    engine: Engine,
-    scope: Scope,
-    selector: HoldingSelector,
-    path: bytes | None = None,
-    regex: str | None = None,
-    limit: int | None = None,
-    descending: bool = False,
-    page: int = PAGE,
-    first_page: int = FIRST_PAGE,
-    after: Position | None = None,
-) -> Iterator[FilePage]:
-    """Every file ``find_files`` would list (at most ``limit``, starting after ``after``),
-    in the same order, in pages of ``page`` after a first of ``first_page``; no empty
-    page."""
-    conditions = file_conditions(scope, selector, path, regex)
+@dataclass(frozen=True)
+class Listing:
+    """Which files a listing shows, in which order: those ``find_files`` would list."""
+
+    scope: Scope
+    selector: HoldingSelector
+    path: bytes | None = None
+    regex: str | None = None
+    descending: bool = False
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return file_conditions(self.scope, self.selector, self.path, self.regex)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """At most ``limit`` files, in pages of ``page`` after a first of ``first_page``,
+    starting after ``after``."""
+
+    limit: int | None = None
+    page: int = PAGE
+    first_page: int = FIRST_PAGE
+    after: Position | None = None
+
+
+EVERY = Sizes()
+"""Every file, in pages of the default sizes."""
+
+
+def file_pages(engine: Engine, listing: Listing, sizes: Sizes = EVERY) -> Iterator[FilePage]:
+    """Every file of ``listing`` in the order ``find_files`` gives them, in pages
+    (``sizes``); no empty page."""
+    conditions = listing.conditions()
 
     def read(conn: Connection, start: Position | None, size: int) -> FilePage:
-        return _page(conn, conditions, descending, start, size)
+        return _page(conn, conditions, listing.descending, start, size)
 
-    return keyset_pages(engine, read, limit, page, first_page, after)
+    return keyset_pages(engine, read, sizes)
 
 
-def keyset_pages(
-    engine: Engine,
-    read: PageReader[P],
-    limit: int | None,
-    page: int,
-    first_page: int,
-    after: Position | None,
-) -> Iterator[P]:
+def keyset_pages(engine: Engine, read: PageReader[P], sizes: Sizes) -> Iterator[P]:
     """The pages ``read`` gives one after another by keyset (each after the last file of
     the one before), each on a connection of its own, until one is short or ``limit``
     files are read; no empty page."""
-    left = limit
-    wanted = first_page
+    left, wanted, after = sizes.limit, sizes.first_page, sizes.after
     while left is None or left > 0:
         size = wanted if left is None else min(wanted, left)
-        wanted = page
+        wanted = sizes.page
         with engine.connect() as conn, database_errors():
             found = read(conn, after, size)
         if found.count:

@@ -10,7 +10,6 @@ import binascii
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import chain
 from typing import Annotated, Any
 
@@ -23,12 +22,11 @@ from api.deps import ReadScopeDep, ServicesDep
 from api.inputs import DbInt
 from api.paths import path_from_b64, path_from_text
 from api.queries.file_lines import Lines, file_lines
-from api.queries.file_pages import FIRST_PAGE, PAGE, FilePage, file_pages
+from api.queries.file_pages import FilePage, Listing, Sizes, file_pages
 from api.read_ahead import read_ahead
 from api.v1 import render
 from api.v1.models import ErrorOut, FileList
 from api.v1.params import Limit, TagsQuery
-from domain.access import Scope
 from domain.queries import InvalidQuery
 from projections.queries.files import Position
 from projections.queries.filters import HoldingSelector, parse_tag
@@ -84,7 +82,7 @@ def find(
     size = limit or PAGE_SIZE
     listing = Listing(scope, selector, exact, regex, descending)
     found = (
-        pages(services.engine, listing, object_store, Sizes(limit, PAGE, FIRST_PAGE), ahead=True)
+        pages(services.engine, listing, object_store, Sizes(limit), ahead=True)
         if streamed
         else pages(services.engine, listing, object_store, Sizes(size, size, size, start))
     )
@@ -100,27 +98,6 @@ def find(
     return Response(body, media_type="application/json")
 
 
-@dataclass(frozen=True)
-class Listing:
-    """Which files, in which order."""
-
-    scope: Scope
-    selector: HoldingSelector
-    path: bytes | None
-    regex: str | None
-    descending: bool
-
-
-@dataclass(frozen=True)
-class Sizes:
-    """How many files at most, in pages of how many (the first its own), after which."""
-
-    limit: int | None
-    page: int
-    first_page: int
-    after: Position | None = None
-
-
 def pages(
     engine: Engine, listing: Listing, object_store: str, sizes: Sizes, ahead: bool = False
 ) -> Iterator[Lines]:
@@ -129,18 +106,8 @@ def pages(
     rendered, in a stage of its own) while the one before is sent (D200)."""
     staged = read_ahead if ahead else iter
     if engine.dialect.name == "postgresql":
-        return staged(
-            file_lines(
-                engine, listing.scope, listing.selector, object_store, listing.path,
-                listing.regex, sizes.limit, listing.descending, sizes.page, sizes.first_page,
-                sizes.after,
-            )
-        )  # fmt: skip
-    rows = file_pages(
-        engine, listing.scope, listing.selector, listing.path, listing.regex, sizes.limit,
-        listing.descending, sizes.page, sizes.first_page, sizes.after,
-    )  # fmt: skip
-    return staged(rendered(staged(rows), object_store))
+        return staged(file_lines(engine, listing, object_store, sizes))
+    return staged(rendered(staged(file_pages(engine, listing, sizes)), object_store))
 
 
 def rendered(pages: Iterator[FilePage], object_store: str) -> Iterator[Lines]:

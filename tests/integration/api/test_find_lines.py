@@ -22,7 +22,7 @@ from api.auth.families import MemoryFamilies
 from api.auth.local import LocalTokens
 from api.auth.users import add_user
 from api.queries.file_lines import file_lines
-from api.queries.file_pages import file_pages
+from api.queries.file_pages import Listing, Sizes, file_pages
 from api.v1 import render
 from api.v1.files import cursor, rendered
 from api.v1.models import FileList
@@ -155,9 +155,10 @@ SCOPES = [
 @pytest.mark.parametrize("scope", SCOPES, ids=str)
 def test_the_database_writes_the_lines_python_writes(engine, scope):
     selector = HoldingSelector()
-    pages = file_lines(engine, scope, selector, STORE, page=7, first_page=3)
+    listing = Listing(scope, selector)
+    pages = file_lines(engine, listing, STORE, Sizes(page=7, first_page=3))
     written = b"".join(p.text for p in pages)
-    python = b"".join(p.text for p in rendered(file_pages(engine, scope, selector), STORE))
+    python = b"".join(p.text for p in rendered(file_pages(engine, listing), STORE))
     assert written == python
     with engine.connect() as conn:
         found = find_files(conn, scope, selector)
@@ -168,7 +169,8 @@ def test_the_database_writes_the_lines_python_writes(engine, scope):
 
 
 def test_every_odd_case_is_in_the_listing(engine):
-    lines = b"".join(p.text for p in file_lines(engine, Scope("alice"), HoldingSelector(), STORE))
+    pages = file_lines(engine, Listing(Scope("alice"), HoldingSelector()), STORE)
+    lines = b"".join(p.text for p in pages)
     files = [json.loads(line) for line in lines.splitlines()]
     paths = {(f["holding_id"], f["path_b64"] or f["path"]) for f in files}
     assert len(paths) == len(files) == 2 * (len(ODD_PATHS) + 11)  # holdings 7 and 8
@@ -187,16 +189,15 @@ def test_every_odd_case_is_in_the_listing(engine):
 def test_pages_and_their_order_are_the_rows(engine):
     scope, selector = Scope("alice"), HoldingSelector()
     for descending in (False, True):
-        rows = file_pages(engine, scope, selector, descending=descending, page=3, first_page=2)
-        lines = file_lines(
-            engine, scope, selector, STORE, descending=descending, page=3, first_page=2
-        )
+        listing = Listing(scope, selector, descending=descending)
+        rows = file_pages(engine, listing, Sizes(page=3, first_page=2))
+        lines = file_lines(engine, listing, STORE, Sizes(page=3, first_page=2))
         for row_page, line_page in zip(rows, lines, strict=True):
             assert (line_page.count, line_page.last) == (row_page.count, row_page.last)
             assert line_page.text == next(rendered(iter([row_page]), STORE)).text
-    limited = list(file_lines(engine, scope, selector, STORE, limit=5, page=2, first_page=2))
+    limited = list(file_lines(engine, Listing(scope, selector), STORE, Sizes(5, 2, 2)))
     assert [p.count for p in limited] == [2, 2, 1]
-    found = list(file_lines(engine, scope, selector, STORE, regex="données|漢字"))
+    found = list(file_lines(engine, Listing(scope, selector, regex="données|漢字"), STORE))
     assert sum(p.count for p in found) == 2
 
 

@@ -7,7 +7,7 @@ import json
 
 from pydantic_core import to_json
 
-from api.queries.file_pages import FILE_COLUMNS, file_pages
+from api.queries.file_pages import FILE_COLUMNS, Listing, Sizes, file_pages
 from api.v1 import render
 from api.v1.files import cursor, ndjson, rendered
 from api.v1.models import FileList
@@ -134,7 +134,7 @@ def test_file_pages_read_what_one_query_finds_in_pages_of_the_size_asked(setting
     scope, selector = Scope("alice"), HoldingSelector()
     with engine.connect() as conn:
         whole = find_files(conn, scope, selector, limit=None)
-    pages = list(file_pages(engine, scope, selector, page=2, first_page=1))
+    pages = list(file_pages(engine, Listing(scope, selector), Sizes(page=2, first_page=1)))
     assert [len(p.files) for p in pages][:3] == [1, 2, 2]
     assert [r.path for p in pages for r in p.files] == [f.path for f in whole]
     by_id = {f.id: f for f in whole}
@@ -142,9 +142,11 @@ def test_file_pages_read_what_one_query_finds_in_pages_of_the_size_asked(setting
         for row in page.files:
             assert page.checksums.get(row.id, {}) == by_id[row.id].checksums
             assert page.locations.get(row.id, []) == copies(by_id[row.id].locations)
-    limited = list(file_pages(engine, scope, selector, limit=3, page=2, first_page=1))
+    limited = list(file_pages(engine, Listing(scope, selector), Sizes(3, page=2, first_page=1)))
     assert [r.path for p in limited for r in p.files] == [f.path for f in whole[:3]]
-    backwards = file_pages(engine, scope, selector, descending=True, page=2, first_page=2)
+    backwards = file_pages(
+        engine, Listing(scope, selector, descending=True), Sizes(page=2, first_page=2)
+    )
     assert [r.path for p in backwards for r in p.files] == [f.path for f in reversed(whole)]
     engine.dispose()
 
@@ -153,7 +155,8 @@ def test_a_stream_sends_a_page_per_chunk(settings):
     """One chunk per page, not per file: a chunk is one hand-over from the worker thread
     and one write to the socket (D200)."""
     engine = make_engine(settings.catalog.url)
-    pages = list(file_pages(engine, Scope("alice"), HoldingSelector(), page=2, first_page=2))
+    listing = Listing(Scope("alice"), HoldingSelector())
+    pages = list(file_pages(engine, listing, Sizes(page=2, first_page=2)))
     engine.dispose()
     chunks = list(ndjson(rendered(iter(pages), "http://s3")))
     assert len(chunks) == len(pages) > 1
@@ -166,7 +169,7 @@ def test_a_stream_that_breaks_off_ends_with_a_whole_error_line(settings):
     engine = make_engine(settings.catalog.url)
     scope = Scope("alice")
     selector = HoldingSelector(None, False, None, None, {})
-    first = next(file_pages(engine, scope, selector, first_page=1))
+    first = next(file_pages(engine, Listing(scope, selector), Sizes(first_page=1)))
     engine.dispose()
 
     def breaking():
