@@ -89,7 +89,7 @@ bench: stack-up
 bench-smoke: stack-up
 	@$(PYTHON) bench/codec.py --count 50 --rounds 3
 	@$(PYTHON) bench/put.py --files 200 --big-gib 0.01
-	@$(PYTHON) -m bench.get --files 100 --big-mib 4
+	@$(PYTHON) -m bench.get --files 100 --big-mib 4 --rounds 1
 	@$(PYTHON) bench/tape.py --small 100 --large-mib 4 --large-count 1
 	@$(PYTHON) -m bench.recall --small 50 --large-mib 2 --large-count 1
 	@$(PYTHON) bench/replay.py --events 2000

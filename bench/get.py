@@ -6,9 +6,10 @@ nearline's time runs from the GET being recorded to its COMPLETE state: selectio
 the catalog, planning, download with sha256 verification, restoring mode, mtime and
 owner, reports and projection, all through Kafka. rclone's is its copy command (no
 verification against a catalog, no metadata restored) of the same files, uploaded by
-rclone beforehand as one object each.
+rclone beforehand as one object each. Each is run ``--rounds`` times, alternated, and the
+medians are compared (the machine's noise moves either by half between runs a minute apart).
 
-    python -m bench.get [--files 2000] [--big-mib 512]
+    python -m bench.get [--files 2000] [--big-mib 512] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import statistics
 import sys
 import time
 import uuid
@@ -79,6 +81,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--big-mib", type=float, default=512)
+    parser.add_argument("--rounds", type=int, default=3, help="nearline and rclone, alternated")
     args = parser.parse_args()
     started = start_against_rclone("bench-get")
     if started is None:
@@ -97,27 +100,43 @@ def main() -> int:
         concurrency = "16"  # as many downloads at once as a transfer-get worker makes
 
         for name, folder in (("small", small), ("big", big)):
-            ours_target = workdir / f"{name}-nearline"
-            theirs_target = workdir / f"{name}-rclone"
-            ours_target.mkdir()
-            ours = nearline_get(settings, engine, folder, ours_target, user, group)
             prefix = rclone_objects(settings, folder)
+            ours: list[float] = []
+            theirs: list[float] = []
             try:
-                theirs = rclone_download(
-                    settings, prefix, theirs_target, "--transfers", concurrency, "--checkers", "8"
-                )
+                for round_ in range(args.rounds):  # alternated: both see the same machine
+                    ours_target = workdir / f"{name}-nearline-{round_}"
+                    theirs_target = workdir / f"{name}-rclone-{round_}"
+                    ours_target.mkdir()
+                    ours.append(nearline_get(settings, engine, folder, ours_target, user, group))
+                    theirs.append(
+                        rclone_download(
+                            settings,
+                            prefix,
+                            theirs_target,
+                            "--transfers",
+                            concurrency,
+                            "--checkers",
+                            "8",
+                        )
+                    )
+                    shutil.rmtree(ours_target, ignore_errors=True)
+                    shutil.rmtree(theirs_target, ignore_errors=True)
             finally:
                 rclone(settings, "purge", f"bench:{settings.s3.bucket}/{prefix}")
+            ratios = " ".join(f"{t / o:.2f}" for o, t in zip(ours, theirs, strict=True))
+            ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
             if name == "small":
                 print(
-                    f"get {args.files} x 4 KiB: nearline {args.files / ours:8.0f} files/s   "
-                    f"rclone {args.files / theirs:8.0f} files/s   ratio {theirs / ours:.2f}"
+                    f"get {args.files} x 4 KiB: nearline {args.files / ours_s:8.0f} files/s   "
+                    f"rclone {args.files / theirs_s:8.0f} files/s   ratio "
+                    f"{theirs_s / ours_s:.2f}  (medians of {args.rounds}; rounds {ratios})"
                 )
             else:
                 print(
-                    f"get 1 x {args.big_mib:g} MiB:  nearline {big_bytes / ours / MB:8.1f} MB/s"
-                    f"    rclone {big_bytes / theirs / MB:8.1f} MB/s    ratio "
-                    f"{theirs / ours:.2f}"
+                    f"get 1 x {args.big_mib:g} MiB:  nearline {big_bytes / ours_s / MB:8.1f} MB/s"
+                    f"    rclone {big_bytes / theirs_s / MB:8.1f} MB/s    ratio "
+                    f"{theirs_s / ours_s:.2f}  (medians of {args.rounds}; rounds {ratios})"
                 )
         print(
             "(nearline's figures include selection, sha256 verification, metadata and the "
