@@ -11,7 +11,6 @@ from sqlalchemy import Connection, select
 
 from domain.states import OBJECT_STORAGE
 from projections import tables as t
-from projections.queries import chunked
 from stores.tape.aggregate import Member
 
 GONE = ("deleted", "purged")
@@ -100,19 +99,19 @@ def cart_members(conn: Connection, cart_id: str) -> CartMembers:
         .where(cf.c.cart_id == cart_id)
         .order_by(cf.c.position)
     ).all()
-    ids = [r.id for r in rows]
+    # The cart's own rows name the files: no list of ids goes back to the database.
+    in_cart = select(cf.c.file_id).where(cf.c.cart_id == cart_id)
+    loc = t.locations
     keys: dict[int, str] = {}
     sums: dict[int, dict[str, str]] = defaultdict(dict)
-    for chunk in chunked(ids):
-        loc = t.locations
-        for row in conn.execute(
-            select(loc.c.file_id, loc.c.path).where(
-                loc.c.file_id.in_(chunk), loc.c.storage_type == OBJECT_STORAGE
-            )
-        ):
-            keys[row.file_id] = row.path
-        for row in conn.execute(select(t.checksums).where(t.checksums.c.file_id.in_(chunk))):
-            sums[row.file_id][row.algorithm] = row.value
+    cached = select(loc.c.file_id, loc.c.path).where(
+        loc.c.file_id.in_(in_cart), loc.c.storage_type == OBJECT_STORAGE
+    )
+    for file_id, key in conn.execute(cached):
+        keys[file_id] = key
+    checksums = select(t.checksums).where(t.checksums.c.file_id.in_(in_cart))
+    for row in conn.execute(checksums):
+        sums[row.file_id][row.algorithm] = row.value
     members: list[Member] = []
     missing: list[bytes] = []
     for r in rows:
