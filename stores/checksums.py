@@ -2,11 +2,14 @@
 
 adler32 is what the tape endpoint (XRootD) reports and compares; sha256 is the catalog's
 strong identity of the content. Both are computed together so a file is read only once.
+A restore checks only the sha256 the catalog holds (``ContentCheck``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import zlib
 
 READ_SIZE = 1024 * 1024  # large reads: fewer system calls, and both hashes release the GIL
@@ -39,6 +42,51 @@ class Checksummer:
 
     def as_dict(self) -> dict[str, str]:
         return {"adler32": self.adler32, "sha256": self.sha256}
+
+    def close(self) -> None:
+        """Nothing to let go (see ``ThreadedChecksummer``)."""
+
+
+class ContentCheck(Checksummer):
+    """The sha256 (and size) of a stream being restored: what the catalog holds to check
+    it against. Its adler32 is not computed (nothing checks a restored file's), and is
+    "". With ``threaded``, the hash runs in a thread of its own while the caller moves
+    the next chunk (hashlib releases the GIL): for large streams, where the hash would
+    otherwise add to the time of the writes. ``close()`` ends that thread."""
+
+    def __init__(self, threaded: bool = False, depth: int = 2) -> None:
+        super().__init__()
+        self._chunks: queue.Queue[bytes | None] | None = None
+        if threaded:
+            self._chunks = queue.Queue(depth)
+            self._hasher = threading.Thread(target=self._hash, name="nearline-sha256", daemon=True)
+            self._hasher.start()
+
+    def update(self, chunk: bytes | bytearray | memoryview) -> None:
+        self.size += memoryview(chunk).nbytes
+        if self._chunks is None:
+            self._sha256.update(chunk)
+        else:
+            self._chunks.put(chunk if isinstance(chunk, bytes) else bytes(chunk))
+
+    @property
+    def adler32(self) -> str:
+        return ""
+
+    @property
+    def sha256(self) -> str:
+        self.close()
+        return self._sha256.hexdigest()
+
+    def close(self) -> None:
+        if self._chunks is not None and self._hasher.is_alive():
+            self._chunks.put(None)
+            self._hasher.join()
+
+    def _hash(self) -> None:
+        assert self._chunks is not None
+        while (chunk := self._chunks.get()) is not None:
+            self._sha256.update(chunk)
 
 
 def file_checksums(path: bytes) -> dict[str, str]:

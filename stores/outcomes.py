@@ -17,7 +17,7 @@ class Stored:
 
     key: str
     size: int
-    adler32: str  # 8 lowercase hex digits
+    adler32: str  # 8 lowercase hex digits; "" for a restored file (its sha256 is checked)
     sha256: str  # 64 lowercase hex digits
     etag: str  # the object's ETag, quotes removed
     reused: bool = False  # an earlier upload's object was found and kept: nothing was sent

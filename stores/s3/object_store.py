@@ -38,7 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from domain.pack_keys import Slice, slice_of
 from nearline.settings import Settings
-from stores.checksums import Checksummer
+from stores.checksums import Checksummer, ContentCheck
 from stores.closing import Closing
 from stores.failures import (
     CORRUPT,
@@ -401,7 +401,10 @@ class ObjectStore(Closing):
             if part is None and expected_size >= PARALLEL_FROM:
                 etags: list[str] = []
                 parts = self._ranged_parts(key, expected_size, etags)
-                checksums = fill_verified(parts, fd, expected_sha256, expected_size, durable)
+                summer = ContentCheck(threaded=True)
+                checksums = fill_verified(
+                    parts, fd, expected_sha256, expected_size, durable, summer
+                )
                 return Stored(key, checksums.size, checksums.adler32, checksums.sha256, etags[0])
             if part is None:
                 response = self.client.get_object(Bucket=self.bucket, Key=key)

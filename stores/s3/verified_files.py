@@ -13,7 +13,7 @@ import os
 import secrets
 from collections.abc import Iterable
 
-from stores.checksums import Checksummer
+from stores.checksums import Checksummer, ContentCheck
 
 PARTIAL_SUFFIX = b".nearline-partial"
 _KEPT_NAME_BYTES = 200  # with the dot, token and suffix the name stays within NAME_MAX
@@ -67,22 +67,30 @@ def _write(
 
 
 def fill_verified(
-    chunks: Iterable[bytes], fd: int, sha256: str, size: int, durable: bool = True
+    chunks: Iterable[bytes],
+    fd: int,
+    sha256: str,
+    size: int,
+    durable: bool = True,
+    checksums: Checksummer | None = None,
 ) -> Checksummer:
     """Write ``chunks`` to the open, empty file ``fd`` and make them durable, if they are
     ``size`` bytes with the hex ``sha256``; raises ``ContentMismatch`` (having written at
     most ``size`` bytes) or the ``OSError`` of a failed write. Whoever made the file
     moves it into place, or removes it. ``durable=False``: the caller syncs many files
     at once (``stores.durability``) before moving any into place."""
-    checksums = Checksummer()
+    checksums = checksums or ContentCheck()
     sha256 = sha256.lower()
-    for chunk in chunks:
-        if checksums.size + len(chunk) > size:
-            raise ContentMismatch  # stop early: never write more than expected
-        _write_sparse(fd, chunk, checksums.size)
-        checksums.update(chunk)
-    if checksums.size != size or checksums.sha256 != sha256:
-        raise ContentMismatch
+    try:
+        for chunk in chunks:
+            if checksums.size + len(chunk) > size:
+                raise ContentMismatch  # stop early: never write more than expected
+            _write_sparse(fd, chunk, checksums.size)
+            checksums.update(chunk)
+        if checksums.size != size or checksums.sha256 != sha256:
+            raise ContentMismatch
+    finally:
+        checksums.close()
     os.ftruncate(fd, size)  # a file ending in holes gets its length
     if durable:
         os.fsync(fd)  # the rename must never expose a file whose data is not on disk

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
+import threading
 import zlib
 
-from stores.checksums import Checksummer, file_checksums
+import pytest
+
+from stores.checksums import Checksummer, ContentCheck, file_checksums
+from stores.s3.verified_files import ContentMismatch, fill_verified
 
 
 def test_known_values():
@@ -53,3 +58,24 @@ def test_file_checksums(tmp_path):
         "adler32": f"{zlib.adler32(data):08x}",
         "sha256": hashlib.sha256(data).hexdigest(),
     }
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_a_restore_checks_the_sha256_of_what_it_was_given(threaded):
+    chunks = [os.urandom(n) for n in (1, 5000, 1 << 20, 3, 70_000)]
+    plain, check = Checksummer(), ContentCheck(threaded=threaded)
+    for chunk in chunks:
+        plain.update(chunk)
+        check.update(bytearray(chunk))  # copied when threaded: the caller may reuse it
+    assert (check.sha256, check.size) == (plain.sha256, plain.size)
+    assert check.adler32 == ""  # not computed: nothing checks a restored file's
+
+
+def test_a_fill_that_fails_ends_the_hashing_thread(tmp_path):
+    before = threading.active_count()
+    with open(tmp_path / "f", "wb") as f:
+        for chunks, size in (([b"a" * 10, b"b" * 10], 15), ([b"a" * 10], 10)):
+            with pytest.raises(ContentMismatch):
+                check = ContentCheck(threaded=True)
+                fill_verified(chunks, f.fileno(), "0" * 64, size, False, check)
+    assert threading.active_count() == before
