@@ -5,7 +5,9 @@ Where it can be trusted, one ``syncfs`` per file system replaces an ``fsync`` pe
 before Linux 5.8 ``syncfs`` does not report write-back errors, so a file whose data was
 lost would be reported restored; on a network or cluster file system (NFS, Lustre, GPFS,
 CephFS, FUSE, ...) it writes out every user's dirty pages of the mount, or is not passed
-on to the servers at all. There each file is ``fsync``-ed instead.
+on to the servers at all. There each file is ``fsync``-ed instead. So is a large file
+anywhere (D222): its own write-back is most of a sync's cost, and a ``syncfs`` would
+also wait for every other writer's dirty pages on that file system.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ Durability = Literal["auto", "syncfs", "fsync"]
 """How restored files are made durable: ``auto`` chooses per file system."""
 
 SYNCFS_REPORTS_ERRORS_SINCE = (5, 8)
+FSYNC_FROM = 64 * 1024 * 1024  # with ``auto``, a file this large is synced alone
 
 SHARED_FILE_SYSTEMS: dict[int, str] = {
     # f_type of statfs(2) (linux/magic.h and the file systems' own headers).
@@ -94,11 +97,14 @@ class BatchSync:
     def keep(self, fd: int) -> bool:
         """Hand over the written file ``fd``; True: it is kept, and the caller must not
         close it."""
-        device = os.fstat(fd).st_dev
+        written = os.fstat(fd)
+        device = written.st_dev
         with self._lock:
             per_file = self._per_file.get(device)
             if per_file is None:
                 per_file = self._per_file[device] = not self._syncfs_for(fd)
+            if self.durability == "auto" and written.st_size >= FSYNC_FROM:
+                per_file = True
             if not per_file and device not in self._kept:
                 self._kept[device] = fd
                 return True

@@ -225,3 +225,20 @@ def test_a_get_whose_fsync_fails_moves_nothing_into_place(target, store, monkeyp
     assert len(outcome.failed) == 5
     names = os.listdir(target + b"/run") if os.path.isdir(target + b"/run") else []
     assert [n for n in names if not n.endswith(b".nearline-partial")] == []
+
+
+def test_auto_syncs_a_large_file_alone(tmp_path, written, calls, monkeypatch):
+    """A large file is fsync-ed as it is handed over (D222): a syncfs would also wait for
+    every other writer's dirty pages. The small ones still share one syncfs."""
+    local(written[0])
+    monkeypatch.setattr(durability, "kernel_release", lambda: "6.8.0")
+    large = os.open(tmp_path / "large", os.O_WRONLY | os.O_CREAT, 0o600)
+    os.ftruncate(large, durability.FSYNC_FROM)
+    try:
+        batch = BatchSync("auto")
+        kept, copies = hand_over(batch, [large, *written])
+        assert kept == [False, True, False, False]
+        batch.sync()
+        assert calls == [("fsync", copies[0]), ("syncfs", copies[1])]
+    finally:
+        os.close(large)
