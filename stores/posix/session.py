@@ -280,7 +280,9 @@ def _exited_within(process: subprocess.Popen[bytes], timeout: float) -> bool:
             return False
         return True
     try:
-        exited, _, _ = select.select([pidfd], [], [], timeout)
+        waiting = select.poll()  # not select(): a descriptor may be numbered past 1023
+        waiting.register(pidfd, select.POLLIN)
+        exited = waiting.poll(timeout * 1000)
     finally:
         os.close(pidfd)
     if exited:

@@ -4,6 +4,7 @@ requester, only when healthy, with nothing of the work before; ended when idle t
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import time
 
@@ -152,3 +153,20 @@ def test_a_broken_worker_raises_and_is_not_kept(pool):
         files.make_directories([])
     files.close()
     assert pool.idle() == 0
+
+
+def test_a_worker_is_ended_in_a_process_with_over_a_thousand_descriptors_open():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip("cannot open 1,100 descriptors here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held = [os.open("/dev/null", os.O_RDONLY) for _ in range(1100)]
+    try:
+        files = UserFiles(ALICE, MIN_UID)
+        process = files._process
+        files.end()  # the exit is waited on through a descriptor numbered past 1023
+        assert process.returncode is not None
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
