@@ -14,28 +14,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 from stores.posix.requesters import Requester, check_servable
 from stores.posix.session import UserFiles, WorkerFailed
 
 __all__ = ["WorkerPool", "shared_pool"]
 
-Start = Callable[[Requester, int, float], UserFiles]
-
 
 class WorkerPool:
-    def __init__(
-        self,
-        idle_s: float = 5.0,
-        most: int = 8,
-        start: Start = UserFiles,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    """Idle workers of one process, lent again to the requester they act as."""
+
+    def __init__(self, idle_s: float = 5.0, most: int = 8) -> None:
         self.idle_s = idle_s
         self.most = most
-        self._start = start
-        self._clock = clock
         self._idle: list[tuple[float, UserFiles]] = []  # (since, worker), oldest first
         self._changed = threading.Condition()
         self._reaper: threading.Thread | None = None
@@ -46,7 +37,7 @@ class WorkerPool:
         check_servable(who, min_uid)
         files = self._idle_worker(who)
         if files is None:
-            files = self._start(who, min_uid, timeout)
+            files = UserFiles(who, min_uid, timeout)
         if self.idle_s > 0:
             files.keeper = self._keep
         return files
@@ -85,7 +76,7 @@ class WorkerPool:
         except WorkerFailed:
             return False
         with self._changed:
-            self._idle.append((self._clock(), files))
+            self._idle.append((time.monotonic(), files))
             surplus = self._idle[: max(len(self._idle) - self.most, 0)]
             del self._idle[: len(surplus)]
             self._reaping()
@@ -108,7 +99,7 @@ class WorkerPool:
                 if not self._idle:
                     self._reaper = None
                     return
-                due = self._idle[0][0] + self.idle_s - self._clock()
+                due = self._idle[0][0] + self.idle_s - time.monotonic()
                 if due > 0:
                     self._changed.wait(due)
                     continue
