@@ -4,7 +4,7 @@ Tape wants few, large files; holdings have many small ones. An aggregate is a pl
 tar (pax) file of a holding's cached objects (``tar_format``), written to the tape endpoint
 as it is built: headers, each object's bytes read from S3 in chunks (``cache_reading``),
 padding, two zero blocks. Memory stays bounded whatever the members' sizes; each member's
-sha256 and adler32 are checked as its bytes pass, and each member's **data offset** is
+sha256 is checked as its bytes pass (and its adler32: D223), and its **data offset** is
 recorded so that a restore reads only its bytes (``members.read_member``).
 
 What can go wrong, and what it costs:
@@ -33,7 +33,9 @@ an aggregate whose member set, and so name, differs.
 from __future__ import annotations
 
 import itertools
+import logging
 import queue
+import re
 import threading
 import zlib
 from collections.abc import Generator, Iterator, Sequence
@@ -44,7 +46,13 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 from domain import aggregate_names as names
 from stores.checksums import Checksummer, adler32_concat
 from stores.failures import CORRUPT
-from stores.tape.cache_reading import CachedObjects, CacheFailure, Fetched, fetch_in_order
+from stores.tape.cache_reading import (
+    CachedObjects,
+    CacheFailure,
+    Fetched,
+    WholeSums,
+    fetch_in_order,
+)
 from stores.tape.errors import TapeChecksumMismatch
 from stores.tape.tar_format import BLOCK, END_OF_ARCHIVE, file_headers, padded, padding
 
@@ -65,6 +73,9 @@ __all__ = [
     "tar_footprint",
 ]
 
+log = logging.getLogger(__name__)
+
+_ADLER32 = re.compile("[0-9a-f]{8}")  # as the catalog records it
 WRITE_SIZE = 8 * 1024 * 1024  # bytes per tape write: XRootD writes are round trips
 READ_AHEAD = 2  # write-size chunks built ahead of the tape writes
 
@@ -192,17 +203,25 @@ def stream_aggregate(
     *,
     holding_id: int,
     write_size: int = WRITE_SIZE,
+    catalog_adler32: bool = True,
 ) -> AggregateStream:
     """The stream of the tar of ``members``, in path order, named after all of them. A
-    member whose object cannot be its content is found when it is read, and left out."""
+    member whose object cannot be its content is found when it is read, and left out.
+    ``catalog_adler32``: see ``AggregateStream``."""
     ordered = _in_tar_order(members)
     name = aggregate_name(holding_id, ordered)
-    return AggregateStream(store, name, ordered, [], write_size=write_size)
+    return AggregateStream(
+        store, name, ordered, [], write_size=write_size, catalog_adler32=catalog_adler32
+    )
 
 
 class AggregateStream:
     """The tar of ``members``, produced on the fly by ``chunks()`` (once); ``result()``
-    after the last chunk."""
+    after the last chunk.
+
+    ``catalog_adler32``: an object read whole is checked by its sha256 alone, and its
+    catalog adler32 goes into the tar's (D223); else its adler32 is summed and compared
+    too, as a streamed object's always is."""
 
     def __init__(
         self,
@@ -212,6 +231,7 @@ class AggregateStream:
         failed: Sequence[MemberFailure],
         *,
         write_size: int = WRITE_SIZE,
+        catalog_adler32: bool = True,
     ) -> None:
         if write_size < BLOCK:
             raise ValueError(f"write size below a block: {write_size}")
@@ -219,6 +239,7 @@ class AggregateStream:
         self.members = tuple(members)
         self._store = store
         self._write_size = write_size
+        self._catalog_adler32 = catalog_adler32
         self._failed = list(failed)
         self._copies: list[MemberCopy] = []
         self._size = 0  # of the tar produced so far, and its adler32
@@ -295,10 +316,10 @@ class AggregateStream:
         """Headers, data and padding of one member; records its copy or its failure."""
         yield self._counted(member_headers(member))
         offset = self._size
-        summed = fetched.sums
-        sums = summed if summed is not None else Checksummer()
+        sums: Checksummer | WholeSums = fetched.sums or Checksummer()
+        streamed = isinstance(sums, Checksummer)  # else read whole, and hashed already
         for piece in fetched.pieces():
-            if summed is None:
+            if isinstance(sums, Checksummer):
                 sums.update(piece)
             if sums.size > member.size:
                 raise CacheFailure(
@@ -307,15 +328,21 @@ class AggregateStream:
             yield piece
         if sums.size != member.size:  # botocore checks Content-Length: a store fault
             raise CacheFailure(f"member {member.file_id}: its object ended early", True)
-        # The data's adler32 is known: the tar's follows without summing the bytes again.
-        self._adler32 = adler32_concat(self._adler32, int(sums.adler32, 16), sums.size)
+        good = sums.sha256 == member.sha256
+        trusted = self._catalog_adler32 and not streamed and _ADLER32.fullmatch(member.adler32)
+        if good and not trusted:  # a streamed object's was summed as it passed: compared
+            good = sums.adler32 == member.adler32
+        # Bytes of the sha256 the catalog holds have its adler32 (D223); other bytes are
+        # summed (an object read whole only now). The tar's follows without summing again.
+        adler32 = member.adler32 if good else sums.adler32
+        self._adler32 = adler32_concat(self._adler32, int(adler32, 16), sums.size)
         self._size += sums.size
         yield self._counted(padding(member.size))
-        if (sums.sha256, sums.adler32) != (member.sha256, member.adler32):
+        if not good:
             self._failed.append(MemberFailure(member.file_id, CORRUPT))
             return
         self._copies.append(
-            MemberCopy(member.file_id, member.path, offset, member.size, sums.sha256, sums.adler32)
+            MemberCopy(member.file_id, member.path, offset, member.size, sums.sha256, adler32)
         )
 
 
@@ -375,8 +402,30 @@ def archive(
     Members that cannot be archived are in the index's ``failed``; when none is left,
     nothing is written. Tape errors are raised as they are (``TapeUnavailable`` is worth
     retrying, ``TapeError`` is not), like a ``CacheFailure``; nothing is left on tape then.
+
+    The tar's adler32 is made of the catalog's adler32 of each member whose sha256 matched
+    (D223). Should the server's differ (the catalog holding an adler32 that is not its
+    sha256's content's, or bytes damaged on the way), the tar is written again with every
+    member's adler32 summed and compared, so that only such a member fails.
     """
-    stream = stream_aggregate(store, members, holding_id=holding_id)
+    try:
+        return _archive(store, tape, holding_id, members, catalog_adler32=True)
+    except TapeChecksumMismatch as error:
+        log.warning("%s; writing it again with every member's adler32 summed", error)
+        return _archive(store, tape, holding_id, members, catalog_adler32=False)
+
+
+def _archive(
+    store: CachedObjects,
+    tape: TapeEndpoint,
+    holding_id: int,
+    members: Sequence[Member],
+    *,
+    catalog_adler32: bool,
+) -> AggregateIndex:
+    stream = stream_aggregate(
+        store, members, holding_id=holding_id, catalog_adler32=catalog_adler32
+    )
     chunks = stream.chunks()
     first = next(chunks)  # the first write-size chunk, or the whole tar if smaller
     if stream.included == 0:  # every member failed: the chunk is the end of the archive

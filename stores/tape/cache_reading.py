@@ -12,6 +12,8 @@ fails alone. The store failing (unreachable, busy, a stream cut mid-object) rais
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from domain.pack_keys import Slice, slice_of
-from stores.checksums import Checksummer
 from stores.failures import NOT_IN_STORE, is_missing, store_failure
 from stores.s3.direct_s3 import ObjectHead
 
@@ -32,6 +33,7 @@ __all__ = [
     "CachedFile",
     "CachedObjects",
     "Fetched",
+    "WholeSums",
     "fetch_in_order",
     "head_objects",
 ]
@@ -123,6 +125,22 @@ def _mismatch(file: CachedFile, head: ObjectHead | None) -> str | None:
     return None
 
 
+class WholeSums:
+    """The size and sha256 of an object read whole, hashed where it was read (in a
+    prefetching thread: hashlib releases the GIL, so objects are hashed on several cores
+    at once). Its adler32 is summed only when asked: once the sha256 matched the catalog,
+    the catalog's adler32 is the data's (D223)."""
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        self._data = data
+        self.size = memoryview(data).nbytes
+        self.sha256 = hashlib.sha256(data).hexdigest()
+
+    @property
+    def adler32(self) -> str:
+        return f"{zlib.adler32(self._data):08x}"
+
+
 class Fetched:
     """One file's object, opened (a streaming GET) or, when small, already read."""
 
@@ -132,12 +150,7 @@ class Fetched:
         self._body = body
         self._data = data
         self.failure = failure  # why the object cannot be the file's content
-        # Whole data is summed where it was read, in a prefetching thread: hashlib and
-        # zlib release the GIL, so files are summed on several cores at once.
-        self.sums: Checksummer | None = None
-        if data is not None:
-            self.sums = Checksummer()
-            self.sums.update(data)
+        self.sums = WholeSums(data) if data is not None else None
 
     def pieces(self) -> Iterator[bytes | memoryview]:
         if self._data is not None:

@@ -67,24 +67,36 @@ def padding(size: int) -> bytes:
 
 
 def _ustar(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes) -> bytes:
-    header = bytearray(BLOCK)
+    header = bytearray(_USTAR_SHARED)
+    fields = _octal(mode, 8), _octal(size, 12), _octal(mtime, 12)
     header[0 : len(name)] = name
-    header[100:108] = _octal(mode, 8)
+    header[100:108], header[124:136], header[136:148] = fields
+    header[156:157] = typeflag
+    # The checksum sums every byte: the shared fields' sum is known, the rest is added
+    # (summing the whole block was a tenth of the CPU of archiving small files).
+    checksum = _USTAR_SHARED_SUM + sum(name) + sum(b"".join(fields)) + typeflag[0]
+    header[148:156] = b"%06o\0 " % checksum
+    return bytes(header)
+
+
+def _shared_fields() -> bytes:
+    """What every ustar header of an aggregate holds: owner, magic, device numbers."""
+    header = bytearray(BLOCK)
     header[108:116] = _octal(0, 8)  # uid
     header[116:124] = _octal(0, 8)  # gid
-    header[124:136] = _octal(size, 12)
-    header[136:148] = _octal(mtime, 12)
     header[148:156] = b" " * 8  # the checksum counts its own field as spaces
-    header[156:157] = typeflag
     header[257:265] = b"ustar\x0000"
     header[329:337] = _octal(0, 8)  # devmajor
     header[337:345] = _octal(0, 8)  # devminor
-    header[148:156] = b"%06o\0 " % sum(header)
     return bytes(header)
 
 
 def _octal(value: int, width: int) -> bytes:
     return b"%0*o\0" % (width - 1, value)
+
+
+_USTAR_SHARED = _shared_fields()
+_USTAR_SHARED_SUM = sum(_USTAR_SHARED)
 
 
 def _pax_record(keyword: bytes, value: bytes) -> bytes:
