@@ -111,6 +111,19 @@ class CacheCopiesRemoved(Event):
 
 
 @event_type
+class AggregateOnline(Event):
+    """The recall worker has the aggregate online: a GET's members may be restored
+    straight from it while they go back into the cache (D231)."""
+
+    schema_name: ClassVar[str] = "nearline.reports.AggregateOnline"
+
+    sub_batch: int
+    holding_id: int
+    aggregate: str
+    staged: bool
+
+
+@event_type
 class AggregateRecalled(Event):
     """The recall worker staged an aggregate (or found its members cached) and put the
     members back into the S3 cache."""

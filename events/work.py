@@ -70,6 +70,20 @@ class TransferGetRequested(Event):
 
 
 @event_type
+class TransferGetFromTapeRequested(Event):
+    """Transfer-get is asked to restore one sub-batch of a GET straight from its staged
+    aggregate (D231): each file's ``object_key`` is its member's slice of the aggregate."""
+
+    schema_name: ClassVar[str] = "nearline.work.TransferGetFromTapeRequested"
+
+    sub_batch: int
+    target: bytes | None
+    overwrite: bool
+    aggregate: str
+    files: list[SelectedFile]
+
+
+@event_type
 class DeleteObjectsRequested(Event):
     """The object deleter is asked to remove one deletion batch's cache objects."""
 
@@ -101,6 +115,11 @@ class EvictRequested(Event):
     files: list[EvictedFile]
 
 
+RECALL_CACHE = "cache"  # stage if needed, put back into the cache, report (with progress)
+RECALL_ONLINE = "online"  # a GET's: stage, report online, put nothing back
+RECALL_FILL = "fill"  # put back a GET's members once restored from tape (no progress)
+
+
 @event_type
 class RecallRequested(Event):
     """The recall worker is asked to stage one aggregate and put members back in the cache."""
@@ -111,3 +130,4 @@ class RecallRequested(Event):
     holding_id: int
     aggregate: str
     members: list[RecallMember]
+    step: str = "cache"  # RECALL_CACHE, RECALL_ONLINE or RECALL_FILL (D231)

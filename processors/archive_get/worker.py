@@ -14,11 +14,12 @@ from concurrent.futures import Executor
 from functools import partial
 from typing import Protocol
 
+from events.base import caused_by
 from events.catalog import RecallMember
-from events.reports import AggregateRecalled
+from events.reports import AggregateOnline, AggregateRecalled
 from events.status import SubBatchProgress
 from events.topics import REPORTS, STATUS
-from events.work import RecallRequested
+from events.work import RECALL_CACHE, RECALL_ONLINE, RecallRequested
 from nearline.settings import RecallSettings
 from processors.app import Send
 from processors.archive_get.recall import (
@@ -50,6 +51,12 @@ class PutBackMembers(Protocol):
         pack_bytes: int,
         tally: Tally = NO_TALLY,
     ) -> PackedRestore: ...
+
+
+class Attempt(Protocol):
+    async def __call__(
+        self, request: RecallRequested, shared: Shared, tally: Tally = NO_TALLY
+    ) -> AggregateRecalled | Exception: ...
 
 
 class Stage(Protocol):
@@ -95,15 +102,31 @@ class Recaller:
         self.executor = executor  # blocking work: stage waits and reads (None: the loop's)
 
     async def handle(self, request: RecallRequested) -> None:
-        """Recall beside the other requests of the same aggregate, then report."""
+        """Recall beside the other requests of the same aggregate, then report. A GET's
+        (``RECALL_ONLINE``) only stages: reported online, or failed (D231)."""
         shared = self.aggregates.enter(request.aggregate)
         try:
-            progress = progress_of(request)
-            done = await reporting(
-                self.recalled(request, progress, shared), progress, partial(self._tell, request)
-            )
+            if request.step == RECALL_ONLINE:
+                done = await self.with_retries(request, shared, attempt=self.stage_only)
+            else:
+                progress = progress_of(request)
+                done = await reporting(
+                    self.recalled(request, progress, shared),
+                    progress,
+                    partial(self._tell, request),
+                )
         finally:
             self.aggregates.leave(request.aggregate, shared)
+        if request.step == RECALL_ONLINE and not done.failed:
+            online = AggregateOnline(
+                **caused_by(request, f"aggregate-online/{request.sub_batch}"),
+                sub_batch=request.sub_batch,
+                holding_id=request.holding_id,
+                aggregate=request.aggregate,
+                staged=done.staged,
+            )
+            await self.send([(REPORTS, request.user.encode(), online)])
+            return
         await self.send([(REPORTS, request.user.encode(), done)])
 
     async def recalled(
@@ -116,9 +139,14 @@ class Recaller:
         return outcome
 
     async def with_retries(
-        self, request: RecallRequested, shared: Shared, tally: Tally = NO_TALLY
+        self,
+        request: RecallRequested,
+        shared: Shared,
+        tally: Tally = NO_TALLY,
+        attempt: Attempt | None = None,
     ) -> AggregateRecalled:
-        outcome = await self.attempt(request, shared, tally)
+        attempt = attempt or self.attempt
+        outcome = await attempt(request, shared, tally)
         for delay in self.settings.retry_delays_s:
             if not isinstance(outcome, Exception) or not retryable(outcome):
                 break
@@ -126,7 +154,7 @@ class Recaller:
                 "recalling %s failed (%s); retrying in %.0fs", request.aggregate, outcome, delay
             )
             await self.sleep(delay)
-            outcome = await self.attempt(request, shared, tally)
+            outcome = await attempt(request, shared, tally)
         if isinstance(outcome, Exception):
             log.error("recalling %s failed: %s", request.aggregate, outcome)
             reason = str(outcome) if not retryable(outcome) else f"not recalled: {outcome}"
@@ -192,6 +220,19 @@ class Recaller:
         failed = [(i, o.failure or "not recalled") for i, o in outcomes.items() if o.key is None]
         return report(request, keys, failed, staged=staged)
 
+    async def stage_only(
+        self, request: RecallRequested, shared: Shared, tally: Tally = NO_TALLY
+    ) -> AggregateRecalled | Exception:
+        """Stage the aggregate (shared with the other requests of it), putting nothing
+        back: a report with no member recalled and none failed, or the failure."""
+        try:
+            staged = await self._staged(request, shared)
+        except TapeFailure as error:
+            if shared.stage is not None and shared.stage.done():
+                shared.stage = None  # the aggregate may have gone offline: check again
+            return error
+        return report(request, {}, [], staged=staged)
+
     async def _staged(self, request: RecallRequested, shared: Shared) -> bool:
         """Wait for the aggregate to be online; whether this request staged it."""
         if shared.stage is not None:
@@ -211,6 +252,8 @@ class Recaller:
         return await asyncio.shield(shared.stage)
 
     async def _tell(self, request: RecallRequested, figures: SubBatchProgress) -> None:
+        if request.step != RECALL_CACHE:
+            return  # a GET restored from tape: its progress is transfer-get's (D231)
         told = progress_event(
             request,
             request.sub_batch,

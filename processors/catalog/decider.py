@@ -28,6 +28,7 @@ from events.base import Event
 from events.catalog import TransactionRejected
 from events.reports import (
     AggregateArchived,
+    AggregateOnline,
     AggregateRecalled,
     CacheCopiesRemoved,
     FilesIndexed,
@@ -94,6 +95,7 @@ DECISIONS: dict[type[Event], Decide] = {
     FilesRestored: get.restored,
     StageRequested: get.stage,
     AggregateRecalled: recalling.recalled,
+    AggregateOnline: recalling.online,
     ArchiveRequested: archive.schedule,
     AggregateArchived: archive.archived,
     CacheCopiesRemoved: eviction.evicted,

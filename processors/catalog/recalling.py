@@ -4,15 +4,40 @@ cache (decision D80), after which the sub-batch is fetched (a GET) or settled (a
 A recall is one sub-batch of a GET or STAGE: members of one aggregate, sent to the recall
 worker by ``settling``. The worker is keyed by aggregate and stages each aggregate once,
 however many requests want it at the same time (see ``processors.archive_get``).
+
+A GET does not wait for the cache (D231): once the worker reports the aggregate online,
+transfer-get restores the sub-batch straight from it, and the members' cache copies are
+recorded whenever they come, also after the GET has finished.
 """
 
 from __future__ import annotations
 
 from events.catalog import FilesRecalled
-from events.reports import AggregateRecalled
+from events.reports import AggregateOnline, AggregateRecalled
 from processors.catalog import finishing, settling
 from processors.catalog.emitting import Context, Emitter
 from processors.catalog.state import CatalogState
+
+
+def online(ctx: Context, report: AggregateOnline, emit: Emitter) -> None:
+    """A GET's aggregate is online: its sub-batch goes to transfer-get to be restored from
+    it, unless the GET's directories are still being made (then it waits for the cache)."""
+    transaction = ctx.state.transactions.get(report.transaction_id)
+    if transaction is None or transaction.finished or transaction.api_action == "stage":
+        return
+    batch = report.sub_batch
+    selected = transaction.selected.get(batch)
+    recall = transaction.recalls.get(batch)
+    if (
+        selected is None
+        or recall is None
+        or recall.aggregate != report.aggregate
+        or batch in transaction.recalled
+        or batch in transaction.from_tape
+        or not settling.directories_done(transaction.selected)
+    ):
+        return
+    settling.from_tape(transaction, selected, recall, emit)
 
 
 def recalled(ctx: Context, report: AggregateRecalled, emit: Emitter) -> None:
@@ -20,7 +45,15 @@ def recalled(ctx: Context, report: AggregateRecalled, emit: Emitter) -> None:
     then fetch the sub-batch (a GET) or settle it (a STAGE)."""
     state = ctx.state
     transaction = state.transactions.get(report.transaction_id)
-    if transaction is None or transaction.finished:
+    if transaction is None:
+        return
+    batch = report.sub_batch
+    if transaction.finished or batch in transaction.settled:
+        # Restored from tape before its members were back in the cache (D231).
+        if batch in transaction.recalls and batch not in transaction.recalled:
+            fact = files_recalled(state, report, emit)
+            emit.fact(fact)
+            settling.free_spare_packs(state, report, fact, emit)
         return
     selected = transaction.selected.get(report.sub_batch)
     if selected is None or report.sub_batch not in transaction.recalls:

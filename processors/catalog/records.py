@@ -51,6 +51,7 @@ class Transaction:
     selected: dict[int, FilesSelected] = field(default_factory=dict)  # a GET's, unsettled
     recalls: dict[int, RecallScheduled] = field(default_factory=dict)  # sub-batches from tape
     recalled: dict[int, FilesRecalled] = field(default_factory=dict)  # ... back in the cache
+    from_tape: set[int] = field(default_factory=set)  # ... sent to restore from tape (D231)
     target: bytes | None = None  # where a GET restores to
     made: dict[bytes, SelectedFile] = field(default_factory=dict)  # directories a GET made
     finishing_settled: set[int] = field(default_factory=set)  # a GET's finishing passes (D34)
@@ -61,6 +62,10 @@ class Transaction:
     bytes_ok: int = 0
     holdings_deleted: int = 0
     finished: bool = False
+
+    def __setstate__(self, saved: dict[str, object]) -> None:
+        """A transaction saved before a field was added gets that field's default."""
+        self.__dict__.update({"from_tape": set(), **saved})
 
     @property
     def indexed(self) -> set[int]:

@@ -3,13 +3,15 @@
 Each ``FilesSelected`` sub-batch is sent to transfer-get keyed by ``transaction/sub-batch``
 (as transfer-put, D8), once the GET's directories are in place (D34); a sub-batch to be
 recalled first goes to the recall worker keyed by its aggregate (D80), and to transfer-get
-once its members are back in the cache. A STAGE's sub-batch settles as soon as its files
-are in the cache. A worker's report settles its sub-batch as ``FilesRetrieved``.
+once its members are back in the cache, or, for a GET, as soon as the aggregate is
+online: transfer-get then reads the members straight from it (D231). A STAGE's sub-batch
+settles as soon as its files are in the cache. A worker's report settles its sub-batch as
+``FilesRetrieved``.
 """
 
 from __future__ import annotations
 
-from domain.pack_keys import pack_of
+from domain.pack_keys import Slice, pack_of
 from events.base import Event
 from events.catalog import (
     FileFailure,
@@ -22,10 +24,18 @@ from events.catalog import (
     SelectedFile,
     hard_link_of,
 )
-from events.reports import AggregateRecalled, FilesRestored
+from events.reports import AggregateOnline, AggregateRecalled, FilesRestored
 from events.requests import GetRequested
 from events.topics import ARCHIVE_GET, DELETE_OBJECTS, TRANSFER_GET
-from events.work import DeleteObjectsRequested, RecallRequested, TransferGetRequested
+from events.work import (
+    RECALL_CACHE,
+    RECALL_FILL,
+    RECALL_ONLINE,
+    DeleteObjectsRequested,
+    RecallRequested,
+    TransferGetFromTapeRequested,
+    TransferGetRequested,
+)
 from processors.catalog.emitting import Emitter
 from processors.catalog.state import CatalogState, Transaction
 from processors.progress import starting
@@ -35,7 +45,7 @@ NO_RESULT = "transfer-get reported no result for this file"
 
 def advance(
     state: CatalogState,
-    cause: GetRequested | FilesRestored | AggregateRecalled,
+    cause: GetRequested | FilesRestored | AggregateRecalled | AggregateOnline,
     transaction: Transaction,
     selected: FilesSelected,
     emit: Emitter,
@@ -47,10 +57,13 @@ def advance(
     recall = transaction.recalls.get(batch)
     if recall is not None and batch not in transaction.recalled:
         if ask_recall:  # (again, if redelivered: the worker finds what it put back)
-            _recall_work(recall, emit)
+            step = RECALL_CACHE if transaction.api_action == "stage" else RECALL_ONLINE
+            _recall_work(recall, emit, step)
             totals = starting(len(recall.members), sum(m["size"] for m in recall.members))
             emit.status(selected, "ARCHIVE_GETTING", batch, progress=totals)
         return
+    if batch in transaction.from_tape:
+        return  # transfer-get restores it from its aggregate (D231)
     files = _in_cache(transaction, selected)
     if not files:  # nothing (left) to fetch in it: it settles at once
         settle(state, cause, selected, [], [], emit)
@@ -76,36 +89,68 @@ def _in_cache(transaction: Transaction, selected: FilesSelected) -> list[Selecte
     ]
 
 
-def _send(selected: FilesSelected, files: list[SelectedFile], emit: Emitter) -> None:
+def _send(
+    selected: FilesSelected, files: list[SelectedFile], emit: Emitter, aggregate: str = ""
+) -> None:
     batch = selected.sub_batch
-    emit.send(
-        TRANSFER_GET,
-        f"{selected.transaction_id}/{batch}".encode(),
-        TransferGetRequested(
+    work: TransferGetRequested | TransferGetFromTapeRequested
+    if aggregate:
+        work = TransferGetFromTapeRequested(
+            **emit.envelope(selected, f"transfer-get-from-tape/{batch}"),
+            sub_batch=batch,
+            target=selected.target,
+            overwrite=selected.overwrite,
+            aggregate=aggregate,
+            files=files,
+        )
+    else:
+        work = TransferGetRequested(
             **emit.envelope(selected, f"transfer-get/{batch}"),
             sub_batch=batch,
             target=selected.target,
             overwrite=selected.overwrite,
             files=files,
-        ),
-    )
+        )
+    emit.send(TRANSFER_GET, f"{selected.transaction_id}/{batch}".encode(), work)
     regular = [f for f in files if f["path_type"] == "FILE"]
     totals = starting(len(regular), sum(f["size"] for f in regular)) if regular else None
     emit.status(selected, "TRANSFER_GETTING", selected.sub_batch, progress=totals)
 
 
-def _recall_work(recall: RecallScheduled, emit: Emitter) -> None:
-    """The recall of one sub-batch, keyed by its aggregate."""
+def from_tape(
+    transaction: Transaction, selected: FilesSelected, recall: RecallScheduled, emit: Emitter
+) -> None:
+    """Send a recalled sub-batch to transfer-get to restore from its online aggregate
+    (D231): each member's key is its slice of the aggregate; hard links of a member
+    come too, as they would once it was back in the cache."""
+    members = {m["file_id"]: m for m in recall.members}
+    leaders = {m["path"] for m in recall.members}
+    files = [
+        SelectedFile(**{**f, "object_key": Slice(recall.aggregate, m["offset"], m["size"]).key})
+        if (m := members.get(f["file_id"])) is not None
+        else f
+        for f in selected.files
+        if f["file_id"] in members or hard_link_of(f) in leaders
+    ]
+    transaction.from_tape.add(selected.sub_batch)
+    _send(selected, files, emit, aggregate=recall.aggregate)
+
+
+def _recall_work(recall: RecallScheduled, emit: Emitter, step: str) -> None:
+    """The recall of one sub-batch, keyed by its aggregate: a GET's stages it and reports
+    it online; once restored from it, the members go back into the cache (D231)."""
     batch = recall.sub_batch
+    name = "recall" if step != RECALL_FILL else "recall-fill"
     emit.send(
         ARCHIVE_GET,
         recall.aggregate.encode(),
         RecallRequested(
-            **emit.envelope(recall, f"recall/{batch}"),
+            **emit.envelope(recall, f"{name}/{batch}"),
             sub_batch=batch,
             holding_id=recall.holding_id,
             aggregate=recall.aggregate,
             members=list(recall.members),
+            step=step,
         ),
     )
 
@@ -132,7 +177,9 @@ def settle(
     did those its recall could not bring back. ``created``: the directories it made."""
     transaction = state.transactions.get(selected.transaction_id)
     recall = transaction.recalled.get(selected.sub_batch) if transaction else None
-    if recall is not None:
+    # A sub-batch restored from tape (D231) has transfer-get's outcome for every member:
+    # the cache's put-back failing a member says nothing of its restore.
+    if recall is not None and transaction and selected.sub_batch not in transaction.from_tape:
         lost = {f["path"]: f for f in recall.failed}
         failed = (
             [
@@ -163,7 +210,11 @@ def settle(
         ),
     )
     if recall is not None:
-        _free_spare_packs(state, cause, recall, emit)
+        free_spare_packs(state, cause, recall, emit)
+    elif transaction and batch in transaction.from_tape and batch in transaction.recalls:
+        # Restored from its aggregate: its members go back into the cache only now, so
+        # that filling it does not slow the restore down (D231).
+        _recall_work(transaction.recalls[batch], emit, RECALL_FILL)
     failures = list(selected.unavailable) + failed
     if failures and not done:
         outcome = "FAILED"
@@ -172,7 +223,7 @@ def settle(
     emit.status(cause, outcome, batch, failures=failures)
 
 
-def _free_spare_packs(
+def free_spare_packs(
     state: CatalogState, cause: Event, recall: FilesRecalled, emit: Emitter
 ) -> None:
     """Remove the packs the recall put back that no cached file uses (D180): its files

@@ -157,8 +157,16 @@ class CatalogState:
                     transaction.reserved.clear()
                     transaction.deleting.clear()
                     transaction.selected.clear()
-                    transaction.recalls.clear()
+                    # A sub-batch restored straight from tape (D231) may finish its GET
+                    # before its members are back in the cache: its recall is kept for
+                    # the fact that records them.
+                    transaction.recalls = {
+                        batch: recall
+                        for batch, recall in transaction.recalls.items()
+                        if batch not in transaction.recalled
+                    }
                     transaction.recalled.clear()
+                    transaction.from_tape.clear()
                     transaction.made.clear()
             case ArchiveScheduled():
                 self.archive_requests[fact.transaction_id] = fact
@@ -236,7 +244,9 @@ class CatalogState:
     def _recalled(self, fact: FilesRecalled) -> None:
         """The files are cached again: in their owner's cache use, and evictable again."""
         transaction = self.transactions.get(fact.transaction_id)
-        if transaction is not None:
+        if transaction is not None and transaction.finished:
+            transaction.recalls.pop(fact.sub_batch, None)  # recorded after its GET (D231)
+        elif transaction is not None:
             transaction.recalled[fact.sub_batch] = fact
         holding = self.holdings.get(fact.holding_id)
         for recalled in fact.recalled:

@@ -26,7 +26,7 @@ lines because the plan's types are the steps' inputs, one to one.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
@@ -111,8 +111,10 @@ class RestorePlan(NamedTuple):
 
 
 class Filler(Protocol):
-    """What restoring needs of ``ObjectStore``: write an object, or a run of slices of a
-    pack, into open files."""
+    """What restoring needs of a copy's store (``ObjectStore``, or a staged aggregate:
+    ``StagedAggregate``): write an object, or a run of slices of a pack, into open files."""
+
+    def slice_of(self, key: str) -> Slice | None: ...
 
     def download_into(
         self, key: str, fd: int, expected_sha256: str, expected_size: int, durable: bool = True
@@ -337,7 +339,7 @@ def _restore_files(
                 key, sha256 = entry["object_key"] or "", entry["sha256"] or ""
                 got = [store.download_into(key, fd, sha256, entry["size"], durable=False)]
             else:
-                slices = [slice_of(e["object_key"] or "") for e in entries]
+                slices = [store.slice_of(e["object_key"] or "") for e in entries]
                 targets = [
                     RunTarget(part, fd, e["sha256"] or "")
                     for part, (_, fd), e in zip(slices, job, entries, strict=True)
@@ -350,7 +352,7 @@ def _restore_files(
             raise
         return [finished(index, fd, outcome) for (index, fd), outcome in zip(job, got, strict=True)]
 
-    jobs = pack_runs(to_fill, [chunk[index].entry for index, _fd in to_fill])
+    jobs = pack_runs(to_fill, [chunk[index].entry for index, _fd in to_fill], store.slice_of)
     workers = max(1, min(concurrency, len(jobs)))
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="nearline-get") as pool:
@@ -481,15 +483,18 @@ def finish_directories(created: Sequence[Placement], files: UserFiles) -> list[R
 
 
 def pack_runs(
-    items: Sequence[tuple[int, int]], entries: Sequence[CatalogedFile]
+    items: Sequence[tuple[int, int]],
+    entries: Sequence[CatalogedFile],
+    slicer: Callable[[str], Slice | None] = slice_of,
 ) -> list[list[tuple[int, int]]]:
     """The files to fill, grouped: the slices of one pack that lie close together form a
     run read with one request (up to ``RUN_BYTES``, skipping at most ``RUN_GAP`` between
-    two); every other file is a group of its own."""
+    two); every other file is a group of its own. ``slicer`` reads a slice from a key:
+    a pack's, or a staged aggregate's (D231)."""
     runs: list[list[tuple[int, int]]] = []
     slices: list[tuple[Slice, tuple[int, int]]] = []
     for item, entry in zip(items, entries, strict=True):
-        part = slice_of(entry["object_key"] or "")
+        part = slicer(entry["object_key"] or "")
         if part is None:
             runs.append([item])
         else:

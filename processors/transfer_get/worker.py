@@ -13,10 +13,11 @@ from events.base import caused_by
 from events.reports import FilesRestored
 from events.status import SubBatchProgress
 from events.topics import REPORTS, STATUS
-from events.work import TransferGetRequested
+from events.work import TransferGetFromTapeRequested, TransferGetRequested
 from nearline.settings import Settings
 from processors.app import Send
 from processors.progress import Progress, progress_event, reporting
+from processors.transfer_get.restore import Filler
 from processors.transfer_get.restoring import (
     Outcome,
     all_failed,
@@ -28,15 +29,17 @@ from stores.outcomes import NO_TALLY, Tally
 from stores.posix.pool import shared_pool
 from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
 from stores.posix.session import WorkerFailed
-from stores.s3.object_store import ObjectStore
 
-Restore = Callable[[Settings, ObjectStore, TransferGetRequested, set[bytes] | None, Tally], Outcome]
+GetWork = TransferGetRequested | TransferGetFromTapeRequested
+"""A sub-batch to restore: from the cache, or straight from its staged aggregate (D231)."""
+
+Restore = Callable[[Settings, Filler, GetWork, set[bytes] | None, Tally], Outcome]
 
 
 def restore(
     settings: Settings,
-    store: ObjectStore,
-    request: TransferGetRequested,
+    store: Filler,
+    request: GetWork,
     paths: set[bytes] | None,
     tally: Tally = NO_TALLY,
 ) -> Outcome:
@@ -52,7 +55,7 @@ def restore(
     except (RefusedRequester, WorkerFailed) as refused:
         return all_failed(files, str(refused))
     with session:
-        if request.finishing:
+        if finishing(request):
             return finish_batch(session, files, request.target)
         return restore_batch(
             store,
@@ -65,7 +68,12 @@ def restore(
         )
 
 
-def report(request: TransferGetRequested, outcome: Outcome) -> FilesRestored:
+def finishing(request: GetWork) -> bool:
+    """Whether this is a finishing pass (D34): directories only, nothing fetched."""
+    return isinstance(request, TransferGetRequested) and request.finishing
+
+
+def report(request: GetWork, outcome: Outcome) -> FilesRestored:
     return FilesRestored(
         **caused_by(request, f"restored/{request.sub_batch}"),
         sub_batch=request.sub_batch,
@@ -75,7 +83,7 @@ def report(request: TransferGetRequested, outcome: Outcome) -> FilesRestored:
     )
 
 
-def progress_of(request: TransferGetRequested) -> Progress:
+def progress_of(request: GetWork) -> Progress:
     """The sub-batch's figures, nothing done yet: its regular files (the decider's
     TRANSFER_GETTING has the same totals)."""
     files = [f for f in request.files if f["path_type"] == "FILE"]
@@ -84,8 +92,8 @@ def progress_of(request: TransferGetRequested) -> Progress:
 
 async def transfer_get(
     settings: Settings,
-    store: ObjectStore,
-    request: TransferGetRequested,
+    store: Filler,
+    request: GetWork,
     send: Send,
     restore_: Restore = restore,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -98,7 +106,7 @@ async def transfer_get(
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, restore_, settings, store, request, paths, tally)
 
-    if request.finishing:
+    if finishing(request):
         outcome = await until_settled(partial(attempt, NO_TALLY), sleep, name)
     else:
         progress = progress_of(request)
@@ -114,7 +122,7 @@ async def _settled(
     attempt: Callable[[set[bytes] | None], Awaitable[Outcome]],
     sleep: Callable[[float], Awaitable[None]],
     name: str,
-    request: TransferGetRequested,
+    request: GetWork,
     progress: Progress,
 ) -> Outcome:
     """The sub-batch restored until no failure is worth retrying; then every file is
@@ -126,6 +134,6 @@ async def _settled(
     return outcome
 
 
-async def _tell(send: Send, request: TransferGetRequested, figures: SubBatchProgress) -> None:
+async def _tell(send: Send, request: GetWork, figures: SubBatchProgress) -> None:
     told = progress_event(request, request.sub_batch, "TRANSFER_GETTING", "get", figures)
     await send([(STATUS, request.transaction_id.encode(), told)])

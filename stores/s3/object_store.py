@@ -458,6 +458,11 @@ class ObjectStore(Closing):
                 for pending in ahead:
                     pending.cancel()
 
+    @staticmethod
+    def slice_of(key: str) -> Slice | None:
+        """The pack slice an object key names (``None`` for a whole object's key)."""
+        return slice_of(key)
+
     def download_run_into(
         self, pack: str, into: Sequence[RunTarget], durable: bool = True
     ) -> list[Stored | Failure]:

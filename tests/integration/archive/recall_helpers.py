@@ -10,6 +10,7 @@ from pathlib import Path
 
 from confluent_kafka import TopicPartition
 
+from events.base import Event
 from events.catalog import FilesRecalled
 from events.codec import decode
 from events.topics import CATALOG
@@ -68,25 +69,29 @@ def archive_evict_and_purge(
 
 
 class Recalls:
-    """The ``FilesRecalled`` facts written from now on."""
+    """The events of one type (``FilesRecalled`` facts by default) written to ``topic``
+    from now on."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, topic: str = CATALOG, kind: type[Event] = FilesRecalled
+    ) -> None:
+        self.topic, self.kind = topic, kind
         self.consumer = bus.consumer(settings, group=f"test-recall-{uuid.uuid4().hex[:8]}")
         self.partitions = range(settings.kafka.partitions)
         self.positions: dict[int, int] = {}
         for p in self.partitions:
-            _low, high = self.consumer.get_watermark_offsets(TopicPartition(CATALOG, p), 10)
+            _low, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), 10)
             self.positions[p] = high
-        self.consumer.assign([TopicPartition(CATALOG, p, o) for p, o in self.positions.items()])
+        self.consumer.assign([TopicPartition(topic, p, o) for p, o in self.positions.items()])
 
-    def seen(self, transaction_ids: Iterable[str]) -> list[FilesRecalled]:
-        """Every fact of these transactions in the log by now."""
+    def seen(self, transaction_ids: Iterable[str]) -> list:
+        """Every event of these transactions in the log by now, not returned before."""
         wanted = set(transaction_ids)
         ends = {
-            p: self.consumer.get_watermark_offsets(TopicPartition(CATALOG, p), 10)[1]
+            p: self.consumer.get_watermark_offsets(TopicPartition(self.topic, p), 10)[1]
             for p in self.partitions
         }
-        found: list[FilesRecalled] = []
+        found: list = []
         positions = self.positions
         while any(positions[p] < ends[p] for p in self.partitions):
             message = self.consumer.poll(1)
@@ -94,7 +99,7 @@ class Recalls:
                 continue
             positions[message.partition()] = message.offset() + 1
             event = decode(message.value())
-            if isinstance(event, FilesRecalled) and event.transaction_id in wanted:
+            if isinstance(event, self.kind) and event.transaction_id in wanted:
                 found.append(event)
         return found
 

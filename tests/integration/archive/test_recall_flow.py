@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from domain.pack_keys import slice_of
+from events.catalog import FilesRecalled
+from events.reports import AggregateOnline
+from events.topics import REPORTS
 from nearline.requests import RequestLog
 from stack import s3, xrootd
 from stores.tape.members import TAPE_CORRUPT
@@ -90,12 +93,24 @@ def test_three_gets_of_tape_only_files_stage_each_aggregate_once_and_restore_eve
     names = archive_evict_and_purge(settings, engine, producer, tape, holding_id)
 
     recalls = Recalls(settings)
+    onlines = Recalls(settings, REPORTS, AggregateOnline)
     try:
         sent, outcomes, targets = get_all(requests, users, engine, holding_id, folders, count=3)
         assert [o.state for o in outcomes] == ["COMPLETE"] * 3, outcomes
-        facts = recalls.seen(r.transaction_id for r in sent)
+        ids = [r.transaction_id for r in sent]
+        online = onlines.seen(ids)
+        # Each GET was restored straight from the staged aggregate (D231); the cache is
+        # filled after, one recall fact per GET.
+        facts: list[FilesRecalled] = []
+
+        def all_filled() -> bool:
+            facts.extend(recalls.seen(ids))
+            return len(facts) >= 3 * len(names)
+
+        wait_until(all_filled, what="the cache filled after the GETs")
     finally:
         recalls.close()
+        onlines.close()
 
     for target in targets:  # every file, byte for byte
         restored = restored_files(target)
@@ -103,8 +118,9 @@ def test_three_gets_of_tape_only_files_stage_each_aggregate_once_and_restore_eve
         for name, data in contents.items():
             assert hashlib.sha256(restored[name]).digest() == hashlib.sha256(data).digest(), name
     # Each aggregate was staged exactly once, though three GETs wanted it at the same time.
-    staged = [f.aggregate for f in facts if f.staged]
-    assert sorted(staged) == sorted(names), facts
+    staged = [o.aggregate for o in online if o.staged]
+    assert sorted(staged) == sorted(names), online
+    assert len(online) == 3 * len(names)
     assert {f.aggregate for f in facts} == names
     assert all(not f.failed for f in facts)
     # The small files came back in one pack per recall: one PUT, not one per file (D180).
@@ -246,7 +262,7 @@ def test_an_aggregate_corrupted_on_tape_fails_its_file_and_never_serves_it(
     assert set(rows[bad["path"]]["locations"]) == {"TAPE"}  # never put back into the cache
 
 
-def test_s3_failing_during_the_put_back_is_retried(
+def test_a_get_from_tape_needs_no_cache_and_the_cache_is_filled_when_it_is_back(
     settings, engine, producer, tape, put, users, requests, folders
 ):
     contents = {"s.dat": os.urandom(8000)}
@@ -259,16 +275,23 @@ def test_s3_failing_during_the_put_back_is_retried(
     request = requests.get(
         user=alice, group=climate, regex=".*", holding_id=holding_id, target=str(target)
     )
-    # The store goes away once the stage is asked for: during the tape's mount delay,
-    # before the members are put back.
+    # The store goes away once the stage is asked for, during the tape's mount delay: the
+    # GET is restored straight from the staged aggregate all the same (D231), and the
+    # put-back into the cache after it is retried until the store is back.
     wait_until(lambda: tape.stage_status("-", [name])[name].requested, 60, "the stage")
     s3.stop(settings)
     try:
-        with pytest.raises(TimeoutError):
-            wait_for_transaction(engine, request.transaction_id, timeout=10)
-        assert tape.stat(name).online  # staged meanwhile, and waiting for the store
+        outcome = wait_for_transaction(engine, request.transaction_id, 180)
+        assert outcome.state == "COMPLETE", outcome
+        assert restored_files(target) == contents
+        assert set(next(iter(regular_files(engine, holding_id).values()))["locations"]) == {"TAPE"}
     finally:
         s3.start(settings)
-    outcome = wait_for_transaction(engine, request.transaction_id, 240)
-    assert outcome.state == "COMPLETE", outcome
-    assert restored_files(target) == contents
+    wait_until(
+        lambda: all(
+            set(f["locations"]) == {"OBJECT_STORAGE", "TAPE"}
+            for f in regular_files(engine, holding_id).values()
+        ),
+        timeout=240,
+        what="the cache filled once the store is back",
+    )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.pack_keys import slice_of
 from events.catalog import CatalogedFile
 from processors.transfer_get.restore import Outcomes, Refusal, Restored, plan, restore
 from stores.checksums import Checksummer
@@ -190,6 +191,8 @@ class FakeStore:
         assert entry["object_key"] is not None
         self.objects[entry["object_key"]] = data
         return entry
+
+    slice_of = staticmethod(slice_of)
 
     def download_run_into(
         self, pack: str, into: Sequence[RunTarget], durable: bool = True

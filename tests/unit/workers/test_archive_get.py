@@ -7,11 +7,13 @@ aggregate's requests have ended."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 from events.base import event_id_for
-from events.topics import REPORTS
-from events.work import RecallRequested
+from events.reports import AggregateOnline, AggregateRecalled
+from events.topics import REPORTS, STATUS
+from events.work import RECALL_ONLINE, RecallRequested
 from nearline.settings import RecallSettings
 from processors.archive_get.recall import StageExpired, StageFailed
 from processors.archive_get.worker import Recaller
@@ -175,3 +177,43 @@ def test_a_request_after_the_last_one_ended_reads_its_members_again():
     # (the stage finds the aggregate still on disk and skips the tape: stage_if_offline)
     assert put_back.asked == [[1, 2], [1, 2]] and stage.calls == 2
     assert worker.aggregates.by_aggregate == {}
+
+
+def online_request(transaction: str, file_ids: tuple[int, ...] = (9,)) -> RecallRequested:
+    return dataclasses.replace(request(transaction, file_ids=file_ids), step=RECALL_ONLINE)
+
+
+def test_a_gets_recall_only_stages_then_reports_the_aggregate_online():
+    stage, put_back = Stage([StageFailed("busy")]), PutBack()
+    worker, sent = recaller(stage, put_back)
+    asyncio.run(worker.handle(online_request("t1")))
+    (online,) = sent.events(REPORTS)
+    assert isinstance(online, AggregateOnline)
+    assert (online.aggregate, online.sub_batch, online.staged) == ("h1/agg-1.tar", 0, True)
+    assert stage.calls == 2 and put_back.asked == []  # the cache is filled later (D231)
+    assert sent.events(STATUS) == []  # the GET's progress is transfer-get's
+    assert worker.aggregates.by_aggregate == {}
+
+
+def test_a_gets_recall_whose_stage_fails_reports_its_members_failed():
+    stage = Stage([StageExpired("stage expired after 1 s")] * 3)
+    worker, sent = recaller(stage)
+    asyncio.run(worker.handle(online_request("t1", (9, 10))))
+    (report,) = sent.events(REPORTS)
+    assert isinstance(report, AggregateRecalled)
+    assert [f["file_id"] for f in report.failed] == [9, 10] and report.recalled == []
+
+
+def test_two_gets_of_one_aggregate_stage_it_once_and_both_are_told_online():
+    stage = Stage()
+    worker, sent = recaller(stage)
+
+    async def both() -> None:
+        await asyncio.gather(
+            worker.handle(online_request("t1")), worker.handle(online_request("t2"))
+        )
+
+    asyncio.run(both())
+    told = sent.events(REPORTS)
+    assert sorted(o.transaction_id for o in told) == ["t1", "t2"]
+    assert stage.calls == 1 and sorted(o.staged for o in told) == [False, True]
