@@ -44,7 +44,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 
 from domain import aggregate_names as names
-from stores.checksums import Checksummer, adler32_concat
+from stores.checksums import Checksummer, ContentCheck, adler32_concat
 from stores.failures import CORRUPT
 from stores.tape.cache_reading import (
     CachedObjects,
@@ -65,6 +65,7 @@ __all__ = [
     "Member",
     "MemberCopy",
     "MemberFailure",
+    "UnsummedMember",
     "aggregate_name",
     "archive",
     "member_headers",
@@ -197,6 +198,11 @@ def member_headers(member: Member) -> bytes:
 # -- streaming -------------------------------------------------------------------------
 
 
+class UnsummedMember(Exception):
+    """A streamed member turned out not to be its sha256's content, and its adler32 was
+    not summed: the tar's adler32 cannot be known. ``archive`` writes it again, summing."""
+
+
 def stream_aggregate(
     store: CachedObjects,
     members: Sequence[Member],
@@ -219,9 +225,9 @@ class AggregateStream:
     """The tar of ``members``, produced on the fly by ``chunks()`` (once); ``result()``
     after the last chunk.
 
-    ``catalog_adler32``: an object read whole is checked by its sha256 alone, and its
-    catalog adler32 goes into the tar's (D223); else its adler32 is summed and compared
-    too, as a streamed object's always is."""
+    ``catalog_adler32``: a member is checked by its sha256 alone, and its catalog
+    adler32 goes into the tar's (D223); a streamed member found bad then raises
+    ``UnsummedMember``. Else every member's adler32 is summed and compared too."""
 
     def __init__(
         self,
@@ -316,11 +322,16 @@ class AggregateStream:
         """Headers, data and padding of one member; records its copy or its failure."""
         yield self._counted(member_headers(member))
         offset = self._size
-        sums: Checksummer | WholeSums = fetched.sums or Checksummer()
-        streamed = isinstance(sums, Checksummer)  # else read whole, and hashed already
+        trusted = self._catalog_adler32 and _ADLER32.fullmatch(member.adler32) is not None
+        sums: Checksummer | WholeSums
+        streaming: Checksummer | None = None  # an object read whole was hashed already
+        if fetched.sums is not None:
+            sums = fetched.sums
+        else:  # ContentCheck: the sha256 only
+            sums = streaming = ContentCheck() if trusted else Checksummer()
         for piece in fetched.pieces():
-            if isinstance(sums, Checksummer):
-                sums.update(piece)
+            if streaming is not None:
+                streaming.update(piece)
             if sums.size > member.size:
                 raise CacheFailure(
                     f"member {member.file_id}: its object grew while it was read", True
@@ -329,9 +340,10 @@ class AggregateStream:
         if sums.size != member.size:  # botocore checks Content-Length: a store fault
             raise CacheFailure(f"member {member.file_id}: its object ended early", True)
         good = sums.sha256 == member.sha256
-        trusted = self._catalog_adler32 and not streamed and _ADLER32.fullmatch(member.adler32)
-        if good and not trusted:  # a streamed object's was summed as it passed: compared
+        if good and not trusted:
             good = sums.adler32 == member.adler32
+        if not good and not sums.adler32:  # streamed, its bytes gone: the tar's is unknown
+            raise UnsummedMember(f"member {member.file_id}: other bytes than its sha256's")
         # Bytes of the sha256 the catalog holds have its adler32 (D223); other bytes are
         # summed (an object read whole only now). The tar's follows without summing again.
         adler32 = member.adler32 if good else sums.adler32
@@ -405,12 +417,13 @@ def archive(
 
     The tar's adler32 is made of the catalog's adler32 of each member whose sha256 matched
     (D223). Should the server's differ (the catalog holding an adler32 that is not its
-    sha256's content's, or bytes damaged on the way), the tar is written again with every
-    member's adler32 summed and compared, so that only such a member fails.
+    sha256's content's, or bytes damaged on the way), or a streamed member prove bad
+    (``UnsummedMember``), the tar is written again with every member's adler32 summed and
+    compared, so that only such a member fails.
     """
     try:
         return _archive(store, tape, holding_id, members, catalog_adler32=True)
-    except TapeChecksumMismatch as error:
+    except (TapeChecksumMismatch, UnsummedMember) as error:
         log.warning("%s; writing it again with every member's adler32 summed", error)
         return _archive(store, tape, holding_id, members, catalog_adler32=False)
 
