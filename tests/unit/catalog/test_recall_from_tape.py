@@ -16,6 +16,7 @@ from events.work import (
     TransferGetFromTapeRequested,
     TransferGetRequested,
 )
+from processors.catalog.ports import Selection, TapeCopy
 from tests.unit.catalog.test_get_decisions import (
     TX,
     decider_with,
@@ -25,6 +26,7 @@ from tests.unit.catalog.test_get_decisions import (
     restored_report,
     selected,
 )
+from tests.unit.catalog.test_get_hard_links import in_group, links
 from tests.unit.catalog.test_recall_decisions import recall_report, tape_selection
 
 
@@ -131,3 +133,17 @@ def test_without_an_online_report_the_get_is_fetched_from_the_cache():
     out = decider.handle(recall_report(1, [2, 3]))
     [fetch] = of(out, TransferGetRequested)
     assert {f["object_key"] for f in fetch.files} == {"key-2", "key-3"}
+
+
+def test_a_link_group_restored_from_tape_travels_with_the_file_it_links_to():
+    files = [
+        in_group(2, b"/t1", group=b"/t1", key=None),
+        in_group(3, b"/t2", group=b"/t1", key=None),
+    ]
+    copies = {2: TapeCopy("h1/agg-a.tar", 1024, "key-2"), 3: TapeCopy("h1/agg-a.tar", 512, "k3")}
+    decider = decider_with(Selection(files, on_tape=frozenset({2, 3}), tape_copies=copies))
+    decider.handle(get_request([b"/t1", b"/t2"]))
+    out = decider.handle(online_report(0, aggregate="h1/agg-a.tar"))
+    [work] = of(out, TransferGetFromTapeRequested)
+    assert links(work.files) == [(b"/t1", b"/t1"), (b"/t2", b"/t1")]
+    assert work.files[0]["object_key"] == Slice("h1/agg-a.tar", 1024, 10).key
