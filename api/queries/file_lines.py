@@ -23,9 +23,14 @@ from sqlalchemy import (
 
 from api.queries import json_sql as j
 from api.queries.file_pages import EVERY, Listing, Sizes, keyset_pages
-from domain.states import OBJECT_STORAGE
+from domain.states import OBJECT_STORAGE, TAPE
 from projections import tables as t
 from projections.queries.files import Position, listed
+
+PATH_TYPES = ("FILE", "DIRECTORY", "LINK")
+STORAGE_TYPES = (OBJECT_STORAGE, TAPE)
+ALGORITHMS = ("ADLER32", "SHA256")
+"""The values these columns hold, written as constants (any other still as it is)."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class Lines:
 
 def _checksums() -> str:
     # A file's rows in the order of their primary key's index: no sort per file.
-    pair = "to_json(c.algorithm) || ':' || to_json(c.value)"
+    pair = f"{j.known('c.algorithm', ALGORITHMS)} || ':' || {j.string('c.value')}"
     return (
         f"coalesce((SELECT '{{' || string_agg(pair, ',') || '}}' FROM (SELECT {pair} AS pair "
         "FROM checksums c WHERE c.file_id = p.id ORDER BY c.algorithm) s), '{}')"
@@ -47,10 +52,9 @@ def _checksums() -> str:
 
 
 def _locations() -> str:
-    url = f"CASE WHEN l.storage_type = {j.constant(OBJECT_STORAGE)} THEN "
-    url += j.url("p.store", "l.root", "l.path") + " ELSE 'null' END"
+    url = j.url("p.store", "l.root", "l.path")
     copy = j.json_object(
-        ("storage_type", j.string("l.storage_type")),
+        ("storage_type", j.known("l.storage_type", STORAGE_TYPES)),
         ("root", j.string("l.root")),
         ("path", j.string("l.path")),
         ("access_time", j.moment("l.access_time")),
@@ -75,7 +79,7 @@ def _line() -> str:
         ("ingest_time", j.moment("p.ingest_time")),
         ("path", j.string("p.path_text")),
         ("path_b64", j.path_b64("p.path", "p.path_text")),
-        ("path_type", j.string("p.path_type")),
+        ("path_type", j.known("p.path_type", PATH_TYPES)),
         ("link_path", j.string(j.path_text("p.link_path"))),
         ("link_path_b64", j.path_b64("p.link_path", j.path_text("p.link_path"))),
         ("size", "p.size::text"),
@@ -121,7 +125,7 @@ def _lines(
         after,
         size,
         func.nearline_path_text(f.c.path).label("path_text"),
-        literal(store, Text).label("store"),
+        literal(j.inside_string(store), Text).label("store"),
     ).subquery("p")
     # The page's rows reach the aggregate in the page's order (that of the index it
     # reads: no sort), so its lines are joined in that order.

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from pydantic_core import to_json
+
 SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~/-"
 """What ``urllib.parse.quote`` leaves as it is (its always-safe characters and ``/``),
 spelled out: a range in a bracket expression may follow the collation."""
@@ -27,6 +29,19 @@ def constant(text: str) -> str:
 def string(value: str) -> str:
     """A JSON string, or ``null`` for NULL."""
     return f"coalesce(to_json({value})::text, 'null')"
+
+
+def known(value: str, names: tuple[str, ...]) -> str:
+    """``string(value)`` for a column that nearly always holds one of ``names`` (a path
+    type, a storage type, a checksum algorithm): those are written as constants, any
+    other value goes through ``to_json``. On PostgreSQL 15 each ``to_json`` call looks its
+    argument's type up again, which costs more than the escaping itself."""
+    cases = []
+    for name in names:
+        if json.dumps(name) != f'"{name}"':
+            raise ValueError(f"{name!r} is not written as it is in JSON")
+        cases.append(f"WHEN {constant(name)} THEN {constant(json.dumps(name))}")
+    return f"CASE {value} {' '.join(cases)} ELSE {string(value)} END"
 
 
 def moment(ms: str) -> str:
@@ -72,16 +87,23 @@ def quote(value: str) -> str:
 def url(store: str, root: str, key: str) -> str:
     """``Location.url`` of a copy in object storage, as JSON: the object's URL (a slice's
     is its pack's, with the bytes to ask for after ``#``). ``store`` is the object
-    store's URL without its trailing ``/``."""
-    base = f"{store} || '/' || {quote(root)} || '/' || "
+    store's URL without its trailing ``/``, already escaped as in a JSON string
+    (``inside_string``): what ``quote`` writes needs no escaping, so the URL is not
+    passed through ``to_json``."""
+    base = f"'\"' || {store} || '/' || {quote(root)} || '/' || "
     pack = f"substring({key} from {constant(SLICE)})"
     offset = f"substring({key} from '#([0-9]+)\\+[0-9]+$')::numeric"
     size = f"substring({key} from '\\+([0-9]+)$')::numeric"
     return (
-        f"CASE WHEN strpos({key}, '#') > 0 AND {key} ~ {constant(SLICE)} THEN to_json({base}"
-        f"{quote(pack)} || '#bytes=' || {offset} || '-' || ({offset} + {size} - 1))::text "
-        f"ELSE to_json({base}{quote(key)})::text END"
+        f"CASE WHEN strpos({key}, '#') > 0 AND {key} ~ {constant(SLICE)} THEN {base}"
+        f"{quote(pack)} || '#bytes=' || {offset} || '-' || ({offset} + {size} - 1) || '\"' "
+        f"ELSE {base}{quote(key)} || '\"' END"
     )
+
+
+def inside_string(text: str) -> str:
+    """``text`` as pydantic-core writes it inside a JSON string (without the quotes)."""
+    return to_json(text).decode()[1:-1]
 
 
 def json_object(*fields: tuple[str, str]) -> str:

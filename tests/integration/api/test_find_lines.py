@@ -38,6 +38,9 @@ from tests.unit.api.recording import RecordingLog
 
 DATABASE = "nearline_test_find_lines"
 STORE = "http://127.0.0.1:9000/"
+ODD_STORE = 'http://[::1]:9000/a "store"\\with\tescapes/é/'  # escaped inside the URL's string
+ODD_ALGORITHM = 'MD5 "odd"\\'  # neither of the two written as constants (D227)
+ODD_KIND = 'DISK\t"x"'
 T0 = 1_700_000_000_000
 PACK = "7/t-7/pack=" + "ab" * 32
 
@@ -83,19 +86,24 @@ def fill(engine: Engine) -> None:
             files.append({
                 "id": file_id, "holding_id": holding,
                 "transaction_id": "t-missing" if number % 5 == 4 else f"t-{holding}",
-                "path": path, "path_type": "LINK" if link else "FILE",
+                "path": path,
+                "path_type": "LINK" if link else "DIRECTORY" if number % 7 == 6 else "FILE",
                 "link_path": (b"/target/\xff" + path) if link else None,
                 "size": 2**40 + number, "mode": 0o100644, "uid": 1000 + number, "gid": 0,
                 "mtime_ns": T0 * 1_000_000 + number,
                 "state": "DELETED" if number == 11 else "CATALOGED",
                 "created_at": -1_500 - number,
             })  # fmt: skip
-            algorithms = [["ADLER32", "SHA256"], ["SHA256"], [], ["ADLER32"]][number % 4]
+            algorithms = [
+                ["ADLER32", "SHA256"], ["SHA256"], [], ["ADLER32"], ["SHA256", ODD_ALGORITHM]
+            ][number % 5]  # fmt: skip
             for algorithm in algorithms:
                 checksums.append(
                     {"file_id": file_id, "algorithm": algorithm, "value": f"{algorithm}:{number}"}
                 )
-            kinds = [[OBJECT_STORAGE, TAPE], [OBJECT_STORAGE], [], [TAPE], [TAPE]][number % 5]
+            kinds = [
+                [OBJECT_STORAGE, TAPE], [OBJECT_STORAGE], [], [TAPE], [TAPE], [ODD_KIND, TAPE]
+            ][number % 6]  # fmt: skip
             for kind in kinds:
                 key = KEYS[number % len(KEYS)]
                 locations.append({
@@ -152,17 +160,18 @@ SCOPES = [
 ]
 
 
+@pytest.mark.parametrize("store", [STORE, ODD_STORE], ids=["store", "odd store"])
 @pytest.mark.parametrize("scope", SCOPES, ids=str)
-def test_the_database_writes_the_lines_python_writes(engine, scope):
+def test_the_database_writes_the_lines_python_writes(engine, scope, store):
     selector = HoldingSelector()
     listing = Listing(scope, selector)
-    pages = file_lines(engine, listing, STORE, Sizes(page=7, first_page=3))
+    pages = file_lines(engine, listing, store, Sizes(page=7, first_page=3))
     written = b"".join(p.text for p in pages)
-    python = b"".join(p.text for p in rendered(file_pages(engine, listing), STORE))
+    python = b"".join(p.text for p in rendered(file_pages(engine, listing), store))
     assert written == python
     with engine.connect() as conn:
         found = find_files(conn, scope, selector)
-    models = [render.found_file(f, STORE).model_dump_json().encode() + b"\n" for f in found]
+    models = [render.found_file(f, store).model_dump_json().encode() + b"\n" for f in found]
     assert written == b"".join(models)
     if scope.user != "nobody":
         assert len(found) > 20
@@ -184,6 +193,12 @@ def test_every_odd_case_is_in_the_listing(engine):
     assert any(f["ingest_time"] == "1969-12-31T23:59:58.496000Z" for f in files)
     assert {len(f["checksums"]) for f in files} == {0, 1, 2}
     assert {len(f["locations"]) for f in files} == {0, 1, 2}
+    # Values other than those written as constants still go out as they are, escaped.
+    assert any(ODD_ALGORITHM in f["checksums"] for f in files)
+    assert any(
+        c["storage_type"] == ODD_KIND and c["url"] is None for f in files for c in f["locations"]
+    )
+    assert {f["path_type"] for f in files} == {"FILE", "DIRECTORY", "LINK"}
 
 
 def test_pages_and_their_order_are_the_rows(engine):
