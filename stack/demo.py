@@ -5,8 +5,9 @@ operator would, with the catalog in the embedded SQLite database; PUTs a small t
 awkward names and shows where every file lives and with which checksum, checking each
 cached object in the S3 server; archives the holding to tape (XRootD with tape
 semantics) and shows both copies; evicts every cache copy and shows tape only; then
-GETs the tree back from tape (staged, read by offset, put back in the cache, restored)
-into another folder, compares it with the original, and shows the locations again.
+GETs the tree back from tape (staged, its members read by offset into another folder,
+then put back in the cache), compares it with the original, and shows the locations
+again.
 """
 
 from __future__ import annotations
@@ -314,6 +315,16 @@ def main() -> int:
         mismatches = differences(run, restored / run.relative_to("/"))
         for line in mismatches:
             print(f"  {line}")
+
+        # The GET was written straight from the staged aggregate; the members go back into
+        # the cache after it (decision D231).
+        def filled(copies: dict[str, int]) -> bool:
+            return copies.get("OBJECT_STORAGE", 0) >= copies.get("TAPE", 0)
+
+        wait_for(
+            lambda: filled(copies_of(engine, put.transaction_id)),
+            "the cache filled again after the GET",
+        )
         print("  the files are in the cache again, beside their tape copies:")
         problems += show_holding(engine, settings, put.transaction_id)
     if state != "COMPLETE" or problems or got != "COMPLETE" or mismatches:
