@@ -17,8 +17,7 @@ from nearline.settings import Settings
 from processors.app import Send
 from processors.indexer.batching import SubBatch, batches
 from processors.indexer.walk import FileRecord, Rejection, walk
-from stores.posix.pool import shared_pool
-from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
+from processors.user_files import NoWorker, worker_for
 from stores.posix.session import WorkerFailed
 
 log = logging.getLogger("nearline.indexer")
@@ -30,14 +29,9 @@ def sub_batches(settings: Settings, request: IndexRequested) -> Iterator[SubBatc
     """The request's tree in sub-batches, walked as the requester in their own worker;
     a user nearline does not act for is one batch of rejections."""
     paths = list(request.paths)
-    posix = settings.posix
     try:
-        who = requester_for(request.user, posix.min_uid)
-        files = shared_pool(posix.worker_idle_s).take(who, posix.min_uid, posix.worker_timeout_s)
-    except UnknownUser:
-        yield from _refused(request, f"user {request.user} is not known on the file servers")
-        return
-    except (RefusedRequester, WorkerFailed) as refused:
+        files = worker_for(settings, request.user)
+    except NoWorker as refused:
         yield from _refused(request, str(refused))
         return
     with files:

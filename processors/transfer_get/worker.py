@@ -25,10 +25,8 @@ from processors.transfer_get.restoring import (
     restore_batch,
     until_settled,
 )
+from processors.user_files import NoWorker, worker_for
 from stores.outcomes import NO_TALLY, Tally
-from stores.posix.pool import shared_pool
-from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
-from stores.posix.session import WorkerFailed
 
 GetWork = TransferGetRequested | TransferGetFromTapeRequested
 """A sub-batch to restore: from the cache, or straight from its staged aggregate (D231)."""
@@ -46,13 +44,9 @@ def restore(
     """Restore the request's entries (only ``paths`` when given) in the requester's own
     file-system worker, counting each regular file in ``tally``."""
     files = [f for f in request.files if paths is None or f["path"] in paths]
-    posix = settings.posix
     try:
-        who = requester_for(request.user, posix.min_uid)
-        session = shared_pool(posix.worker_idle_s).take(who, posix.min_uid, posix.worker_timeout_s)
-    except UnknownUser:
-        return all_failed(files, f"user {request.user} is not known on the file servers")
-    except (RefusedRequester, WorkerFailed) as refused:
+        session = worker_for(settings, request.user)
+    except NoWorker as refused:
         return all_failed(files, str(refused))
     with session:
         if finishing(request):

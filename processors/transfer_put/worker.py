@@ -22,9 +22,8 @@ from nearline.observe import metrics
 from nearline.settings import Settings
 from processors.app import Send
 from processors.progress import Progress, progress_event, reporting
+from processors.user_files import NoWorker, worker_for
 from stores.outcomes import NO_TALLY, Tally
-from stores.posix.pool import shared_pool
-from stores.posix.requesters import RefusedRequester, UnknownUser, requester_for
 from stores.posix.session import WorkerFailed
 from stores.s3.object_store import Expected, Failure, ObjectStore, Stored
 from stores.s3.source_files import Opener
@@ -43,14 +42,9 @@ def upload(
     """Store the sub-batch's files, read through descriptors that the requester's own
     file-system worker opened (the kernel checks that they may read each); each counts
     in ``tally`` as it goes."""
-    posix = settings.posix
     try:
-        who = requester_for(request.user, posix.min_uid)
-        files = shared_pool(posix.worker_idle_s).take(who, posix.min_uid, posix.worker_timeout_s)
-    except UnknownUser:
-        unknown = Failure(f"user {request.user} is not known on the file servers", False)
-        return [unknown for _ in request.files]
-    except (RefusedRequester, WorkerFailed) as refused:
+        files = worker_for(settings, request.user)
+    except NoWorker as refused:
         return [Failure(str(refused), False) for _ in request.files]
     with files:
         try:

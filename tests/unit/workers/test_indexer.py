@@ -10,6 +10,7 @@ from events.reports import FilesIndexed
 from events.topics import REPORTS
 from events.work import IndexRequested
 from nearline.settings import PosixSettings
+from processors import user_files
 from processors.indexer import worker
 from processors.indexer.batching import batches
 from processors.indexer.walk import FILE, FileRecord
@@ -52,7 +53,7 @@ def test_a_user_unknown_on_the_file_servers_has_every_named_path_refused(monkeyp
     def unknown(user, _min_uid):
         raise UnknownUser(user)
 
-    monkeypatch.setattr(worker, "requester_for", unknown)
+    monkeypatch.setattr(user_files, "requester_for", unknown)
     sent = Sent()
     asyncio.run(worker.index(settings(posix=PosixSettings(min_uid=1000)), REQUEST, sent))
     refused = [f for r in sent.events(REPORTS) for f in r.rejected]
