@@ -20,6 +20,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy import text as sql_text
 
 from api.queries import json_sql as j
 from api.queries.file_pages import EVERY, Listing, Sizes, keyset_pages
@@ -127,6 +128,10 @@ def _lines(
         func.nearline_path_text(f.c.path).label("path_text"),
         literal(j.inside_string(store), Text).label("store"),
     ).subquery("p")
+    # Compiling this query's expressions (JIT) costs 70-200 ms, more than the page itself
+    # (D228), and PostgreSQL does it whenever it estimates the page's rows as many (a
+    # holding that is not the catalog's last, a generic plan): never for a page.
+    conn.execute(sql_text("SET LOCAL jit = off"))
     # The page's rows reach the aggregate in the page's order (that of the index it
     # reads: no sort), so its lines are joined in that order.
     lines = func.string_agg(literal_column(LINE, Text), literal_column("E'\\n'", Text))

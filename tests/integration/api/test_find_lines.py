@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy import Engine, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
@@ -214,6 +214,36 @@ def test_pages_and_their_order_are_the_rows(engine):
     assert [p.count for p in limited] == [2, 2, 1]
     found = list(file_lines(engine, Listing(scope, selector, regex="données|漢字"), STORE))
     assert sum(p.count for p in found) == 2
+
+
+def test_a_page_is_never_jit_compiled(engine):
+    """PostgreSQL compiles a page's query (70-200 ms, more than the page) whenever it
+    estimates many rows (D228): every page turns JIT off for itself, and only for itself."""
+    with engine.connect() as conn:
+        if conn.execute(text("SHOW jit")).scalar() != "on":
+            pytest.skip("this server never compiles queries")
+    seen: list[str] = []
+
+    def look(conn, cursor, statement, parameters, context, executemany):
+        if "string_agg" in statement:
+            seen.append(cursor.connection.execute("SHOW jit").fetchone()[0])
+
+    event.listen(engine, "before_cursor_execute", look)
+    try:
+        pages = list(
+            file_lines(
+                engine,
+                Listing(Scope("alice"), HoldingSelector()),
+                STORE,
+                Sizes(page=7, first_page=3),
+            )
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", look)
+    assert len(pages) > 3 and len(seen) >= len(pages)
+    assert set(seen) == {"off"}
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW jit")).scalar() == "on"
 
 
 def test_the_api_on_postgresql_sends_what_its_models_write(engine, tmp_path):
