@@ -78,7 +78,7 @@ def restored(ctx: Context, report: FilesRestored, emit: Emitter) -> None:
         settling.settle(state, report, selected, done, failed, emit, list(report.created))
         if waiting and settling.directories_done(transaction.selected):  # the last ones came
             for batch in sorted(transaction.selected.values(), key=lambda s: s.sub_batch):
-                settling.advance(state, report, transaction, batch, emit, ask_recall=False)
+                settling.advance(state, report, transaction, batch, emit, ask_recall=True)
     elif finishing_pass and report.sub_batch not in transaction.finishing_settled:
         finishing.settle(report, emit)
     # A planned sub-batch's report (again, if redelivered) sends the finishing passes.

@@ -21,7 +21,7 @@ from processors.catalog.state import CatalogState
 
 def online(ctx: Context, report: AggregateOnline, emit: Emitter) -> None:
     """A GET's aggregate is online: its sub-batch goes to transfer-get to be restored from
-    it, unless the GET's directories are still being made (then it waits for the cache)."""
+    it (its recall was asked for once the GET's directories were in place)."""
     transaction = ctx.state.transactions.get(report.transaction_id)
     if transaction is None or transaction.finished or transaction.api_action == "stage":
         return
@@ -34,7 +34,6 @@ def online(ctx: Context, report: AggregateOnline, emit: Emitter) -> None:
         or recall.aggregate != report.aggregate
         or batch in transaction.recalled
         or batch in transaction.from_tape
-        or not settling.directories_done(transaction.selected)
     ):
         return
     settling.from_tape(transaction, selected, recall, emit)

@@ -56,7 +56,10 @@ def advance(
     batch = selected.sub_batch
     recall = transaction.recalls.get(batch)
     if recall is not None and batch not in transaction.recalled:
-        if ask_recall:  # (again, if redelivered: the worker finds what it put back)
+        # A GET's recall is asked for once its directories are in place: its files are
+        # restored as soon as the aggregate is online (D231). (Asked again if redelivered:
+        # the worker finds the aggregate online, or what it put back.)
+        if ask_recall and directories_done(transaction.selected):
             step = RECALL_CACHE if transaction.api_action == "stage" else RECALL_ONLINE
             _recall_work(recall, emit, step)
             totals = starting(len(recall.members), sum(m["size"] for m in recall.members))

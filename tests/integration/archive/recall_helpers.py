@@ -34,10 +34,10 @@ def aggregates_of(engine, holding_id: int) -> set[str]:
 
 
 def archive_evict_and_purge(
-    settings, engine, producer, tape: TapeEndpoint, holding_id: int
+    settings, engine, producer, tape: TapeEndpoint, holding_id: int, purge: bool = True
 ) -> set[str]:
-    """Archive the holding, evict every archived cache copy, and drop the tape endpoint's
-    disk copies: the catalog shows tape only, and reading needs a real stage."""
+    """Archive the holding, evict every archived cache copy, and (``purge``) drop the tape
+    endpoint's disk copies: the catalog shows tape only, and reading needs a real stage."""
     files = regular_files(engine, holding_id).values()
     if not all("TAPE" in f["locations"] for f in files):  # (else archived before)
         facts = sweep_and_wait(settings, engine, producer, holding_id)
@@ -62,9 +62,10 @@ def archive_evict_and_purge(
         ),
         what="the evicted files to show tape only",
     )
-    for name in names:
-        xrootd.purge_buffer(settings, f"{tape.root}/{name}")
-    wait_until(lambda: not any(tape.stat(n).online for n in names), 30, "aggregates offline")
+    if purge:
+        for name in names:
+            xrootd.purge_buffer(settings, f"{tape.root}/{name}")
+        wait_until(lambda: not any(tape.stat(n).online for n in names), 30, "aggregates offline")
     return names
 
 

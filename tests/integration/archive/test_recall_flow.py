@@ -295,3 +295,29 @@ def test_a_get_from_tape_needs_no_cache_and_the_cache_is_filled_when_it_is_back(
         timeout=240,
         what="the cache filled once the store is back",
     )
+
+
+def test_a_get_of_an_aggregate_still_on_the_endpoints_disk_restores_its_folder_first(
+    settings, engine, producer, tape, put, users, requests, folders
+):
+    """No stage to wait for: the aggregate is online at once, and the files must still
+    wait for the GET's folder to be made (its recall is asked for only then, D231)."""
+    contents = {"a.dat": os.urandom(3000), "b.dat": os.urandom(70_000)}
+    holding_id = put(contents)
+    (name,) = archive_evict_and_purge(settings, engine, producer, tape, holding_id, purge=False)
+    assert tape.stat(name).online
+    alice, climate = users["alice"]
+    target = target_folder(users["alice"])
+    folders.append(target)
+    onlines = Recalls(settings, REPORTS, AggregateOnline)
+    try:
+        request = requests.get(
+            user=alice, group=climate, regex=".*", holding_id=holding_id, target=str(target)
+        )
+        outcome = wait_for_transaction(engine, request.transaction_id, 120)
+        [online] = onlines.seen([request.transaction_id])
+    finally:
+        onlines.close()
+    assert outcome.state == "COMPLETE", outcome
+    assert restored_files(target) == contents
+    assert (online.aggregate, online.staged) == (name, False)

@@ -147,3 +147,21 @@ def test_a_link_group_restored_from_tape_travels_with_the_file_it_links_to():
     [work] = of(out, TransferGetFromTapeRequested)
     assert links(work.files) == [(b"/t1", b"/t1"), (b"/t2", b"/t1")]
     assert work.files[0]["object_key"] == Slice("h1/agg-a.tar", 1024, 10).key
+
+
+def test_a_gets_recall_is_asked_for_once_its_directories_are_in_place():
+    """Else the aggregate could come online before the directories are made, with no way
+    left to restore the files: the recall only stages, and never fills the cache."""
+    files = [selected(9, b"/d", "DIRECTORY"), selected(2, b"/d/t1", key=None)]
+    copies = {2: TapeCopy("h1/agg-a.tar", 512, "key-2")}
+    decider = decider_with(Selection(files, on_tape=frozenset({2}), tape_copies=copies))
+    out = decider.handle(get_request([b"/d", b"/d/t1"]))
+    assert [f["path"] for f in of(out, TransferGetRequested)[0].files] == [b"/d"]
+    assert not of(out, RecallRequested)
+    out = decider.handle(restored_report(0, [files[0]]))
+    [recall] = of(out, RecallRequested)
+    assert recall.step == RECALL_ONLINE
+    [work] = of(decider.handle(online_report(1)), TransferGetFromTapeRequested)
+    assert [(f["path"], f["object_key"]) for f in work.files] == [
+        (b"/d/t1", Slice("h1/agg-a.tar", 512, 10).key)
+    ]
