@@ -45,6 +45,12 @@ class Shared:
         self.claims[file_id] = claim
         return claim
 
+    def stage_failed(self) -> None:
+        """A read or stage failed: the aggregate may have gone offline, so the next
+        request checks (and stages) it again rather than trust the finished stage."""
+        if self.stage is not None and self.stage.done():
+            self.stage = None
+
 
 class SharedAggregates:
     """Per aggregate, what its requests share, while any of them runs."""

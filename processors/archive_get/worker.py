@@ -160,8 +160,9 @@ class Recaller:
             reason = str(outcome) if not retryable(outcome) else f"not recalled: {outcome}"
             return all_failed(request, reason, retryable(outcome))
         log.info(
-            "recalled %d members of %s (staged: %s), %d failed",
-            len(outcome.recalled),
+            "%s: %d members of %s (staged: %s), %d failed",
+            request.step,
+            len(outcome.recalled) if request.step != RECALL_ONLINE else len(request.members),
             request.aggregate,
             outcome.staged,
             len(outcome.failed),
@@ -200,8 +201,7 @@ class Recaller:
                 )
                 done = await loop.run_in_executor(self.executor, put)
             except (TapeFailure, CacheFailure) as error:
-                if shared.stage is not None and shared.stage.done():
-                    shared.stage = None  # the aggregate may have gone offline: check again
+                shared.stage_failed()
                 for claim in mine.values():
                     if not claim.done():
                         claim.set_exception(error)
@@ -228,8 +228,7 @@ class Recaller:
         try:
             staged = await self._staged(request, shared)
         except TapeFailure as error:
-            if shared.stage is not None and shared.stage.done():
-                shared.stage = None  # the aggregate may have gone offline: check again
+            shared.stage_failed()
             return error
         return report(request, {}, [], staged=staged)
 

@@ -180,9 +180,7 @@ def settle(
     did those its recall could not bring back. ``created``: the directories it made."""
     transaction = state.transactions.get(selected.transaction_id)
     recall = transaction.recalled.get(selected.sub_batch) if transaction else None
-    # A sub-batch restored from tape (D231) has transfer-get's outcome for every member:
-    # the cache's put-back failing a member says nothing of its restore.
-    if recall is not None and transaction and selected.sub_batch not in transaction.from_tape:
+    if recall is not None:
         lost = {f["path"]: f for f in recall.failed}
         failed = (
             [
@@ -214,9 +212,10 @@ def settle(
     )
     if recall is not None:
         free_spare_packs(state, cause, recall, emit)
-    elif transaction and batch in transaction.from_tape and batch in transaction.recalls:
-        # Restored from its aggregate: its members go back into the cache only now, so
-        # that filling it does not slow the restore down (D231).
+    elif transaction and batch in transaction.recalls:
+        # A recalled sub-batch settled before its members were back in the cache was
+        # restored from its aggregate: they go back only now, so that filling the cache
+        # does not slow the restore down (D231). (Known from the facts alone.)
         _recall_work(transaction.recalls[batch], emit, RECALL_FILL)
     failures = list(selected.unavailable) + failed
     if failures and not done:
