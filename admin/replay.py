@@ -14,7 +14,7 @@ from projections.definitions import projection
 from projections.migrate import upgrade
 from projections.replay import (
     Progress,
-    compare,
+    compare_with_live,
     converge,
     fresh_tables,
     live_targets,
@@ -60,7 +60,7 @@ def replay_command(
             f"replayed {progress.events:,} events in {progress.seconds:.1f}s "
             f"({progress.rate:,.0f} events/s)"
         )
-        tables = converge(engine, settings, which, lambda: compare(engine, which), _report)
+        tables = compare_with_live(engine, settings, which, _report)
         typer.echo(f"{'table':24} {'live rows':>10} {'replay rows':>12}  hashes")
         for row in tables:
             verdict = "same" if row.same else f"DIFFER {row.live_hash} {row.replay_hash}"
@@ -68,11 +68,15 @@ def replay_command(
         identical = all(row.same for row in tables)
         typer.echo("identical" if identical else "the replay differs from the live projection")
         if swap_in:
+
+            def catch_up(targets: dict[tuple[str, int], int]) -> None:
+                replay_until(engine, settings, replayed, targets, _report)
+
             positions = converge(
                 engine,
                 settings,
                 which,
-                lambda: swap(engine, which, topics),
+                lambda: swap(engine, which, topics, catch_up),
                 _report,
                 settled=False,
             )

@@ -58,7 +58,12 @@ def run(parts: Sequence[Work], report: Report) -> Progress:
     try:
         running = list(processes)
         while running:
-            wait([p.sentinel for p in running], timeout=REPORT_EVERY_S)
+            ended = wait([p.sentinel for p in running], timeout=REPORT_EVERY_S)
+            for process in running:
+                if process.sentinel in ended:
+                    # Its sentinel is ready a moment before its exit code is: without
+                    # the join, this loop went round (and reported) until it was.
+                    process.join()
             if any(p.exitcode not in (None, 0) for p in running):
                 reason = errors.get() if not errors.empty() else "a replay process died"
                 raise PartFailed(reason)

@@ -173,7 +173,12 @@ def high_watermarks(settings: Settings, topics: Iterable[str]) -> Positions:
 def live_targets(engine: Engine, settings: Settings, topics: tuple[str, ...]) -> Positions:
     """Where the live runner stands on ``topics``: the replay stops there. With no live
     positions at all, the ends of the topics."""
-    live = {k: v for k, v in stored_positions(engine, LIVE).items() if k[0] in topics}
+    with engine.connect() as conn:
+        return _live_targets_in(conn, settings, topics)
+
+
+def _live_targets_in(conn: Connection, settings: Settings, topics: tuple[str, ...]) -> Positions:
+    live = {k: v for k, v in stored_positions_in(conn, t.positions).items() if k[0] in topics}
     if not live:
         return high_watermarks(settings, topics)
     return {tp: live.get(tp, 0) for tp in partitions_of(settings, topics)}
@@ -413,6 +418,39 @@ def compare(engine: Engine, which: str) -> list[TableComparison]:
     return rows
 
 
+def compare_with_live(
+    engine: Engine, settings: Settings, which: str, report: Callable[[Progress], None]
+) -> list[TableComparison]:
+    """Catch the replay up to where the live runner stands, and compare the two there.
+
+    On PostgreSQL the live side is read in one snapshot taken before the catch-up: the
+    live runner commits its rows with its positions, so the snapshot holds the rows of
+    the positions it holds, however far the runner moves on meanwhile (a runner working
+    through a backlog never stood still long enough for ``converge``). SQLite has no
+    snapshot shared with the replay's writer: there the two are compared once the live
+    runner stands still."""
+    if engine.dialect.name != "postgresql":
+        return converge(engine, settings, which, lambda: compare(engine, which), report)
+    replayed = projection(which, settings.s3.bucket)
+    copies = replay_tables()
+    live = engine.connect().execution_options(isolation_level="REPEATABLE READ")
+    with live, live.begin():
+        targets = _live_targets_in(live, settings, replayed.topics)
+        replay_until(engine, settings, replayed, targets, report)
+        with engine.connect() as rebuilt:
+            reached = stored_positions_in(rebuilt, copies[t.positions.name])
+            if any(reached.get(tp, 0) != offset for tp, offset in targets.items()):
+                raise ReplayError("the replay went past the live snapshot: replay again")
+            rows = []
+            for table in owned_tables(which):
+                live_count, live_hash = content_hash(live, table)
+                replay_count, replay_hash = content_hash(rebuilt, copies[table.name])
+                rows.append(
+                    TableComparison(table.name, live_count, replay_count, live_hash, replay_hash)
+                )
+            return rows
+
+
 def _lock_live(conn: Connection, which: str) -> None:
     """Keep the live runner out until the swap commits (it retries its batch)."""
     if conn.dialect.name == "postgresql":
@@ -425,16 +463,34 @@ def _lock_live(conn: Connection, which: str) -> None:
         )
 
 
-def swap(engine: Engine, which: str, topics: tuple[str, ...]) -> Positions:
+def swap(
+    engine: Engine,
+    which: str,
+    topics: tuple[str, ...],
+    catch_up: Callable[[Positions], Any] | None = None,
+) -> Positions:
     """Replace the live rows of ``which`` with the replay's, and the live positions of
-    its topics with the replay's, in one transaction. Raises ``LiveMovedOn`` when the
-    live runner is past the replay's positions."""
+    its topics with the replay's, in one transaction. When the live runner is past the
+    replay's positions, PostgreSQL's replay catches up to them with ``catch_up`` while
+    the runner waits on the lock; otherwise ``LiveMovedOn`` is raised."""
     copies = replay_tables()
     with engine.begin() as conn:
         _lock_live(conn, which)
         live = {k: v for k, v in stored_positions_in(conn, t.positions).items() if k[0] in topics}
-        replayed = stored_positions_in(conn, copies[t.positions.name])
-        if any(replayed.get(tp, 0) != offset for tp, offset in live.items()):
+
+        def caught_up() -> Positions | None:
+            replayed = stored_positions_in(conn, copies[t.positions.name])
+            if any(replayed.get(tp, 0) != offset for tp, offset in live.items()):
+                return None
+            return replayed
+
+        replayed = caught_up()
+        # SQLite's transaction read the replay's file before the catch-up: it would not
+        # see the rows the catch-up commits.
+        if replayed is None and catch_up is not None and conn.dialect.name == "postgresql":
+            catch_up(live)
+            replayed = caught_up()
+        if replayed is None:
             raise LiveMovedOn("the live projection moved on during the replay")
         for table in reversed(owned_tables(which)):
             conn.execute(delete(table))

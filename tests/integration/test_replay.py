@@ -9,7 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+import pytest
+from sqlalchemy import delete, func, select, update
 from typer.testing import CliRunner
 
 from admin import (
@@ -19,9 +20,10 @@ from admin import (
 from admin.app import app
 from nearline.observe.lag import group_states
 from nearline.requests import RequestLog
+from projections import replay
 from projections import tables as t
 from projections.db import make_engine
-from projections.definitions import LIVE
+from projections.definitions import LIVE, projection
 from projections.replay import compare, high_watermarks, open_catalog, replay_tables
 from projections.runner import stored_positions
 from tests.integration.accounts import chown
@@ -108,7 +110,7 @@ def test_replay_rebuilds_the_catalog_of_real_puts_and_swaps_it_in(
         # A replay of everything equals the live projection, table by table.
         runner = CliRunner()
         result = runner.invoke(app, ["replay", "all", "--database", catalog_url])
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 0, (result.output[-3000:], result.exception)
         assert "events/s" in result.output
         assert result.output.strip().endswith("identical"), result.output
         assert "DIFFER" not in result.output
@@ -130,7 +132,7 @@ def test_replay_rebuilds_the_catalog_of_real_puts_and_swaps_it_in(
         # and the live runner carries on with them.
         swap = ["replay", "catalog", "--swap", "--database", catalog_url]
         result = runner.invoke(app, swap)
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 0, (result.output[-3000:], result.exception)
         assert "swapped" in result.output
         # Nothing is lost by the swap. Rows it did not have can only come from facts
         # appended since (an earlier test's archive ending while the copy was built;
@@ -164,4 +166,56 @@ def test_replay_rebuilds_the_catalog_of_real_puts_and_swaps_it_in(
         put_tree(settings, users, engine)
         assert counts(engine)["files"] > len(after["files"])
     finally:
+        engine.dispose()
+
+
+def test_the_comparison_reads_the_live_side_where_the_replay_caught_up_to_it(
+    settings, processors, users, catalog_url, monkeypatch
+):
+    """The live runner commits a batch while the replay catches up: the comparison still
+    reads the live rows of the positions it caught up to (one snapshot), not the rows
+    the runner wrote since."""
+    engine = make_engine(catalog_url)
+    transaction = put_tree(settings, users, engine)
+    holdings = t.holdings
+    with engine.connect() as conn:
+        holding, label = conn.execute(
+            select(holdings.c.id, holdings.c.label)
+            .join(t.transactions, t.transactions.c.holding_id == holdings.c.id)
+            .where(t.transactions.c.transaction_id == transaction)
+        ).one()
+    real = replay.replay_until
+
+    def while_the_live_runner_moves_on(*args, **kwargs):
+        with engine.begin() as conn:
+            moved = update(holdings).where(holdings.c.id == holding).values(label=f"{label}-moved")
+            conn.execute(moved)
+        return real(*args, **kwargs)
+
+    replay_engine = open_catalog(catalog_url)
+    monkeypatch.setattr(replay, "replay_until", while_the_live_runner_moves_on)
+    try:
+        replay.fresh_tables(replay_engine, "catalog")
+        rows = replay.compare_with_live(replay_engine, settings, "catalog", lambda _p: None)
+        assert all(row.same for row in rows), [row for row in rows if not row.same]
+
+        # The live runner moves on before a swap too: the swap catches the replay up
+        # while the runner waits on its lock, and swaps in rows with the newer PUT's.
+        later = put_tree(settings, users, engine)
+        rebuilt = projection("catalog", settings.s3.bucket)
+        with pytest.raises(replay.LiveMovedOn):
+            replay.swap(replay_engine, "catalog", rebuilt.topics)
+        replay.swap(
+            replay_engine,
+            "catalog",
+            rebuilt.topics,
+            lambda targets: real(replay_engine, settings, rebuilt, targets),
+        )
+        with engine.connect() as conn:
+            swapped = select(t.transactions).where(t.transactions.c.transaction_id == later)
+            assert conn.execute(swapped).one_or_none() is not None
+    finally:
+        with engine.begin() as conn:
+            conn.execute(update(holdings).where(holdings.c.id == holding).values(label=label))
+        replay_engine.dispose()
         engine.dispose()

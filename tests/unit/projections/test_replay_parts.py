@@ -36,6 +36,20 @@ def test_the_parts_run_in_processes_of_their_own_and_their_progress_adds_up(tmp_
     assert len(pids) == 3 and str(os.getpid()) not in pids
 
 
+def test_progress_is_reported_about_once_a_second_when_a_part_ends_before_another():
+    def slow(_report):
+        time.sleep(2.5)
+        return Progress(1, 2.5)
+
+    reports: list[Progress] = []
+    started = time.monotonic()
+    progress = parallel.run([counting(5), slow, counting(7)], reports.append)
+    seconds = time.monotonic() - started
+    assert progress.events == 13
+    # One report a second, and one as each part ends: never a burst while a part exits.
+    assert len(reports) <= seconds / parallel.REPORT_EVERY_S + 4, len(reports)
+
+
 def test_a_failing_part_stops_the_others_and_says_why():
     def failing(_report):
         raise ValueError("a fact the projection cannot take")
