@@ -44,6 +44,7 @@ from stores.tape.errors import (
     TapeUnavailable,
     raise_for,
 )
+from stores.tape.writes import PipelinedWrites
 
 __all__ = [
     "ByteRange",
@@ -176,19 +177,21 @@ class TapeEndpoint:
         status, _ = handle.open(self._url(full), flags, timeout=self.timeout)
         raise_for(status, f"create {full} on {self.url}")
         size, running = 0, zlib.adler32(b"")
+        writes = PipelinedWrites(handle, f"{full} on {self.url}", self.timeout)
         try:
             for chunk in chunks:
                 if not chunk:
                     continue
                 data = bytes(chunk)
-                status, _ = handle.write(data, offset=size, timeout=self.timeout)
-                raise_for(status, f"write {full} at byte {size} on {self.url}")
+                writes.send(data, size)
                 if expected is None:
                     running = zlib.adler32(data, running)
                 size += len(data)
+            writes.finish()
             status, _ = handle.close(timeout=self.timeout)
             raise_for(status, f"close {full} on {self.url}")
         except BaseException:
+            writes.settle()  # XRootD may still read buffers of writes in flight
             self._abandon(handle, full)
             raise
         adler32 = expected() if expected is not None else f"{running:08x}"
