@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from events.topics import SCHEMAS_TOPIC, Topic, topics
@@ -93,6 +93,16 @@ def consumer(settings: Settings, group: str, **overrides: str | int | bool) -> C
     }
     config.update(overrides)
     return Consumer(config)
+
+
+def take(consumer: Consumer, most: int, wait_s: float) -> list[Message]:
+    """Up to ``most`` messages as soon as there is one (waiting up to ``wait_s`` for it),
+    with those already fetched behind it. librdkafka's ``consume(most, timeout)`` returns
+    only once it has ``most`` or the timeout has passed: a lone fact waited it out."""
+    first = consumer.poll(wait_s)
+    if first is None:
+        return []
+    return [first, *consumer.consume(most - 1, timeout=0)] if most > 1 else [first]
 
 
 def publish_schemas(settings: Settings) -> int:

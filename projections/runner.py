@@ -117,7 +117,7 @@ class ProjectionRunner:
         consumer.subscribe(list(self.projection.topics), on_assign=self._on_assign)
         try:
             while not self.stopping.is_set():
-                messages = consumer.consume(self.batch_size, timeout=0.5)
+                messages = bus.take(consumer, self.batch_size, 0.5)
                 if not messages:
                     continue
                 try:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from confluent_kafka import TopicPartition
 
 from events.codec import UndecodableRecord, decode_message, encode
 from events.requests import PutRequested
@@ -122,3 +124,25 @@ def test_poison_records_are_rejected_naming_topic_partition_and_offset(settings,
         assert f"{topic_name}[0]@{offset}" in str(error)
         assert (error.topic, error.partition, error.offset) == (topic_name, 0, offset)
     assert "fingerprint" in str(errors[2])
+
+
+def test_a_lone_record_is_taken_at_once_and_a_backlog_in_one_batch(settings, topic_name):
+    """``bus.take`` hands over what is there without waiting for a full batch: a live
+    projection showed every lone fact only after its whole wait (consume's behaviour)."""
+    consumer = bus.consumer(settings, group=f"{topic_name}.reader")
+    consumer.assign([TopicPartition(topic_name, 0, 0)])
+    try:
+        produce(settings, topic_name, [b"one"])
+        started = time.monotonic()
+        taken = []
+        while not taken and time.monotonic() - started < 60:
+            taken = bus.take(consumer, 5000, 30.0)
+        assert [m.value() for m in taken] == [b"one"]
+        assert time.monotonic() - started < 15, "waited for a full batch"
+
+        produce(settings, topic_name, [b"%d" % n for n in range(200)])
+        time.sleep(1)  # fetched into the client meanwhile
+        batch = bus.take(consumer, 5000, 30.0)
+        assert [m.value() for m in batch] == [b"%d" % n for n in range(200)]
+    finally:
+        consumer.close()
