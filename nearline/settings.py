@@ -195,7 +195,7 @@ class RecallSettings(BaseModel):
         6 * 3600, gt=0, description="a stage not online by then expires: its files fail"
     )
     poll_first_s: float = Field(
-        0.05, gt=0, description="first wait for a stage; each next one is 1.2 times longer"
+        0.05, gt=0, description="first wait for a stage; each next one is 1.1 times longer"
     )
     poll_interval_s: float = Field(
         5.0, gt=0, description="the longest wait between two queries of a stage (D181)"

@@ -38,7 +38,7 @@ __all__ = [
     "stage_if_offline",
 ]
 
-POLL_GROWTH = 1.2  # each wait for a stage this much longer: found at most ~20% late
+POLL_GROWTH = 1.1  # each wait for a stage this much longer: found at most ~10% late
 
 
 class StageFailed(TapeFailure):
