@@ -143,8 +143,7 @@ def _page(
     rows = conn.execute(files).all()
     if not rows:
         return FilePage(rows, {}, {})
-    f = t.files
-    ids = files.with_only_columns(f.c.id)
+    ids = select(files.subquery().c.id)
     checksums: dict[int, dict[str, str]] = defaultdict(dict)
     c = t.checksums
     for file_id, algorithm, value in conn.execute(

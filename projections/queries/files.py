@@ -18,7 +18,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    tuple_,
+    union_all,
 )
 
 from domain.access import Scope
@@ -145,15 +145,7 @@ def listed(
     files stops as soon as ``limit`` are found, and one that matches few uses the
     trigram index of the path text (PostgreSQL)."""
     f, h, tx = t.files, t.holdings, t.transactions
-    where = list(conditions)
-    if after is not None:
-        key = tuple_(f.c.holding_id, f.c.path)
-        last = tuple_(
-            literal(after.holding_id, f.c.holding_id.type), literal(after.path, f.c.path.type)
-        )
-        where.append(key < last if descending else key > last)
-    order = [f.c.holding_id.desc(), f.c.path.desc()] if descending else [f.c.holding_id, f.c.path]
-    return (
+    files = (
         select(
             f.c.id,
             f.c.holding_id,
@@ -177,10 +169,31 @@ def listed(
                 tx, tx.c.transaction_id == f.c.transaction_id
             )
         )
-        .where(and_(*where))
-        .order_by(*order)
-        .limit(limit)
+        .where(and_(*conditions))
     )
+    if after is None:
+        return files.order_by(*_in_order(f.c, descending)).limit(limit)
+    # The rest of the holding the last page ended in, then the holdings after it: each
+    # a range of the index of its own. One row comparison for both was read from the
+    # start of the holding whenever the holding was also fixed by an equality (btree
+    # positions on the equality and reads the row comparison as a filter): a page
+    # 900,000 files into a holding took 75 ms instead of 9 (D236).
+    holding = literal(after.holding_id, f.c.holding_id.type)
+    path = literal(after.path, f.c.path.type)
+    rest = and_(f.c.holding_id == holding, f.c.path < path if descending else f.c.path > path)
+    later = f.c.holding_id < holding if descending else f.c.holding_id > holding
+    parts = [
+        files.where(range_).order_by(*_in_order(f.c, descending)).limit(limit).subquery()
+        for range_ in (rest, later)
+    ]
+    both = union_all(*(select(part) for part in parts)).subquery("listed")
+    return select(both).order_by(*_in_order(both.c, descending)).limit(limit)
+
+
+def _in_order(columns: Any, descending: bool) -> list[ColumnElement[Any]]:
+    if descending:
+        return [columns.holding_id.desc(), columns.path.desc()]
+    return [columns.holding_id, columns.path]
 
 
 PAGE = 2000

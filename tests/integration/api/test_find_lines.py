@@ -216,6 +216,25 @@ def test_pages_and_their_order_are_the_rows(engine):
     assert sum(p.count for p in found) == 2
 
 
+def test_pages_give_every_file_once_in_order_across_holdings_and_within_one(engine):
+    """Each page starts after the last file of the one before: in the rest of its holding,
+    then in the holdings after it (D236), whether the holding is fixed or not."""
+    scope = Scope("alice")
+    for selector in (HoldingSelector(), HoldingSelector(holding_id=8)):
+        for descending in (False, True):
+            with engine.connect() as conn:
+                whole = find_files(conn, scope, selector, descending=descending)
+            expected = [(f.holding_id, f.path) for f in whole]
+            assert len({h for h, _ in expected}) == (2 if selector.holding_id is None else 1)
+            listing = Listing(scope, selector, descending=descending)
+            for first_page, page in ((2, 3), (1, 1), (5, 17)):
+                pages = file_pages(engine, listing, Sizes(page=page, first_page=first_page))
+                got = [(f.holding_id, f.path) for p in pages for f in p.files]
+                assert got == expected, (selector, descending, page)
+                lines = file_lines(engine, listing, STORE, Sizes(page=page, first_page=first_page))
+                assert sum(p.count for p in lines) == len(expected)
+
+
 def test_a_page_is_never_jit_compiled(engine):
     """PostgreSQL compiles a page's query (70-200 ms, more than the page) whenever it
     estimates many rows (D228): every page turns JIT off for itself, and only for itself."""
