@@ -406,15 +406,19 @@ def content_hash(conn: Connection, table: Table) -> tuple[int, str]:
 
 def compare(engine: Engine, which: str) -> list[TableComparison]:
     """Each owned table, live against replay."""
+    with engine.connect() as conn:
+        return _compared(which, conn, conn)
+
+
+def _compared(which: str, live: Connection, rebuilt: Connection) -> list[TableComparison]:
+    """Each owned table, as ``live`` reads the live one against as ``rebuilt`` reads the
+    replay's."""
     copies = replay_tables()
     rows = []
-    with engine.connect() as conn:
-        for table in owned_tables(which):
-            live_count, live_hash = content_hash(conn, table)
-            replay_count, replay_hash = content_hash(conn, copies[table.name])
-            rows.append(
-                TableComparison(table.name, live_count, replay_count, live_hash, replay_hash)
-            )
+    for table in owned_tables(which):
+        live_count, live_hash = content_hash(live, table)
+        replay_count, replay_hash = content_hash(rebuilt, copies[table.name])
+        rows.append(TableComparison(table.name, live_count, replay_count, live_hash, replay_hash))
     return rows
 
 
@@ -441,14 +445,7 @@ def compare_with_live(
             reached = stored_positions_in(rebuilt, copies[t.positions.name])
             if any(reached.get(tp, 0) != offset for tp, offset in targets.items()):
                 raise ReplayError("the replay went past the live snapshot: replay again")
-            rows = []
-            for table in owned_tables(which):
-                live_count, live_hash = content_hash(live, table)
-                replay_count, replay_hash = content_hash(rebuilt, copies[table.name])
-                rows.append(
-                    TableComparison(table.name, live_count, replay_count, live_hash, replay_hash)
-                )
-            return rows
+            return _compared(which, live, rebuilt)
 
 
 def _lock_live(conn: Connection, which: str) -> None:
