@@ -15,6 +15,7 @@ from typing import Any, Self
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from events.topics import RETRY
+from nearline import bus
 from nearline.observe import server
 from processors.retry.schedule import ATTEMPT, NOT_BEFORE, TARGET, header
 
@@ -34,9 +35,9 @@ class Forwarder:
     """Holds retry records until due and sends them back to their topic. Offsets are
     committed only below the oldest record not yet forwarded, so a crash forwards a few
     records again rather than losing one. ``run_once`` is one turn: it subscribes the
-    first time, takes what arrived (waiting at most a second, or until the next record
-    is due) and forwards what is due; closing delivers what was sent and leaves the
-    group."""
+    first time, takes what arrived (as soon as a record comes, waiting at most a second
+    or until the next record is due) and forwards what is due; closing delivers what
+    was sent and leaves the group."""
 
     def __init__(
         self, consumer: Consumer, producer: Producer, health: server.Health = server.HEALTH
@@ -50,11 +51,13 @@ class Forwarder:
         self.forwarded = 0
 
     def run_once(self) -> float:
-        """One turn; no pause before the next (``consume`` waited already)."""
+        """One turn; no pause before the next (``take`` waited already)."""
         if not self.subscribed:
             self.consumer.subscribe([RETRY], on_assign=self._ready, on_revoke=self._forget)
             self.subscribed = True
-        for message in self.consumer.consume(500, timeout=self._wait_s()):
+        # At the first record, not after the wait: a retry due sooner than the record
+        # being waited for would otherwise be held up to a second (D237).
+        for message in bus.take(self.consumer, 500, self._wait_s()):
             if message.error() is None:
                 self._hold(message)
         self._forward_due()

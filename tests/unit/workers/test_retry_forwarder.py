@@ -47,12 +47,23 @@ class Consumer:
         self.committed: list[list[TopicPartition]] = []
         self.closed = False
         self.next_offset = 0
+        self.waits: list[tuple[str, float]] = []  # each call that may wait, and how long
 
     def subscribe(self, topics, on_assign, on_revoke):
         self.subscribed = topics
         on_assign(self, [TopicPartition(RETRY, 0)])
 
-    def consume(self, _count, timeout):
+    def poll(self, timeout):
+        self.waits.append(("poll", timeout))
+        if not self.batches or not self.batches[0]:
+            if self.batches:
+                self.batches.pop(0)
+            return None
+        self.next_offset += 1
+        return self.batches[0].pop(0)
+
+    def consume(self, count, timeout):
+        self.waits.append(("consume", timeout))
         batch = self.batches.pop(0) if self.batches else []
         self.next_offset += len(batch)
         return batch
@@ -113,3 +124,17 @@ def test_a_record_comes_back_once_due():
     time.sleep(0.25)
     forwarder.run_once()
     assert [value for _, value, _ in producer.produced] == [b"soon"]
+
+
+def test_only_the_wait_for_the_first_record_blocks():
+    """A wait for a full batch would hold a record that comes meanwhile, and is due
+    sooner than the next one waiting, until the wait ended."""
+    later = Message(0, retry_headers("nearline.indexer", 1, 3600.0, "down"), b"later")
+    soon = Message(1, retry_headers("nearline.indexer", 1, 0.0, "down"), b"soon")
+    consumer, producer = Consumer([[later], [], [soon]]), Producer()
+    forwarder = Forwarder(consumer, producer, Health())
+    for _ in range(3):
+        forwarder.run_once()
+    assert [value for _, value, _ in producer.produced] == [b"soon"]
+    assert [wait for call, wait in consumer.waits if call == "poll"] == [1.0, 1.0, 1.0]
+    assert all(wait == 0 for call, wait in consumer.waits if call == "consume")
