@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,6 +26,7 @@ from domain.pacifica import BadFileId, checked_id, file_path
 from domain.pack_keys import slice_of
 from projections.queries.files import FoundFile
 from projections.queries.filters import HoldingSelector
+from stores.posix.beneath import Refused, take_beneath
 
 router = APIRouter()
 
@@ -182,19 +182,22 @@ async def move_in(
         )
     if not isinstance(given, str) or not given:
         return wire.error(400, 'Give the file to move in as {"path": "<path on the server>"}')
-    source = _inside(folder, given)
-    if source is None:
-        return wire.error(403, f"Only files below the ingest folder {folder} can be moved in")
     try:
-        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+        taken = await asyncio.to_thread(take_beneath, str(folder), given)
+    except Refused as refused:
+        return wire.error(
+            403, f"Only files below the ingest folder {folder} can be moved in: {refused}"
+        )
     except OSError as error:
         return wire.error(500, f"Can't open {given}: {error.strerror}")
-    with os.fdopen(fd, "rb", buffering=0) as source_file:
+    with taken, os.fdopen(os.dup(taken.fd), "rb", buffering=0) as source_file:
         size = os.fstat(source_file.fileno()).st_size
-        refused = await archive_bytes(archive, scope, file_id, _read(source_file), size)
-    if refused is not None:
-        return refused.response
-    os.unlink(source)  # moved: the archive's copy is the file now
+        refused_upload = await archive_bytes(archive, scope, file_id, _read(source_file), size)
+        if refused_upload is not None:
+            return refused_upload.response
+        # Moved: the archive's copy is the file now. A name that no longer names the
+        # file read (replaced meanwhile) is left as it is.
+        await asyncio.to_thread(taken.remove)
     return JSONResponse({"message": wire.MOVED})
 
 
@@ -242,13 +245,6 @@ def _open_range(archive: Archive, key: str, first: int, end: int) -> Iterator[by
         Range=f"bytes={offset + first}-{offset + end - 1}",
     )
     return reply["Body"].iter_chunks(READ_SIZE)
-
-
-def _inside(folder: Path, given: str) -> str | None:
-    """``given`` resolved, if it is below ``folder`` (links resolved: none leads out)."""
-    base = os.path.realpath(folder)
-    resolved = os.path.realpath(os.path.join(base, given))
-    return resolved if os.path.commonpath([base, resolved]) == base and resolved != base else None
 
 
 async def _read(source: Any) -> AsyncIterator[bytes]:

@@ -165,6 +165,11 @@ def test_patch_moves_in_only_from_the_ingest_folder(
         assert outside.exists()
         escape = client.patch(new_id(), json={"path": f"{ingest_folder}/../{outside}"})
         assert escape.status_code == 403
+        # A link below the folder is never followed, wherever it leads.
+        (ingest_folder / "linked").symlink_to(tmp_path)
+        linked = client.patch(new_id(), json={"path": str(ingest_folder / "linked" / "secret")})
+        assert linked.status_code == 403, linked.text
+        assert outside.read_bytes() == b"not yours"
 
 
 def test_other_routes_keep_the_body_limit(archive: Archive, settings: Settings) -> None:
