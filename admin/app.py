@@ -1,7 +1,7 @@
 """``nearline-admin``: the operators' own command, apart from the users' ``nearline``.
 
 Every operator command is here: ``serve``, ``lag``, ``replay``, ``history``, ``dlq``,
-``archive``, ``evict`` and ``events tail`` (each in a module of its own, imported by
+``archive``, ``evict``, ``orphans`` and ``events tail`` (each in a module of its own, imported by
 ``admin.commands``). They read Kafka and the catalog database with the deployment's
 settings, not a user's token. The client never imports this package (D141): a user's
 ``nearline`` carries no server code, and ``nearline admin ...`` only points here.

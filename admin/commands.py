@@ -1,3 +1,3 @@
 """The ``nearline-admin`` commands; each lives in a module of its own, imported here."""
 
-from admin import dlq, history, lag, replay, serve, tail, tape  # noqa: F401
+from admin import dlq, history, lag, orphans, replay, serve, tail, tape  # noqa: F401

@@ -59,6 +59,12 @@ def object_key(holding_id: int, transaction_id: str, path: bytes) -> str:
     return key
 
 
+def is_object_key(key: str) -> bool:
+    """Whether ``key`` has the shape of the keys nearline writes: under a holding's and a
+    transaction's prefix (a file's, a long path's or a pack's)."""
+    return _KEY.fullmatch(key) is not None
+
+
 def path_of_key(key: str) -> bytes | None:
     """The path an ``object_key`` encodes; ``None`` for the hashed form of a long path.
 

@@ -86,6 +86,15 @@ class RunTarget:
     sha256: str
 
 
+@dataclass(frozen=True)
+class Listed:
+    """An object as the store lists it: its key, size and last change (epoch seconds)."""
+
+    key: str
+    size: int
+    modified_s: float
+
+
 SMALL_DOWNLOAD = 1024 * 1024  # objects below this are downloaded in one direct request
 # upload_many lists the keys' common folder instead of probing each key, unless the
 # listing would be much longer than the batch (a folder shared with many other objects).
@@ -517,6 +526,16 @@ class ObjectStore(Closing):
                     )
                     aborted.append(upload["Key"])
         return aborted
+
+    def listing(self, prefix: str = "") -> Iterator[Listed]:
+        """Every object under ``prefix``, in the order the store lists them (S3: by the
+        keys' UTF-8 bytes), a page of a thousand at a time."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield Listed(item["Key"], item["Size"], item["LastModified"].timestamp())
 
     def exists(self, key: str) -> bool:
         """Whether an object is at ``key``. Store errors other than "not found" raise."""

@@ -8,7 +8,9 @@ import typer
 from admin import commands as _commands  # noqa: F401 (registers the commands)
 from admin.app import app
 
-OPERATOR_COMMANDS = {"serve", "lag", "replay", "history", "dlq", "archive", "evict", "events"}
+OPERATOR_COMMANDS = {
+    "serve", "lag", "replay", "history", "dlq", "archive", "evict", "orphans", "events",
+}  # fmt: skip
 
 
 def test_every_operator_command_is_a_nearline_admin_command():
