@@ -15,8 +15,8 @@ import errno
 import os
 import stat
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
+
+from stores.closing import Closing
 
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _BELOW = _FOLDER | os.O_NOFOLLOW
@@ -29,7 +29,7 @@ class Refused(Exception):
 
 
 @dataclass
-class TakenFile:
+class TakenFile(Closing):
     """A regular file opened below the folder: ``fd`` to read it, ``name`` in the folder
     whose descriptor is ``folder``."""
 
@@ -53,17 +53,6 @@ class TakenFile:
     def close(self) -> None:
         os.close(self.fd)
         os.close(self.folder)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def components(folder: str, given: str) -> list[str]:
