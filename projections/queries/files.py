@@ -96,14 +96,14 @@ def find_files(
     query = listed(conditions, descending, after, limit, t.files.c.link_group)
     with database_errors():
         rows = conn.execute(query).all()
-    ids = [r.id for r in rows]
+    ids = [r[0] for r in rows]
     checksums = _checksums(conn, ids)
     locations = _locations(conn, ids)
+    # A row's columns are FoundFile's fields up to its link group, in order (``listed``):
+    # built by position, as reading a row's fields by name cost more than the queries.
     return [
-        FoundFile(
-            **r._asdict(),
-            checksums=checksums.get(r.id, {}),
-            locations=locations.get(r.id, []),
+        FoundFile(  # type: ignore[misc]  # the row holds no checksums nor locations
+            *r, checksums=checksums.get(r[0], {}), locations=locations.get(r[0], [])
         )
         for r in rows
     ]
@@ -237,7 +237,8 @@ def _checksums(conn: Connection, file_ids: Sequence[int]) -> dict[int, dict[str,
 def _locations(conn: Connection, file_ids: Sequence[int]) -> dict[int, list[Location]]:
     loc = t.locations
     found: dict[int, list[Location]] = defaultdict(list)
-    query = select(loc).order_by(loc.c.storage_type)
-    for row in rows_with_ids(conn, query, loc.c.file_id, file_ids):
-        found[row.file_id].append(Location(row.storage_type, row.root, row.path, row.access_time))
+    copy = (loc.c.storage_type, loc.c.root, loc.c.path, loc.c.access_time)
+    query = select(loc.c.file_id, *copy).order_by(loc.c.storage_type)
+    for file_id, *where in rows_with_ids(conn, query, loc.c.file_id, file_ids):
+        found[file_id].append(Location(*where))
     return found
