@@ -10,6 +10,7 @@ settings, not a user's token. The client never imports this package (D141): a us
 from __future__ import annotations
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 app = typer.Typer(
     help="nearline's operator commands: run the service and look after it.",
@@ -27,4 +28,14 @@ def main() -> None:
     # Each module registers its commands on ``app`` when imported.
     from admin import commands  # noqa: F401
 
-    app()
+    try:
+        app()
+    except DBAPIError as error:  # one line an operator can act on, not a traceback
+        reason = str(error.orig).strip().splitlines()[0]
+        typer.echo(
+            f"nearline-admin: the catalog database could not be read ({reason}). Check "
+            "catalog.url (NEARLINE_CATALOG__URL), that the database is up, and that the "
+            "service has run once there (its processes create the tables).",
+            err=True,
+        )
+        raise SystemExit(1) from None
